@@ -1,0 +1,50 @@
+// Capability flags of the active tfjs backend, so the model code can pick the fast formulation of an op
+// without knowing which backend runs it (one place to ask; see issue 6, CPU speed).
+//
+// Why flags instead of backend names in the engine: the wasm backend's matmul with a transposed operand
+// runs at 1–3 GFLOP/s (an explicit transpose + plain matmul is ~10x faster there), while the native,
+// tensorflow and webgpu backends handle transposes inside the kernel at full speed. Fused kernels
+// (attention, layer norm, cross-entropy, AdamW) exist only on the native backend.
+import * as tf from '@tensorflow/tfjs';
+
+/** Backends whose MatMul/BatchMatMul take transposeA/transposeB at full speed. */
+const FAST_TRANSPOSE_BACKENDS = new Set(['native', 'tensorflow', 'webgpu', 'webgl']);
+
+/** Fused kernels registered by the native backend (kernel names for `tf.engine().runKernel`). */
+export const NATIVE_FUSED_KERNELS = {
+  /** Causal multi-head attention forward: inputs {q, k, v} [B, H, T, Dh] → [B, H, T, Dh]. */
+  attention: 'MidtrainCausalAttention',
+  /** Layer norm over the last axis: inputs {x, gamma, beta}, attrs {eps}. */
+  layerNorm: 'MidtrainLayerNorm',
+  /** Mean token cross-entropy from logits: inputs {logits [N, V], labels int32 [N]}. */
+  crossEntropy: 'MidtrainCrossEntropy',
+} as const;
+
+function activeBackend(): string {
+  return tf.getBackend();
+}
+
+/** True when MatMul/BatchMatMul with transposeA/transposeB is as fast as without (no explicit transpose needed). */
+export function fastTransposedMatmul(): boolean {
+  return FAST_TRANSPOSE_BACKENDS.has(activeBackend());
+}
+
+/** True when the active backend has a registered kernel of this name (e.g. one of NATIVE_FUSED_KERNELS). */
+export function hasKernel(kernelName: string): boolean {
+  return tf.getKernel(kernelName, activeBackend()) !== undefined;
+}
+
+/** True when the native fused causal attention kernel (forward + backward) is available on the active backend. */
+export function hasFusedAttention(): boolean {
+  return hasKernel(NATIVE_FUSED_KERNELS.attention);
+}
+
+/** True when the native fused layer norm kernel (forward + backward) is available on the active backend. */
+export function hasFusedLayerNorm(): boolean {
+  return hasKernel(NATIVE_FUSED_KERNELS.layerNorm);
+}
+
+/** True when the native fused cross-entropy kernel (forward + backward) is available on the active backend. */
+export function hasFusedCrossEntropy(): boolean {
+  return hasKernel(NATIVE_FUSED_KERNELS.crossEntropy);
+}
