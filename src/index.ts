@@ -3,3 +3,7 @@
 export * from './config';
 export type * from './data/types';
 export type * from './runs/types';
+// Backend chooser (tensorflow → webgpu → native → wasm → cpu): `await mt.initBackend()` first in a notebook.
+export * as backend from './backend/choose';
+export { initBackend, currentBackend, releaseBackend } from './backend/choose';
+export type { BackendName, BackendReport } from './backend/choose';
