@@ -1,0 +1,106 @@
+// How big each preset's runs are: steps, batch, evaluation and the SFT sweep (LRs × seeds).
+// Presets scale sizes, never the protocol (RESEARCH.md "Scaling down"): mixture weights and start
+// fractions live in definitions.ts and are the same at every preset. The few places where `tiny`
+// trims the protocol to fit CI are listed in `reductions` and printed by the notebooks.
+import type { PresetName } from '../config';
+import type { ModelConfig, OptimConfig } from '../runs/types';
+import { MODEL_PRESETS } from '../model/presets';
+
+export interface PretrainScale {
+  /** Optimizer steps of the whole schedule; every start fraction is a fraction of this. */
+  totalSteps: number;
+  batchSize: number;
+  microBatch: number;
+  evalEvery: number;
+  evalTokens: number;
+  optim: OptimConfig;
+  /** One pretraining seed, as in the paper: seeds (and CIs) are over SFT runs. */
+  seed: number;
+}
+
+export interface SftScale {
+  epochs: number;
+  batchSize: number;
+  /** The LR sweep; the best LR per (model, task) cell is chosen on mean SFT val loss. */
+  lrs: number[];
+  seeds: number[];
+  maxExamples?: number;
+  evalEvery: number;
+  evalTokens: number;
+  accuracyExamples: number;
+  /** Everything in OptimConfig except the swept lr. */
+  optim: Omit<OptimConfig, 'lr'>;
+}
+
+export interface ExperimentScale {
+  preset: PresetName;
+  model: ModelConfig;
+  pretrain: PretrainScale;
+  sft: SftScale;
+  /** The timing × weight grid's axes at this preset (the full paper grid except where `reductions` says). */
+  grid: { timings: number[]; weights: number[] };
+  /** Honest list of how this preset departs from the paper's protocol (beyond size). */
+  reductions: string[];
+}
+
+/** Paper: AdamW β 0.9/0.95, wd 0.1, 10% warmup, cosine to 1e-6, clip 1.0. Only the peak LR scales with size. */
+function adamw(lr: number, minLr: number): OptimConfig {
+  return { lr, minLr, warmupFraction: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
+}
+
+const SFT_OPTIM: Omit<OptimConfig, 'lr'> = { minLr: 1e-6, warmupFraction: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
+
+/** The paper's timing and weight ablation axes (start 20k/30k/40k/50k of 61k steps; w 10/30/50/80%, plus the 20% default). */
+export const PAPER_TIMINGS = [0.33, 0.49, 0.66, 0.82];
+export const PAPER_WEIGHTS = [0.1, 0.2, 0.3, 0.5, 0.8];
+
+export const SCALES: Record<PresetName, ExperimentScale> = {
+  // CI and notebook smoke runs: every notebook end to end in a few minutes on 2 cores. Numbers from it
+  // exercise the code; they are not evidence about midtraining (60 steps of a 1.3M-param model).
+  tiny: {
+    preset: 'tiny',
+    model: MODEL_PRESETS.tiny,
+    pretrain: { totalSteps: 60, batchSize: 4, microBatch: 4, evalEvery: 20, evalTokens: 1024, optim: adamw(2e-3, 1e-5), seed: 0 },
+    sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0, 1], maxExamples: 32, evalEvery: 2, evalTokens: 1024, accuracyExamples: 8, optim: SFT_OPTIM },
+    grid: { timings: [0.33, 0.66], weights: [0.2, 0.5] },
+    reductions: [
+      'SFT: 1 learning rate × 2 seeds (paper: LR sweep × 5 seeds), 1 epoch on 32 examples (paper: 4 epochs on the full task).',
+      'Accuracy on 8 test examples per run.',
+      'Timing × weight grid: 2 × 2 cells (start 33%/66% × weight 20%/50%) instead of 4 × 5.',
+    ],
+  },
+  // The laptop study (~9M params): sized from the measured tokens/s; `planCost` prints the total before anything runs.
+  small: {
+    preset: 'small',
+    model: MODEL_PRESETS.small,
+    pretrain: { totalSteps: 600, batchSize: 8, microBatch: 8, evalEvery: 50, evalTokens: 8192, optim: adamw(1e-3, 1e-5), seed: 0 },
+    sft: { epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 256, evalEvery: 16, evalTokens: 4096, accuracyExamples: 50, optim: SFT_OPTIM },
+    grid: { timings: PAPER_TIMINGS, weights: PAPER_WEIGHTS },
+    reductions: [
+      'SFT: 2 learning rates × 5 seeds, 2 epochs on at most 256 examples per task (paper: 4 epochs on the full task).',
+      'Accuracy on 50 test examples per run.',
+    ],
+  },
+  // The paper's 70M configuration (GPU only): steps and batch as in the paper, 61,035 × 1024 × 2048 tokens.
+  'pythia-70m': paperScale('pythia-70m'),
+  'pythia-160m': paperScale('pythia-160m'),
+  'pythia-410m': paperScale('pythia-410m'),
+};
+
+function paperScale(preset: 'pythia-70m' | 'pythia-160m' | 'pythia-410m'): ExperimentScale {
+  return {
+    preset,
+    model: MODEL_PRESETS[preset],
+    pretrain: { totalSteps: 61035, batchSize: 1024, microBatch: 16, evalEvery: 1000, evalTokens: 1 << 20, optim: adamw(3e-4, 1e-6), seed: 0 },
+    sft: { epochs: 4, batchSize: 16, lrs: [1e-5, 3e-5, 1e-4], seeds: [0, 1, 2, 3, 4], maxExamples: 10000, evalEvery: 200, evalTokens: 1 << 18, accuracyExamples: 500, optim: SFT_OPTIM },
+    grid: { timings: PAPER_TIMINGS, weights: PAPER_WEIGHTS },
+    reductions: [],
+  };
+}
+
+/** The scale of a preset; throws one line naming the preset when it is unknown. */
+export function scaleFor(preset: string): ExperimentScale {
+  const s = (SCALES as Record<string, ExperimentScale>)[preset];
+  if (!s) throw new Error(`experiments: unknown preset "${preset}" (known: ${Object.keys(SCALES).join(', ')})`);
+  return s;
+}

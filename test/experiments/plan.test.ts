@@ -1,0 +1,108 @@
+// Experiment definitions and their expansion into run DAGs, with literal expectations.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { planExperiment, branchMixture, planCost, BASELINE, type RunIdFn } from '../../src/experiments/plan';
+import { experiment, branchLabel, EXPERIMENTS } from '../../src/experiments/definitions';
+import { scaleFor, SCALES } from '../../src/experiments/scale';
+import type { RunConfig } from '../../src/runs/types';
+
+/** A content hash of the config minus operational fields, standing in for the store's runId in pure tests. */
+export const contentId: RunIdFn = (config: RunConfig, dataHash: string) => {
+  const { name: _n, ...rest } = config as RunConfig & { keepCheckpointsAt?: number[] };
+  delete (rest as { keepCheckpointsAt?: number[] }).keepCheckpointsAt;
+  return createHash('sha256').update(JSON.stringify([rest, dataHash])).digest('hex').slice(0, 12);
+};
+
+const tiny = scaleFor('tiny');
+
+test('the code mixture starts at 10% with {general 0.8, code 0.2}', () => {
+  const plan = planExperiment('midtraining', tiny, 'data0', contentId);
+  const code = plan.runs.find((r) => r.model === 'code-w20-f10');
+  assert.ok(code, 'code mixture present');
+  assert.equal(code.config.kind, 'pretrain');
+  if (code.config.kind !== 'pretrain') return;
+  assert.deepEqual(code.config.mixture, [
+    { fromFraction: 0, weights: { general: 1 } },
+    { fromFraction: 0.1, weights: { general: 0.8, code: 0.2 } },
+  ]);
+  assert.deepEqual(code.config.parent, { runId: plan.runs[0].id, atFraction: 0.1 });
+  assert.equal(code.config.totalSteps, tiny.pretrain.totalSteps, 'a branch continues the baseline schedule to its end');
+  const labels = plan.runs.filter((r) => r.config.kind === 'pretrain').map((r) => r.model);
+  assert.deepEqual(labels, ['baseline', 'code-w20-f10', 'math-w12-f33', 'instruction-w5-f66', 'knowledge-w20-f66', 'web-quality-w20-f66']);
+});
+
+test('CPT is 100% domain data from its start', () => {
+  assert.deepEqual(branchMixture({ role: 'code', weight: 1, startFraction: 0.66 }), [
+    { fromFraction: 0, weights: { general: 1 } },
+    { fromFraction: 0.66, weights: { code: 1 } },
+  ]);
+  assert.equal(branchLabel({ role: 'math', weight: 1, startFraction: 0.92 }), 'cpt-math-f92');
+});
+
+test('timing ablation: 4 runs branching at 0.33/0.49/0.66/0.82 from ONE baseline', () => {
+  const plan = planExperiment('timing', tiny, 'data0', contentId);
+  const pre = plan.runs.filter((r) => r.config.kind === 'pretrain');
+  assert.equal(pre.length, 5);
+  const baseline = pre[0];
+  assert.equal(baseline.model, BASELINE);
+  const branches = pre.slice(1);
+  assert.deepEqual(branches.map((r) => r.config.kind === 'pretrain' && r.config.parent?.atFraction), [0.33, 0.49, 0.66, 0.82]);
+  for (const r of branches) assert.equal(r.parentId, baseline.id);
+  // The baseline keeps a checkpoint at every start fraction it will be branched from.
+  if (baseline.config.kind === 'pretrain') for (const f of [0.1, 0.33, 0.49, 0.66, 0.82, 0.92]) assert.ok(baseline.config.keepCheckpointsAt?.includes(f), `checkpoint at ${f}`);
+});
+
+test('SFT grid: every model × task × LR × seed, parents before children', () => {
+  const plan = planExperiment('midtraining', tiny, 'data0', contentId);
+  const sft = plan.runs.filter((r) => r.config.kind === 'sft');
+  assert.equal(sft.length, 6 * 4 * tiny.sft.lrs.length * tiny.sft.seeds.length);
+  const index = new Map(plan.runs.map((r, i) => [r.id, i]));
+  plan.runs.forEach((r, i) => { if (r.parentId) assert.ok(index.get(r.parentId)! < i, `${r.config.name} after its parent`); });
+  const one = sft[0].config;
+  assert.equal(one.kind === 'sft' && one.parent.atFraction, 1);
+  assert.equal(new Set(plan.runs.map((r) => r.id)).size, plan.runs.length, 'ids are unique');
+});
+
+test('changing the code weight changes only that run and its SFT children', () => {
+  const a = planExperiment('midtraining', tiny, 'data0', contentId);
+  const b = planExperiment('midtraining', tiny, 'data0', contentId, { code: { weight: 0.3 } });
+  assert.equal(a.runs.length, b.runs.length);
+  const changed = a.runs.filter((r, i) => r.id !== b.runs[i].id);
+  const codeA = a.runs.find((r) => r.model === 'code-w20-f10')!;
+  assert.ok(b.runs.some((r) => r.model === 'code-w30-f10'));
+  assert.equal(a.runs[0].id, b.runs[0].id, 'the baseline id is unchanged');
+  assert.deepEqual(new Set(changed.map((r) => r.model)), new Set(['code-w20-f10']));
+  assert.equal(changed.length, 1 + 4 * tiny.sft.lrs.length * tiny.sft.seeds.length, 'the code run and its SFT children');
+  assert.ok(changed.every((r) => r.id === codeA.id || r.parentId === codeA.id));
+});
+
+test('experiments share runs: the timing ablation at 66% is the weight ablation’s neighbour, the grid reuses both', () => {
+  const timing = planExperiment('timing', tiny, 'd', contentId);
+  const grid = planExperiment('grid', tiny, 'd', contentId);
+  const ids = new Set(timing.runs.map((r) => r.id));
+  const shared = grid.runs.filter((r) => r.config.kind === 'pretrain' && ids.has(r.id)).map((r) => r.model);
+  assert.deepEqual(shared, ['baseline', 'code-w20-f33', 'code-w20-f66']);
+});
+
+test('bad overrides and presets fail with one line naming them', () => {
+  assert.throws(() => experiment('midtraining', { code: { weight: 1.5 } }), /midtraining\.branches\[0\]\.weight: expected a number in \(0, 1\]/);
+  assert.throws(() => experiment('timing', { math: { weight: 0.3 } }), /override "math" matches no branch of "timing"/);
+  assert.throws(() => scaleFor('huge'), /unknown preset "huge"/);
+});
+
+test('every preset plans every experiment; cost counts only steps a branch trains', () => {
+  for (const preset of Object.keys(SCALES)) {
+    const scale = scaleFor(preset);
+    for (const name of Object.keys(EXPERIMENTS) as (keyof typeof EXPERIMENTS)[]) {
+      const plan = planExperiment(name, scale, 'd', contentId);
+      assert.ok(plan.runs.length > 0, `${preset}/${name}`);
+    }
+  }
+  const plan = planExperiment('timing', tiny, 'd', contentId);
+  const cost = planCost([plan, plan]);
+  const full = tiny.pretrain.totalSteps * tiny.pretrain.batchSize * tiny.model.contextLength;
+  const steps = [0.33, 0.49, 0.66, 0.82].map((f) => tiny.pretrain.totalSteps - Math.round(f * tiny.pretrain.totalSteps));
+  assert.equal(cost.pretrainRuns, 5, 'runs shared between plans count once');
+  assert.equal(cost.pretrainTokens, full + steps.reduce((a, b) => a + b, 0) * tiny.pretrain.batchSize * tiny.model.contextLength);
+});
