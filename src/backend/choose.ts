@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { releaseWebgpu, tryWebgpuBackend } from './webgpu';
 
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -120,52 +121,11 @@ async function probeTensorflow(): Promise<ProbeResult> {
   return { ok: false, reason: reasons.join('; ') };
 }
 
-/** Minimal shapes of the Dawn objects we touch (the `webgpu` package ships DOM-flavoured types we keep out). */
-interface DawnAdapter {
-  isFallbackAdapter?: boolean;
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string; adapterType?: string; backendType?: string };
-}
-interface DawnGpu {
-  requestAdapter(opts?: { powerPreference?: string }): Promise<DawnAdapter | null>;
-}
-
-/** Software rasterisers that report as ordinary adapters on some drivers. */
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|cpu/i;
-
-/** Dawn via the `webgpu` package. Skips when there is no adapter or only a fallback/CPU one (unless forced). */
+/** Dawn via the `webgpu` package (src/backend/webgpu.ts). Skips when there is no adapter or only a
+ * software one (unless forced); MIDTRAIN_WEBGPU_LAVAPIPE=1 points it at the cached lavapipe. */
 async function probeWebgpu(forced: boolean): Promise<ProbeResult> {
-  let create: (flags: string[]) => DawnGpu;
-  try {
-    ({ create } = require('webgpu'));
-  } catch (e) {
-    return { ok: false, reason: isMissingModule(e, 'webgpu') ? 'webgpu package not installed' : `webgpu failed to load: ${firstLine(e)}` };
-  }
-  const gpu = create([]);
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return { ok: false, reason: 'no adapter (no Vulkan/Metal/D3D12 device)' };
-  const info = adapter.info ?? {};
-  const name = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown adapter';
-  const software = adapter.isFallbackAdapter === true || info.adapterType === 'cpu' || SOFTWARE_ADAPTER.test(`${info.device} ${info.description}`);
-  if (software && !forced) return { ok: false, reason: `only a fallback/CPU adapter (${name}); force with MIDTRAIN_BACKEND=webgpu` };
-  // tfjs-backend-webgpu registers itself only if navigator.gpu exists when the module is evaluated.
-  installNavigatorGpu(gpu);
-  require('@tensorflow/tfjs-backend-webgpu');
-  if (!(await activate('webgpu'))) {
-    releaseNavigatorGpu();
-    return { ok: false, reason: `the tfjs webgpu backend failed to initialise on ${name}` };
-  }
-  return { ok: true, detail: `${name}${info.backendType ? ` via ${info.backendType}` : ''}${software ? ' (software adapter, forced)' : ''}` };
-}
-
-function installNavigatorGpu(gpu: DawnGpu): void {
-  const g = globalThis as { navigator?: object };
-  if (g.navigator === undefined) g.navigator = {};
-  Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
-}
-
-function releaseNavigatorGpu(): void {
-  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-  if (nav && 'gpu' in nav) delete nav.gpu;
+  const r = await tryWebgpuBackend({ allowSoftware: forced });
+  return r.ok ? { ok: true, detail: r.detail } : r;
 }
 
 /** The N-API kernels (issue 6) live in ./native; until that module exists, native is reported as not built. */
@@ -266,10 +226,6 @@ export function currentBackend(): BackendReport | undefined {
  * the work is done on webgpu, dispose the backend and drop the reference. Harmless on other backends.
  */
 export function releaseBackend(): void {
-  if (current?.name === 'webgpu') {
-    tf.engine().reset();
-    tf.removeBackend('webgpu');
-    releaseNavigatorGpu();
-  }
+  if (current?.name === 'webgpu') releaseWebgpu();
   current = undefined;
 }

@@ -1,0 +1,297 @@
+// The WebGPU backend on Dawn (npm `webgpu`, native dawn.node) from Node: init, lavapipe, release.
+//
+// Pitfalls handled here, in one place (TOOLCHAIN.md, GPU issue):
+// - Node has no `navigator`: tfjs-backend-webgpu registers itself only when `navigator.gpu` exists at
+//   module evaluation, and its backend constructor checks it again; it also reads the browser globals
+//   GPUBufferUsage/GPUMapMode/… . We install both from dawn.node, then register our own factory so the
+//   adapter we probed (and vetted) is the one the backend uses, whatever was imported before.
+// - Dawn keeps the process alive until the device is destroyed and navigator.gpu dropped: releaseWebgpu().
+// - Software adapters (lavapipe, SwiftShader) work but are ~1000× slower than a GPU: the chooser uses
+//   webgpu automatically only on a real adapter; tests and forced runs may accept a software one.
+// - lavapipe from kernel-setup/lavapipe.sh lives in a private folder; the Vulkan loader and newer libdrm
+//   there are loaded by absolute path (RTLD_NODELETE) before Dawn dlopen()s "libvulkan.so.1", so no
+//   LD_LIBRARY_PATH is needed (it could not be changed after Node started anyway).
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { cacheRoot } from '../config';
+
+/** Minimal shapes of the Dawn objects we touch (the `webgpu` package's DOM-flavoured types stay out of src/). */
+export interface DawnAdapterInfo {
+  vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean;
+}
+interface DawnAdapter {
+  info?: DawnAdapterInfo;
+  isFallbackAdapter?: boolean;
+  features: { has(name: string): boolean };
+  limits: Record<string, number>;
+  requestDevice(desc?: object): Promise<DawnDevice>;
+}
+export interface DawnDevice {
+  destroy(): void;
+  lost?: Promise<{ reason?: string; message?: string }>;
+  features: { has(name: string): boolean };
+  queue: unknown;
+}
+interface DawnGpu {
+  requestAdapter(opts?: { powerPreference?: string; forceFallbackAdapter?: boolean }): Promise<DawnAdapter | null>;
+}
+interface DawnModule {
+  create(flags: string[]): DawnGpu;
+  globals: Record<string, unknown>;
+}
+
+export interface WebgpuOptions {
+  /** Accept a software (fallback) adapter such as lavapipe. The chooser sets it only when webgpu is forced. */
+  allowSoftware?: boolean;
+  /** Point Dawn at the lavapipe that kernel-setup/lavapipe.sh unpacked (implies allowSoftware). Default: MIDTRAIN_WEBGPU_LAVAPIPE=1. */
+  lavapipe?: boolean;
+  /** Extra Dawn toggles for create(), e.g. 'enable-dawn-features=allow_unsafe_apis'. */
+  dawnFlags?: string[];
+  /** Command-buffer batching of the tfjs backend (ops per submit; tfjs default 15). Default: MIDTRAIN_WEBGPU_BATCH or 64. */
+  submitBatch?: number;
+  /** Replace tfjs's staging-buffer upload with queue.writeBuffer (no createBuffer per upload). Default true. */
+  fastUpload?: boolean;
+}
+
+export interface WebgpuAdapterSummary {
+  /** Human-readable adapter name, e.g. "nvidia hopper NVIDIA H200". */
+  name: string;
+  software: boolean;
+  features: string[];
+}
+
+export type WebgpuResult = { ok: true; detail: string; adapter: WebgpuAdapterSummary } | { ok: false; reason: string };
+
+/** What kernel-setup/lavapipe.sh wrote to READY. */
+export interface LavapipeInfo { mesa: string; libDir: string; icd: string }
+
+/** Software rasterisers that report as ordinary adapters on some drivers. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
+/** glibc's RTLD_NODELETE (Node's os.constants.dlopen lacks it): the library stays loaded after dlclose. */
+const RTLD_NOW = 2, RTLD_GLOBAL = 0x100, RTLD_NODELETE = 0x1000;
+
+let dawn: DawnModule | undefined;
+let state: { gpu: DawnGpu; adapter: DawnAdapter; device?: DawnDevice; summary: WebgpuAdapterSummary } | undefined;
+
+/** The lavapipe unpacked by kernel-setup/lavapipe.sh, or undefined with no READY marker. */
+export function lavapipeInfo(): LavapipeInfo | undefined {
+  const dir = process.env.MIDTRAIN_LAVAPIPE_DIR ?? path.join(cacheRoot(), 'lavapipe');
+  const ready = path.join(dir, 'READY');
+  if (!fs.existsSync(ready)) return undefined;
+  const info = JSON.parse(fs.readFileSync(ready, 'utf8')) as LavapipeInfo;
+  if (!fs.existsSync(path.join(info.libDir, 'libvulkan_lvp.so'))) return undefined; // cache moved: rerun the script
+  return info;
+}
+
+/** Path of dawn.node: MIDTRAIN_DAWN_NODE (self-contained bundles), else the one the `webgpu` package ships. */
+export function dawnNodePath(): string {
+  if (process.env.MIDTRAIN_DAWN_NODE) return path.resolve(process.env.MIDTRAIN_DAWN_NODE);
+  const pkg = path.dirname(require.resolve('webgpu/package.json'));
+  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+  return path.join(pkg, 'dist', `${process.platform}-${arch}`, 'dawn.node');
+}
+
+/** dawn.node loaded directly (the package's ESM index only adds a per-buffer WeakRef tracker we do not need). */
+function loadDawn(): DawnModule {
+  if (!dawn) {
+    const file = dawnNodePath();
+    if (!fs.existsSync(file)) throw new Error(`dawn.node not found at ${file} (set MIDTRAIN_DAWN_NODE)`);
+    const m = { exports: {} as DawnModule };
+    process.dlopen(m, file);
+    dawn = m.exports;
+  }
+  return dawn;
+}
+
+/** True when a Vulkan loader can be found the way Dawn will look for it (ld.so cache, LD_LIBRARY_PATH, usual dirs). */
+export function hasVulkanLoader(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/usr/local/lib'];
+  if (dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return true;
+  try {
+    return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
+  } catch {
+    return false;
+  }
+}
+
+/** Loads the private lavapipe's libraries by absolute path and points the loader at its ICD. */
+function useLavapipe(info: LavapipeInfo): void {
+  for (const lib of ['libdrm.so.2', 'libdrm_amdgpu.so.1', 'libvulkan.so.1']) {
+    const file = path.join(info.libDir, lib);
+    if (!fs.existsSync(file)) continue;
+    try {
+      process.dlopen({ exports: {} }, file, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+    } catch (e) {
+      // Expected: a plain shared library "did not self-register" as a Node addon, yet it stays loaded.
+      if (!/self-register/.test(String((e as Error).message))) throw e;
+    }
+  }
+  process.env.VK_DRIVER_FILES = info.icd;
+  delete process.env.VK_ICD_FILENAMES;
+}
+
+function adapterName(info: DawnAdapterInfo): string {
+  const main = info.description || info.device || 'unknown adapter';
+  const kind = [info.vendor, info.architecture].filter((s) => s).join(' ');
+  return kind ? `${main} (${kind})` : main;
+}
+
+/** Installs navigator.gpu and the WebGPU constant objects (GPUBufferUsage, …) that tfjs reads as globals. */
+function installGlobals(gpu: DawnGpu, globals: Record<string, unknown>): void {
+  const g = globalThis as Record<string, unknown> & { navigator?: object };
+  for (const [k, v] of Object.entries(globals)) if (g[k] === undefined) g[k] = v;
+  if (g.navigator === undefined) g.navigator = {};
+  Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+}
+
+function dropNavigatorGpu(): void {
+  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
+  if (nav && 'gpu' in nav) delete nav.gpu;
+}
+
+/**
+ * Makes tfjs's webgpu backend active on the best Dawn adapter, or says why it cannot.
+ * A real GPU is required unless allowSoftware/lavapipe; nothing is changed when the answer is {ok: false}.
+ */
+export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<WebgpuResult> {
+  if (state?.device && tf.getBackend() === 'webgpu') return { ok: true, detail: describe(state.summary), adapter: state.summary };
+  // A forced webgpu on a machine with no Vulkan loader falls back to the cached lavapipe, if fetched.
+  const wantLavapipe = opts.lavapipe ?? (process.env.MIDTRAIN_WEBGPU_LAVAPIPE === '1'
+    || (opts.allowSoftware === true && process.platform === 'linux' && !hasVulkanLoader() && lavapipeInfo() !== undefined));
+  const allowSoftware = opts.allowSoftware || wantLavapipe;
+  if (wantLavapipe) {
+    const lvp = lavapipeInfo();
+    if (!lvp) return { ok: false, reason: 'lavapipe requested but not fetched (run kernel-setup/lavapipe.sh)' };
+    useLavapipe(lvp);
+  } else if (process.platform === 'linux' && !hasVulkanLoader()) {
+    // Checked first because Dawn would print a warning to stderr on every CPU-only machine.
+    return { ok: false, reason: 'no Vulkan loader (libvulkan.so.1) on this machine' };
+  }
+  let mod: DawnModule;
+  try {
+    mod = loadDawn();
+  } catch (e) {
+    return { ok: false, reason: `dawn.node failed to load: ${String((e as Error).message).split('\n')[0]}` };
+  }
+  const gpu = mod.create(opts.dawnFlags ?? []);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return { ok: false, reason: 'Dawn found no adapter (no Vulkan driver for a GPU)' };
+  const info = adapter.info ?? {};
+  const name = adapterName(info);
+  const software = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(`${info.architecture} ${info.device} ${info.description}`);
+  if (software && !allowSoftware) return { ok: false, reason: `only a software adapter (${name}); force with MIDTRAIN_BACKEND=webgpu` };
+  const features = ['timestamp-query', 'shader-f16', 'subgroups'].filter((f) => adapter.features.has(f));
+  const summary: WebgpuAdapterSummary = { name, software, features };
+
+  installGlobals(gpu, mod.globals);
+  const webgpu: typeof import('@tensorflow/tfjs-backend-webgpu') = require('@tensorflow/tfjs-backend-webgpu');
+  state = { gpu, adapter, summary };
+  // Our factory, not the module's: it uses the vetted adapter, and exists even if the module was first
+  // evaluated before navigator.gpu was set (then it registered no backend at all).
+  if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => {
+    const limits = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures: features.filter((f) => f === 'timestamp-query'),
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    if (state) state.device = device;
+    device.lost?.then((l) => { if (state?.device === device) console.warn(`[midtrain] webgpu device lost: ${l.reason ?? ''} ${l.message ?? ''}`); });
+    return new webgpu.WebGPUBackend(device as never, info as never);
+  }, 3);
+
+  const batch = opts.submitBatch ?? Number(process.env.MIDTRAIN_WEBGPU_BATCH ?? 64);
+  if (!(Number.isInteger(batch) && batch > 0)) return { ok: false, reason: `MIDTRAIN_WEBGPU_BATCH must be a positive integer, got ${batch}` };
+  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
+  let ok = false;
+  try {
+    ok = await tf.setBackend('webgpu');
+    await tf.ready();
+  } catch (e) {
+    releaseWebgpu();
+    return { ok: false, reason: `the tfjs webgpu backend failed on ${name}: ${String((e as Error).message).split('\n')[0]}` };
+  }
+  if (!ok || tf.getBackend() !== 'webgpu') {
+    releaseWebgpu();
+    return { ok: false, reason: `the tfjs webgpu backend failed to initialise on ${name}` };
+  }
+  if (opts.fastUpload ?? true) patchUploads(tf.backend());
+  return { ok: true, detail: describe(summary), adapter: summary };
+}
+
+function describe(s: WebgpuAdapterSummary): string {
+  return `${s.name} via Dawn/Vulkan${s.software ? ' (software adapter)' : ''}`;
+}
+
+/** The active Dawn device (for custom kernels and counters), or undefined when webgpu is not active. */
+export function webgpuDevice(): DawnDevice | undefined {
+  return tf.getBackend() === 'webgpu' ? state?.device : undefined;
+}
+
+/**
+ * Lets the process exit and frees the GPU: disposes the backend, destroys the device, drops navigator.gpu.
+ * Tensors on webgpu are lost; call it when done. Harmless when webgpu was never started.
+ */
+export function releaseWebgpu(): void {
+  if (!state) return;
+  if (tf.findBackend('webgpu') != null || tf.findBackendFactory('webgpu') != null) {
+    if (tf.getBackend() === 'webgpu') tf.engine().reset();
+    tf.removeBackend('webgpu');
+  }
+  state.device?.destroy();
+  state = undefined;
+  dropNavigatorGpu();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Host-overhead fix: uploads without a staging buffer per tensor.
+
+interface TensorDataLike { values: ArrayLike<number> | null; dtype: string; shape: number[]; resource: unknown }
+interface WebgpuBackendLike {
+  tensorMap: { get(id: object): TensorDataLike };
+  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
+  queue: { writeBuffer(buf: unknown, offset: number, data: ArrayBufferView): void };
+  uploadToGPU(dataId: object): void;
+  __midtrainFastUpload?: boolean;
+}
+
+/**
+ * tfjs uploads CPU-held values (every tf.scalar in a gradient, every batch of token ids) by taking a pooled
+ * buffer and, because a reused one is never mapped, creating a fresh MAP_WRITE staging buffer each time:
+ * one createBuffer per upload. queue.writeBuffer copies through Dawn's own ring buffer instead. It is safe
+ * here: a pooled buffer is free only once every command that used it was submitted, and the write lands
+ * before the next submit, which is the first that can read it.
+ */
+function patchUploads(backend: unknown): void {
+  const b = backend as WebgpuBackendLike;
+  if (b.__midtrainFastUpload) return;
+  const usage = STORAGE | COPY_SRC | COPY_DST;
+  b.uploadToGPU = function uploadToGPU(this: WebgpuBackendLike, dataId: object): void {
+    const d = this.tensorMap.get(dataId);
+    if (d.resource != null) return;
+    const n = d.shape.reduce((a, s) => a * s, 1);
+    const size = 4 * n; // float32, int32 and bool are all 4 bytes per element on webgpu
+    const buffer = this.bufferManager.acquireBuffer(size, usage);
+    if (d.values) {
+      const v = d.values;
+      const data = d.dtype === 'int32' || d.dtype === 'bool'
+        ? (v instanceof Int32Array ? v : Int32Array.from(v as ArrayLike<number>))
+        : (v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>));
+      if (size > 0) this.queue.writeBuffer(buffer, 0, data);
+      d.values = null; // as tfjs does: once uploaded, the GPU copy is the truth
+    }
+    d.resource = buffer;
+  };
+  b.__midtrainFastUpload = true;
+}
+// GPUBufferUsage bits (WebGPU spec constants; the globals exist only after installGlobals).
+const COPY_SRC = 0x0004, COPY_DST = 0x0008, STORAGE = 0x0080;
