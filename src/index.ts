@@ -7,3 +7,6 @@ export type * from './runs/types';
 export * as backend from './backend/choose';
 export { initBackend, currentBackend, releaseBackend } from './backend/choose';
 export type { BackendName, BackendReport } from './backend/choose';
+// Engine: the GPT (Pythia shapes), its presets and parameter counts.
+export { MODEL_PRESETS, countParams, paramShapes } from './model/presets';
+export * as gpt from './model/gpt';

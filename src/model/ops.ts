@@ -1,0 +1,146 @@
+// Custom differentiable ops for the GPT, each a tf.customGrad with its analytic gradient.
+// Why custom: on the wasm backend tfjs's own gradients are slow or missing — matmul's gradient uses
+// transposed-operand matmuls (10–20× slower there), any differentiated mean/sum builds a full-size `ones`
+// on the CPU each step (LayerNorm via tf.moments, the loss reduction), and gather's gradient needs
+// UnsortedSegmentSum, which wasm lacks. Every op here has a finite-difference test (test/engine/ops.test.ts).
+import * as tf from '@tensorflow/tfjs';
+import { fastTransposedMatmul } from '../backend/caps';
+
+type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+type CustomBody = (...args: any[]) => { value: tf.Tensor; gradFunc: GradFunc };
+/** tf.customGrad, typed for our call sites (its own typing lists the save function among the tensor inputs). */
+function customGrad(body: CustomBody): (...xs: tf.Tensor[]) => tf.Tensor {
+  return tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (...xs: tf.Tensor[]) => tf.Tensor;
+}
+
+/** Swap the last two axes (explicit transpose, so the following matmul is a plain one). */
+function transposeLast2(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+  return tf.transpose(x, perm);
+}
+
+/** C = A·B whose gradient uses only plain matmuls: dA = dC·Bᵀ, dB = Aᵀ·dC with explicit transposes. */
+const plainMatmul = customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved;
+      return [tf.matMul(dy, transposeLast2(sb)), tf.matMul(transposeLast2(sa), dy)];
+    },
+  };
+}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/**
+ * op(A)·op(B) for rank-2 or batched (rank ≥ 3) operands. The one place that decides how transposes run:
+ * backends with fast transposed kernels (native, tensorflow, webgpu) get the flags and tfjs's own gradient;
+ * the others get explicit transposes and the plain-matmul gradient above.
+ */
+export function matmul(a: tf.Tensor, b: tf.Tensor, transA = false, transB = false): tf.Tensor {
+  if (fastTransposedMatmul()) return tf.matMul(a, b, transA, transB);
+  return plainMatmul(transA ? transposeLast2(a) : a, transB ? transposeLast2(b) : b);
+}
+
+/** y = x·W + b for x [N, in], W [in, out], b [out]. */
+export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const y = matmul(x, w);
+  return b ? tf.add(y, b) : y;
+}
+
+/**
+ * LayerNorm over the last axis of x [N, d] with gain g and bias b [d].
+ * Backward: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·dy; dg = Σ dy·x̂; db = Σ dy.
+ */
+export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const f = customGrad((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
+    const mean = tf.mean(xi, -1, true);
+    const xc = tf.sub(xi, mean);
+    const variance = tf.mean(tf.square(xc), -1, true);
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(xc, rstd);
+    save([xhat, rstd, gi]);
+    return {
+      value: tf.add(tf.mul(xhat, gi), bi),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sxhat, srstd, sg] = saved;
+        const ghat = tf.mul(dy, sg);
+        const dx = tf.mul(srstd, tf.sub(tf.sub(ghat, tf.mean(ghat, -1, true)), tf.mul(sxhat, tf.mean(tf.mul(ghat, sxhat), -1, true))));
+        const lead = dy.shape.slice(0, -1).map((_, i) => i);
+        return [dx, tf.sum(tf.mul(dy, sxhat), lead), tf.sum(dy, lead)];
+      },
+    };
+  });
+  return f(x, g, b);
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Exact (erf) GELU, as GPT-NeoX uses: y = x·Φ(x); dy/dx = Φ(x) + x·φ(x). */
+export const gelu: (x: tf.Tensor) => tf.Tensor = customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx] = saved;
+      const phi = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(sx))));
+      const cdf2 = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(sx, SQRT1_2))));
+      return [tf.mul(dy, tf.add(cdf2, tf.mul(sx, phi)))];
+    },
+  };
+});
+
+/**
+ * Rows of the embedding table W [V, d] for int32 ids [N] → [N, d]. Backward scatters dy into a [V, d]
+ * gradient; tf.scatterND sums rows of repeated ids (checked on wasm in ops.test.ts).
+ */
+export function embedding(w: tf.Tensor, ids: tf.Tensor): tf.Tensor {
+  // Tensors a gradient needs must go through save(): tfjs disposes everything else the forward touched.
+  const f = customGrad((wi: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([tf.reshape(ids, [-1, 1])]);
+    return {
+      value: tf.gather(wi, ids),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.scatterND(saved[0], dy, wi.shape)],
+    };
+  });
+  return f(w);
+}
+
+/** One-hot rows as float32; built as int32 then cast (tf.oneHot with a float dtype is wrong on wasm). */
+function oneHotF32(ids: tf.Tensor, depth: number): tf.Tensor {
+  return tf.cast(tf.oneHot(ids as tf.Tensor1D, depth), 'float32');
+}
+
+/**
+ * Token cross-entropy of logits z [N, V] against int32 targets [N], averaged over tokens with weight
+ * (weights [N], e.g. an SFT response mask; default all ones):
+ *   loss = Σ wᵢ (logsumexp(zᵢ) − zᵢ[tᵢ]) / Σ wᵢ,   ∂loss/∂zᵢ = wᵢ (softmax(zᵢ) − onehot(tᵢ)) / Σ w.
+ */
+export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
+  const [n, v] = logits.shape;
+  const w = weights ?? tf.ones([n]);
+  const f = customGrad((z: tf.Tensor, save: tf.GradSaveFunc) => {
+    const lse = tf.logSumExp(z, -1);
+    const onehot = oneHotF32(targets, v);
+    const zt = tf.sum(tf.mul(z, onehot), -1);
+    const total = tf.maximum(tf.sum(w), 1e-12);
+    save([z, onehot, total, w]);
+    return {
+      value: tf.div(tf.sum(tf.mul(w, tf.sub(lse, zt))), total),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sz, soh, stotal, sw] = saved;
+        const scale = tf.reshape(tf.div(tf.mul(sw, dy), stotal), [n, 1]);
+        return [tf.mul(tf.sub(tf.softmax(sz), soh), scale)];
+      },
+    };
+  });
+  return f(logits) as tf.Scalar;
+}
+
+/** Per-token cross-entropy [N] (no gradient), for evaluation and per-example losses. */
+export function tokenLosses(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.logSumExp(logits, -1), tf.sum(tf.mul(logits, oneHotF32(targets, logits.shape[1] as number)), -1)));
+}
