@@ -1,18 +1,10 @@
 // Experiment definitions and their expansion into run DAGs, with literal expectations.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { planExperiment, branchMixture, planCost, BASELINE, type RunIdFn } from '../../src/experiments/plan';
+import { planExperiment, branchMixture, planCost, BASELINE } from '../../src/experiments/plan';
 import { experiment, branchLabel, EXPERIMENTS } from '../../src/experiments/definitions';
 import { scaleFor, SCALES } from '../../src/experiments/scale';
-import type { RunConfig } from '../../src/runs/types';
-
-/** A content hash of the config minus operational fields, standing in for the store's runId in pure tests. */
-export const contentId: RunIdFn = (config: RunConfig, dataHash: string) => {
-  const { name: _n, ...rest } = config as RunConfig & { keepCheckpointsAt?: number[] };
-  delete (rest as { keepCheckpointsAt?: number[] }).keepCheckpointsAt;
-  return createHash('sha256').update(JSON.stringify([rest, dataHash])).digest('hex').slice(0, 12);
-};
+import { contentId } from './content-id';
 
 const tiny = scaleFor('tiny');
 

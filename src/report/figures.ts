@@ -1,0 +1,213 @@
+// Plotly figure builders (plain JSON: { data, layout }) for every plot of the paper's experiments.
+// Pure functions of an ExperimentResult; display.ts renders them inline and export.ts saves PNG/HTML.
+import type { Role, SftTaskName } from '../config';
+import type { StepLog } from '../runs/types';
+import type { ExperimentResult } from '../experiments/result';
+import { BASELINE, type PlannedRun } from '../experiments/plan';
+import { sftCells, sftRunRows, bestLrs, type SftCell } from './tables';
+import { mean, type Correlation } from './stats';
+
+/** A plotly figure as JSON (kept minimal: src has no DOM types). */
+export interface Figure {
+  data: Record<string, unknown>[];
+  layout: Record<string, unknown>;
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd'];
+
+function colorOf(models: string[], model: string): string {
+  return model === BASELINE ? '#000000' : PALETTE[(models.indexOf(model) - 1 + PALETTE.length) % PALETTE.length];
+}
+
+function pretrainRuns(result: ExperimentResult): PlannedRun[] {
+  return result.plan.runs.filter((r) => r.config.kind === 'pretrain');
+}
+
+function evalPoints(logs: StepLog[] | undefined, key: Role | 'sft'): { x: number[]; y: number[] } {
+  const x: number[] = [];
+  const y: number[] = [];
+  for (const l of logs ?? []) {
+    const v = l.val?.[key];
+    if (v !== undefined && Number.isFinite(v)) { x.push(l.step); y.push(v); }
+  }
+  return { x, y };
+}
+
+function baseLayout(title: string, xTitle: string, yTitle: string): Record<string, unknown> {
+  return {
+    title: { text: title },
+    xaxis: { title: { text: xTitle } },
+    yaxis: { title: { text: yTitle } },
+    legend: { orientation: 'v' },
+    margin: { l: 70, r: 30, t: 60, b: 60 },
+    width: 860,
+    height: 480,
+    template: 'plotly_white',
+  };
+}
+
+/** Pretraining val loss on `role` per run (baseline and branches), with each branch's start marked. */
+export function pretrainCurves(result: ExperimentResult, role: Role = 'general'): Figure {
+  const runs = pretrainRuns(result);
+  const models = runs.map((r) => r.model);
+  const data: Record<string, unknown>[] = [];
+  const shapes: Record<string, unknown>[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  for (const r of runs) {
+    const { x, y } = evalPoints(result.metrics[r.id], role);
+    const color = colorOf(models, r.model);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: r.model, x, y, line: { color, width: r.model === BASELINE ? 3 : 2 }, marker: { size: 4 } });
+    if (r.config.kind === 'pretrain' && r.config.parent) {
+      const step = Math.round(r.config.parent.atFraction * r.config.totalSteps);
+      shapes.push({ type: 'line', xref: 'x', yref: 'paper', x0: step, x1: step, y0: 0, y1: 1, line: { color, dash: 'dot', width: 1 } });
+      annotations.push({ x: step, y: 1, xref: 'x', yref: 'paper', text: `${Math.round(r.config.parent.atFraction * 100)}%`, showarrow: false, font: { size: 10, color }, yanchor: 'bottom' });
+    }
+  }
+  const layout = baseLayout(`Pretraining: ${role} val loss (dotted lines: mixture starts)`, 'step', `${role} val loss`);
+  return { data, layout: { ...layout, shapes, annotations } };
+}
+
+/** Each branch's val loss on its own domain, beside the baseline's on that domain (dashed). */
+export function domainCurves(result: ExperimentResult): Figure {
+  const runs = pretrainRuns(result);
+  const models = runs.map((r) => r.model);
+  const baseline = runs.find((r) => r.model === BASELINE);
+  const data: Record<string, unknown>[] = [];
+  const roles = [...new Set(runs.filter((r) => r.branch).map((r) => r.branch!.role))];
+  for (const role of roles) {
+    if (baseline) {
+      const { x, y } = evalPoints(result.metrics[baseline.id], role);
+      data.push({ type: 'scatter', mode: 'lines', name: `baseline on ${role}`, x, y, line: { color: '#000000', dash: 'dash', width: 1 } });
+    }
+  }
+  for (const r of runs.filter((x) => x.branch)) {
+    const { x, y } = evalPoints(result.metrics[r.id], r.branch!.role);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `${r.model} on ${r.branch!.role}`, x, y, line: { color: colorOf(models, r.model) }, marker: { size: 4 } });
+  }
+  return { data, layout: baseLayout('Pretraining: each mixture’s val loss on its own domain (dashed: baseline)', 'step', 'domain val loss') };
+}
+
+/**
+ * A metric during SFT on `task` per model, at each model's best LR, averaged over seeds at each eval step.
+ * key 'general' is forgetting (general val loss during SFT); key 'sft' is the in-domain val loss.
+ */
+export function sftCurves(result: ExperimentResult, task: SftTaskName, key: 'general' | 'sft' = 'general'): Figure {
+  const rows = sftRunRows(result);
+  const best = bestLrs(rows);
+  const models = pretrainRuns(result).map((r) => r.model);
+  const data: Record<string, unknown>[] = [];
+  for (const model of models) {
+    const ids = rows.filter((r) => r.model === model && r.task === task && r.lr === best.get(`${model}\u0000${task}`)).map((r) => r.id);
+    if (ids.length === 0) continue;
+    const byStep = new Map<number, number[]>();
+    for (const id of ids) for (const l of result.metrics[id] ?? []) {
+      const v = l.val?.[key];
+      if (v === undefined || !Number.isFinite(v)) continue;
+      if (!byStep.has(l.step)) byStep.set(l.step, []);
+      byStep.get(l.step)!.push(v);
+    }
+    const steps = [...byStep.keys()].sort((a, b) => a - b);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `${model} (${ids.length} seeds)`, x: steps, y: steps.map((s) => mean(byStep.get(s)!)), line: { color: colorOf(models, model) }, marker: { size: 4 } });
+  }
+  const what = key === 'general' ? 'general val loss during SFT (forgetting)' : 'SFT val loss';
+  return { data, layout: baseLayout(`${task}: ${what}, mean over seeds at the best LR`, 'SFT step', key === 'general' ? 'general val loss' : `${task} val loss`) };
+}
+
+/** SFT val loss against forgetting, one trace per model, one point per task, 95% CI error bars. */
+export function lossVsForgetting(result: ExperimentResult): Figure {
+  const cells = sftCells(result);
+  const models = pretrainRuns(result).map((r) => r.model);
+  const data = models.map((model) => {
+    const cs = cells.filter((c) => c.model === model);
+    return {
+      type: 'scatter', mode: 'markers+text', name: model,
+      x: cs.map((c) => c.sftLoss.mean), y: cs.map((c) => c.forgetting.mean), text: cs.map((c) => c.task), textposition: 'top center',
+      error_x: { type: 'data', array: cs.map((c) => finiteOr0(c.sftLoss.halfWidth)), visible: true, thickness: 1 },
+      error_y: { type: 'data', array: cs.map((c) => finiteOr0(c.forgetting.halfWidth)), visible: true, thickness: 1 },
+      marker: { size: 10, color: colorOf(models, model), symbol: model === BASELINE ? 'diamond' : 'circle' },
+    };
+  }).filter((t) => t.x.length > 0);
+  return { data, layout: baseLayout('SFT val loss vs forgetting (lower-left is better)', 'SFT val loss', 'general val loss after SFT') };
+}
+
+/** An ablation: relative improvement (left axis) and forgetting (right axis) against start fraction or weight. */
+export function ablationLines(result: ExperimentResult, axis: 'startFraction' | 'weight', task: SftTaskName = 'pycode'): Figure {
+  const cells = sftCells(result).filter((c) => c.task === task);
+  const branch = cells.filter((c) => c.model !== BASELINE).sort((a, b) => a[axis] - b[axis]);
+  const base = cells.find((c) => c.model === BASELINE);
+  const x = branch.map((c) => Math.round(c[axis] * 100));
+  const data: Record<string, unknown>[] = [
+    { type: 'scatter', mode: 'lines+markers', name: 'rel. improvement (%)', x, y: branch.map((c) => 100 * c.relImprovement.mean),
+      error_y: { type: 'data', array: branch.map((c) => 100 * finiteOr0(c.relImprovement.halfWidth)), visible: true }, line: { color: PALETTE[0] } },
+    { type: 'scatter', mode: 'lines+markers', name: 'forgetting (general val loss)', x, y: branch.map((c) => c.forgetting.mean), yaxis: 'y2',
+      error_y: { type: 'data', array: branch.map((c) => finiteOr0(c.forgetting.halfWidth)), visible: true }, line: { color: PALETTE[3] } },
+  ];
+  if (base && x.length > 0) {
+    data.push({ type: 'scatter', mode: 'lines', name: 'baseline forgetting', x: [x[0], x[x.length - 1]], y: [base.forgetting.mean, base.forgetting.mean], yaxis: 'y2', line: { color: PALETTE[3], dash: 'dash', width: 1 } });
+  }
+  const label = axis === 'startFraction' ? 'midtraining start (% of training)' : 'mixture weight of code data (%)';
+  const layout = baseLayout(`${axis === 'startFraction' ? 'Timing' : 'Weight'} ablation on ${task}: improvement over baseline and forgetting`, label, 'rel. improvement of SFT val loss (%)');
+  return { data, layout: { ...layout, yaxis2: { title: { text: 'general val loss after SFT' }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.2 } } };
+}
+
+/** Timing × weight heatmap of relative improvement (%) on `task`. */
+export function gridHeatmap(result: ExperimentResult, task: SftTaskName = 'pycode'): Figure {
+  const cells = sftCells(result).filter((c) => c.task === task && c.model !== BASELINE);
+  const starts = [...new Set(cells.map((c) => c.startFraction))].sort((a, b) => a - b);
+  const weights = [...new Set(cells.map((c) => c.weight))].sort((a, b) => a - b);
+  const z = starts.map((f) => weights.map((w) => {
+    const c = cells.find((x) => x.startFraction === f && x.weight === w);
+    return c ? 100 * c.relImprovement.mean : null;
+  }));
+  const text = z.map((row) => row.map((v) => (v === null ? '' : `${v.toFixed(1)}%`)));
+  return {
+    data: [{ type: 'heatmap', x: weights.map((w) => `${Math.round(w * 100)}%`), y: starts.map((f) => `${Math.round(f * 100)}%`), z, text, texttemplate: '%{text}', colorscale: 'RdBu', zmid: 0, colorbar: { title: { text: 'rel. impr. %' } } }],
+    layout: baseLayout(`Timing × weight on ${task}: relative improvement over baseline`, 'mixture weight', 'start (% of training)'),
+  };
+}
+
+/** One point of the proximity analysis: a mixture × task with its proximity advantage and our improvement. */
+export interface ProximityPoint {
+  model: string;
+  task: SftTaskName;
+  advantage: number;
+  improvement: number;
+}
+
+/** Proximity advantage against relative improvement, with a least-squares line and r [95% CI] in the title. */
+export function proximityScatter(points: ProximityPoint[], corr: Correlation): Figure {
+  const tasks = [...new Set(points.map((p) => p.task))];
+  const data: Record<string, unknown>[] = tasks.map((task, i) => {
+    const ps = points.filter((p) => p.task === task);
+    return { type: 'scatter', mode: 'markers+text', name: task, x: ps.map((p) => p.advantage), y: ps.map((p) => 100 * p.improvement), text: ps.map((p) => p.model), textposition: 'top center', marker: { size: 10, color: PALETTE[i] } };
+  });
+  const xs = points.map((p) => p.advantage);
+  const ys = points.map((p) => 100 * p.improvement);
+  if (points.length >= 2) {
+    const mx = mean(xs), my = mean(ys);
+    const sxx = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+    const slope = sxx > 0 ? xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / sxx : 0;
+    const x0 = Math.min(...xs), x1 = Math.max(...xs);
+    data.push({ type: 'scatter', mode: 'lines', name: 'least squares', x: [x0, x1], y: [my + slope * (x0 - mx), my + slope * (x1 - mx)], line: { color: '#7f7f7f', dash: 'dash' } });
+  }
+  const ci = Number.isFinite(corr.lo) ? ` [${corr.lo.toFixed(2)}, ${corr.hi.toFixed(2)}]` : '';
+  return { data, layout: baseLayout(`Proximity advantage vs improvement: r = ${corr.r.toFixed(3)}${ci}, n = ${corr.n}`, 'proximity advantage: dist(general, SFT) − dist(mixture, SFT)', 'rel. improvement of SFT val loss (%)') };
+}
+
+/** Bar chart of one metric per model for each task (used by the findings write-up). */
+export function metricBars(cells: SftCell[], metric: 'sftLoss' | 'forgetting' | 'relImprovement' | 'accuracy', title: string): Figure {
+  const models = [...new Set(cells.map((c) => c.model))];
+  const tasks = [...new Set(cells.map((c) => c.task))];
+  const k = metric === 'relImprovement' || metric === 'accuracy' ? 100 : 1;
+  const data = models.map((model, i) => {
+    const cs = tasks.map((t) => cells.find((c) => c.model === model && c.task === t));
+    return { type: 'bar', name: model, x: tasks, y: cs.map((c) => (c ? k * c[metric].mean : null)),
+      error_y: { type: 'data', array: cs.map((c) => (c ? k * finiteOr0(c[metric].halfWidth) : 0)), visible: true },
+      marker: { color: model === BASELINE ? '#000000' : PALETTE[i % PALETTE.length] } };
+  });
+  return { data, layout: { ...baseLayout(title, 'SFT task', metric), barmode: 'group' } };
+}
+
+function finiteOr0(x: number): number {
+  return Number.isFinite(x) ? x : 0;
+}

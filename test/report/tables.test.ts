@@ -1,0 +1,112 @@
+// Tables and figures from a hand-made experiment result with known numbers (no training).
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { planExperiment, BASELINE } from '../../src/experiments/plan';
+import { scaleFor } from '../../src/experiments/scale';
+import type { ExperimentResult } from '../../src/experiments/result';
+import type { RunRecord, StepLog } from '../../src/runs/types';
+import { sftCells, sftTable, sftTableView, bestLrs, sftRunRows, gridTable, paperComparisonRows, pretrainTable } from '../../src/report/tables';
+import { pretrainCurves, sftCurves, lossVsForgetting, ablationLines, gridHeatmap, proximityScatter } from '../../src/report/figures';
+import { pearson } from '../../src/report/stats';
+import { contentId } from '../experiments/content-id';
+
+const tiny = scaleFor('tiny');
+const scale = { ...tiny, sft: { ...tiny.sft, lrs: [1e-4, 1e-3], seeds: [0, 1, 2] } };
+
+/**
+ * Known numbers: the baseline's pycode SFT loss is 2.0 + 0.1·seed at lr 1e-3 (and 0.5 worse at 1e-4);
+ * the branch starting at fraction f has loss (2.0 − f) + 0.1·seed at lr 1e-3. Forgetting = 4 + f; accuracy = f.
+ */
+function fakeResult(): ExperimentResult {
+  const plan = planExperiment('timing', scale, 'd', contentId);
+  const records: Record<string, RunRecord> = {};
+  const metrics: Record<string, StepLog[]> = {};
+  for (const r of plan.runs) {
+    const f = r.branch?.startFraction ?? 0;
+    if (r.config.kind === 'pretrain') {
+      records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd',
+        summary: { finalVal: { general: 3 + f, code: 3 - f }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' } };
+      const start = Math.round(f * r.config.totalSteps);
+      metrics[r.id] = [start, 60].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 4, val: { general: 5 - step / 60, code: 5 } }));
+    } else {
+      const sft = (r.lr === 1e-3 ? 2.0 - f : 2.5 - f) + 0.1 * r.seed!;
+      records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd',
+        summary: { finalVal: { sft, general: 4 + f }, accuracy: f, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' } };
+      metrics[r.id] = [0, 2, 4].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 3, val: { sft: sft + 1 - step / 4, general: 4 + f + step / 10 } }));
+    }
+  }
+  return { plan, records, metrics };
+}
+
+test('best LR per cell is the one with the lowest mean SFT val loss', () => {
+  const rows = sftRunRows(fakeResult());
+  assert.equal(rows.length, 5 * 2 * 3);
+  const best = bestLrs(rows);
+  assert.equal(best.get(`${BASELINE}\u0000pycode`), 1e-3);
+  assert.equal(best.get('code-w20-f33\u0000pycode'), 1e-3);
+});
+
+test('headline cells: mean ± t-CI over seeds, relative improvement paired by seed', () => {
+  const cells = sftCells(fakeResult());
+  assert.equal(cells.length, 5);
+  const base = cells.find((c) => c.model === BASELINE)!;
+  assert.equal(base.seeds, 3);
+  assert.ok(Math.abs(base.sftLoss.mean - 2.1) < 1e-12);
+  // sd of {2.0, 2.1, 2.2} = 0.1; half width = t(0.975, 2)·0.1/√3 = 4.3027·0.0577 = 0.2484
+  assert.ok(Math.abs(base.sftLoss.halfWidth - 0.24841) < 1e-4, `half width ${base.sftLoss.halfWidth}`);
+  const early = cells.find((c) => c.model === 'code-w20-f33')!;
+  // per seed s: (2 + 0.1s − (1.67 + 0.1s)) / (2 + 0.1s) → mean of 0.33/2.0, 0.33/2.1, 0.33/2.2
+  const expected = (0.33 / 2.0 + 0.33 / 2.1 + 0.33 / 2.2) / 3;
+  assert.ok(Math.abs(early.relImprovement.mean - expected) < 1e-9);
+  assert.ok(Math.abs(early.forgetting.mean - 4.33) < 1e-9);
+  assert.ok(Math.abs(early.accuracy.mean - 0.33) < 1e-9);
+  assert.equal(early.startFraction, 0.33);
+  assert.equal(base.relImprovement.mean, 0);
+});
+
+test('arquero tables hold the cells; the view formats mean ± CI', () => {
+  const r = fakeResult();
+  const t = sftTable(r);
+  assert.equal(t.numRows(), 5);
+  assert.ok(t.columnNames().includes('relImprovementLo'));
+  const view = sftTableView(r).objects() as Record<string, unknown>[];
+  assert.equal(view[0]['SFT val loss'], '2.100 ± 0.248');
+  assert.equal(view[0]['best LR'], 1e-3);
+  const pre = pretrainTable(r).objects() as Record<string, unknown>[];
+  assert.equal(pre.length, 5);
+  assert.equal(pre[1]['val code'], 2.67);
+  const grid = gridTable(r).objects() as Record<string, unknown>[];
+  assert.deepEqual(grid.map((g) => g.start), ['33%', '49%', '66%', '82%']);
+});
+
+test('paper comparison puts the paper’s 410M numbers beside ours', () => {
+  const rows = paperComparisonRows(sftCells(fakeResult()));
+  const pyStar = rows.find((r) => r.task === 'pycode' && r.mixture === 'Starcoder')!;
+  assert.equal(pyStar['paper SFT loss (410M)'], 2.091);
+  assert.equal(pyStar['paper rel. improvement %'], 7.6);
+  assert.equal(pyStar['ours SFT loss'], null, 'the timing experiment has no code-w20-f10 model');
+  const pyBase = rows.find((r) => r.task === 'pycode' && r.mixture === 'C4-only')!;
+  assert.equal(pyBase['ours SFT loss'], 2.1);
+});
+
+test('figures: one trace per run, starts marked, error bars, heatmap cells', () => {
+  const r = fakeResult();
+  const curves = pretrainCurves(r);
+  assert.equal(curves.data.length, 5);
+  assert.equal((curves.layout.shapes as unknown[]).length, 4, 'one start marker per branch');
+  assert.deepEqual((curves.data[1] as { x: number[] }).x, [20, 60]);
+  const forgetting = sftCurves(r, 'pycode');
+  assert.equal(forgetting.data.length, 5);
+  assert.deepEqual((forgetting.data[0] as { y: number[] }).y, [4, 4.2, 4.4]);
+  const scatter = lossVsForgetting(r);
+  assert.equal(scatter.data.length, 5);
+  const timing = ablationLines(r, 'startFraction');
+  assert.deepEqual((timing.data[0] as { x: number[] }).x, [33, 49, 66, 82]);
+  const heat = gridHeatmap(r);
+  assert.deepEqual((heat.data[0] as { y: string[] }).y, ['33%', '49%', '66%', '82%']);
+  const points = [0.1, 0.2, 0.3, 0.4].map((a, i) => ({ model: `m${i}`, task: 'pycode' as const, advantage: a, improvement: a / 2 }));
+  const corr = pearson(points.map((p) => p.advantage), points.map((p) => p.improvement));
+  const prox = proximityScatter(points, corr);
+  assert.match(String((prox.layout.title as { text: string }).text), /r = 1\.000/);
+  assert.equal(prox.data.length, 2, 'one task trace and the least-squares line');
+});
