@@ -25,6 +25,8 @@ export PATH="$PATH:/usr/sbin"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 mkdir -p "$dir"/{etc,state,spool,run,log,munge}
+# munged (another user when we are root) must be able to reach its folder.
+chmod 755 "$dir"
 
 # munged refuses to run as root: as root it runs as the package's `munge` user; otherwise as
 # ourselves, and then the Slurm daemons run as ourselves too (they can only start our own jobs).

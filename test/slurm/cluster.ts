@@ -1,0 +1,72 @@
+// Test helper: a one-node Slurm cluster in a temp folder (kernel-setup/slurm/start-cluster.sh), stopped
+// by PID however the test ends. Tests call `startCluster()` and skip with its reason when Slurm cannot
+// run here; MIDTRAIN_REQUIRE_SLURM=1 (CI with the packages installed) turns a failed start into a failure.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { projectRoot } from '../../src/config';
+
+export interface Cluster {
+  dir: string;
+  /** SLURM_CONF of this cluster (also set in process.env while the cluster runs). */
+  conf: string;
+  stop(): void;
+}
+
+/** A TCP port nobody listens on right now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start the cluster; returns it, or `{ skip: reason }` when Slurm cannot run on this machine. */
+export async function startCluster(): Promise<Cluster | { skip: string }> {
+  if (process.platform !== 'linux') return { skip: `Slurm test needs Linux (this is ${process.platform})` };
+  const scripts = path.join(projectRoot(), 'kernel-setup', 'slurm');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midtrain-slurm-'));
+  const [ctld, slurmd] = [await freePort(), await freePort()];
+  const r = spawnSync('bash', [path.join(scripts, 'start-cluster.sh'), dir, String(ctld), String(slurmd)], { encoding: 'utf8', timeout: 90_000 });
+  const conf = path.join(dir, 'etc', 'slurm.conf');
+  const previousConf = process.env.SLURM_CONF;
+  const stop = () => {
+    spawnSync('bash', [path.join(scripts, 'stop-cluster.sh'), dir], { stdio: 'inherit', env: { ...process.env, SLURM_CONF: conf }, timeout: 60_000 });
+    if (previousConf === undefined) delete process.env.SLURM_CONF;
+    else process.env.SLURM_CONF = previousConf;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  if (r.status !== 0) {
+    stop(); // a half-started cluster (munged up, slurmctld not) must not outlive the test either
+    const why = `start-cluster.sh exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || String(r.error)).trim()}`;
+    if (r.status !== 3 && process.env.MIDTRAIN_REQUIRE_SLURM === '1') throw new Error(why);
+    return { skip: why };
+  }
+  process.env.SLURM_CONF = conf;
+  return { dir, conf, stop };
+}
+
+/** Poll (every 0.5 s) until `done()` is true; throws with `what` after `timeoutS` seconds. */
+export async function pollUntil(what: string, done: () => boolean, timeoutS: number): Promise<void> {
+  const end = Date.now() + timeoutS * 1000;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutS} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** `scontrol show job -o <id>` as key=value pairs of each record (one per array task). */
+export function showJob(id: string): Record<string, string>[] {
+  const r = spawnSync('scontrol', ['show', 'job', '-o', id], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scontrol show job ${id}: ${r.stderr.trim()}`);
+  return r.stdout.trim().split('\n').map((line) => Object.fromEntries(line.split(/\s+/).map((kv) => {
+    const i = kv.indexOf('=');
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  })));
+}
