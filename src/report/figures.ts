@@ -6,12 +6,10 @@ import type { ExperimentResult } from '../experiments/result';
 import { BASELINE, type PlannedRun } from '../experiments/plan';
 import { sftCells, sftRunRows, bestLrs, type SftCell } from './tables';
 import { mean, type Correlation } from './stats';
+import type { PlotlyFigure, PlotlyTrace } from './display';
 
-/** A plotly figure as JSON (kept minimal: src has no DOM types). */
-export interface Figure {
-  data: Record<string, unknown>[];
-  layout: Record<string, unknown>;
-}
+/** A plotly figure as JSON: display.ts's type, with a layout always present (our builders set titles and axes). */
+export type Figure = PlotlyFigure & { layout: Record<string, unknown> };
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd'];
 
@@ -50,7 +48,7 @@ function baseLayout(title: string, xTitle: string, yTitle: string): Record<strin
 export function pretrainCurves(result: ExperimentResult, role: Role = 'general'): Figure {
   const runs = pretrainRuns(result);
   const models = runs.map((r) => r.model);
-  const data: Record<string, unknown>[] = [];
+  const data: PlotlyTrace[] = [];
   const shapes: Record<string, unknown>[] = [];
   const annotations: Record<string, unknown>[] = [];
   for (const r of runs) {
@@ -72,7 +70,7 @@ export function domainCurves(result: ExperimentResult): Figure {
   const runs = pretrainRuns(result);
   const models = runs.map((r) => r.model);
   const baseline = runs.find((r) => r.model === BASELINE);
-  const data: Record<string, unknown>[] = [];
+  const data: PlotlyTrace[] = [];
   const roles = [...new Set(runs.filter((r) => r.branch).map((r) => r.branch!.role))];
   for (const role of roles) {
     if (baseline) {
@@ -95,7 +93,7 @@ export function sftCurves(result: ExperimentResult, task: SftTaskName, key: 'gen
   const rows = sftRunRows(result);
   const best = bestLrs(rows);
   const models = pretrainRuns(result).map((r) => r.model);
-  const data: Record<string, unknown>[] = [];
+  const data: PlotlyTrace[] = [];
   for (const model of models) {
     const ids = rows.filter((r) => r.model === model && r.task === task && r.lr === best.get(`${model}\u0000${task}`)).map((r) => r.id);
     if (ids.length === 0) continue;
@@ -136,7 +134,7 @@ export function ablationLines(result: ExperimentResult, axis: 'startFraction' | 
   const branch = cells.filter((c) => c.model !== BASELINE).sort((a, b) => a[axis] - b[axis]);
   const base = cells.find((c) => c.model === BASELINE);
   const x = branch.map((c) => Math.round(c[axis] * 100));
-  const data: Record<string, unknown>[] = [
+  const data: PlotlyTrace[] = [
     { type: 'scatter', mode: 'lines+markers', name: 'rel. improvement (%)', x, y: branch.map((c) => 100 * c.relImprovement.mean),
       error_y: { type: 'data', array: branch.map((c) => 100 * finiteOr0(c.relImprovement.halfWidth)), visible: true }, line: { color: PALETTE[0] } },
     { type: 'scatter', mode: 'lines+markers', name: 'forgetting (general val loss)', x, y: branch.map((c) => c.forgetting.mean), yaxis: 'y2',
@@ -177,7 +175,7 @@ export interface ProximityPoint {
 /** Proximity advantage against relative improvement, with a least-squares line and r [95% CI] in the title. */
 export function proximityScatter(points: ProximityPoint[], corr: Correlation): Figure {
   const tasks = [...new Set(points.map((p) => p.task))];
-  const data: Record<string, unknown>[] = tasks.map((task, i) => {
+  const data: PlotlyTrace[] = tasks.map((task, i) => {
     const ps = points.filter((p) => p.task === task);
     return { type: 'scatter', mode: 'markers+text', name: task, x: ps.map((p) => p.advantage), y: ps.map((p) => 100 * p.improvement), text: ps.map((p) => p.model), textposition: 'top center', marker: { size: 10, color: PALETTE[i] } };
   });
@@ -210,4 +208,41 @@ export function metricBars(cells: SftCell[], metric: 'sftLoss' | 'forgetting' | 
 
 function finiteOr0(x: number): number {
   return Number.isFinite(x) ? x : 0;
+}
+
+/** One run's pretraining val loss on every role (how general-only pretraining does on each domain). */
+export function roleCurves(result: ExperimentResult, model: string = BASELINE): Figure {
+  const run = pretrainRuns(result).find((r) => r.model === model);
+  const logs = run ? result.metrics[run.id] : [];
+  const roles = [...new Set((logs ?? []).flatMap((l) => Object.keys(l.val ?? {})))] as Role[];
+  const data = roles.map((role, i) => {
+    const { x, y } = evalPoints(logs, role);
+    return { type: 'scatter', mode: 'lines+markers', name: role, x, y, line: { color: role === 'general' ? '#000000' : PALETTE[i % PALETTE.length], width: role === 'general' ? 3 : 2 }, marker: { size: 4 } };
+  });
+  return { data, layout: baseLayout(`Pretraining (${model}): val loss on every role`, 'step', 'val loss') };
+}
+
+/**
+ * SFT curves for every task in one figure (a 2-column grid of subplots, one per task): per model at its
+ * best LR, mean over seeds. key 'general' = forgetting during SFT, 'sft' = in-domain val loss.
+ */
+export function sftCurvesGrid(result: ExperimentResult, key: 'general' | 'sft' = 'general'): Figure {
+  const tasks = result.plan.experiment.sftTasks;
+  const cols = tasks.length > 1 ? 2 : 1;
+  const rows = Math.ceil(tasks.length / cols);
+  const data: PlotlyTrace[] = [];
+  const layout: Record<string, unknown> = {
+    ...baseLayout(key === 'general' ? 'General val loss during SFT (forgetting), best LR, mean over seeds' : 'SFT val loss during SFT, best LR, mean over seeds', '', ''),
+    grid: { rows, columns: cols, pattern: 'independent' },
+    height: 320 * rows + 80,
+    annotations: [] as Record<string, unknown>[],
+  };
+  tasks.forEach((task, i) => {
+    const sub = sftCurves(result, task, key);
+    const ax = i === 0 ? '' : String(i + 1);
+    for (const t of sub.data) data.push({ ...t, xaxis: `x${ax}`, yaxis: `y${ax}`, legendgroup: String(t.name).split(' (')[0], showlegend: i === 0 });
+    layout[`xaxis${ax}`] = { title: { text: `SFT step (${task})` } };
+    layout[`yaxis${ax}`] = { title: { text: key === 'general' ? 'general val loss' : `${task} val loss` } };
+  });
+  return { data, layout };
 }

@@ -1,0 +1,156 @@
+// What each experiment shows, as Markdown sentences built from the measured cells — so the prose of a
+// notebook carries computed numbers, never typed-in ones. Each function states its comparison plainly,
+// says whether the 95% CI excludes zero, and puts the paper's number beside ours where one exists.
+import type { SftTaskName } from '../config';
+import type { ExperimentResult } from '../experiments/result';
+import { BASELINE } from '../experiments/plan';
+import { sftCells, pm, type SftCell } from './tables';
+import type { Correlation } from './stats';
+import { PAPER_HEADLINE, PAPER_PROXIMITY_R, PAPER_FINDINGS } from './paper';
+import { relativeImprovement } from './stats';
+
+const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
+
+function ciWords(c: SftCell['relImprovement']): string {
+  if (!Number.isFinite(c.halfWidth)) return `(${c.n} seed${c.n === 1 ? '' : 's'}: no interval)`;
+  const where = c.lo > 0 ? 'better than the baseline' : c.hi < 0 ? 'worse than the baseline' : 'not distinguishable from the baseline';
+  return `(95% CI [${pct(c.lo)}, ${pct(c.hi)}] over ${c.n} seeds: ${where})`;
+}
+
+/** A caveat line for presets whose numbers exercise the code but are not evidence. */
+export function presetCaveat(result: ExperimentResult): string {
+  const s = result.plan.scale;
+  if (s.preset !== 'tiny') return '';
+  return `> **Preset \`tiny\`**: ${s.pretrain.totalSteps} pretraining steps of a ${s.model.dModel}-wide, ${s.model.nLayers}-layer model. These numbers check that the pipeline works end to end; they are not evidence about midtraining. Run the \`small\` preset for that.\n`;
+}
+
+/** The baseline: what SFT reaches from general-only pretraining, and its forgetting. */
+export function describeBaseline(result: ExperimentResult): string {
+  const cells = sftCells(result).filter((c) => c.model === BASELINE);
+  const base = result.plan.runs[0];
+  const rec = result.records[base.id];
+  const general = rec?.summary?.finalVal.general;
+  const lines = [
+    `The baseline pretrained for ${result.plan.scale.pretrain.totalSteps} steps on general data reaches a general val loss of **${general?.toFixed(3) ?? '—'}**.`,
+    '',
+    ...cells.map((c) => `- **${c.task}** (best LR ${c.bestLr}): SFT val loss ${pm(c.sftLoss, 3)}; general val loss after SFT ${pm(c.forgetting, 3)} (${general !== undefined ? `${c.forgetting.mean >= general ? '+' : ''}${(c.forgetting.mean - general).toFixed(3)} vs before SFT` : ''}); accuracy ${pm({ ...c.accuracy, mean: 100 * c.accuracy.mean, halfWidth: 100 * c.accuracy.halfWidth }, 1, '%')}.`),
+  ];
+  return lines.join('\n');
+}
+
+/** Per task: the model with the lowest SFT val loss, its improvement over the baseline, and the paper's cell. */
+export function describeMixtures(result: ExperimentResult): string {
+  const cells = sftCells(result);
+  const lines: string[] = [];
+  for (const task of result.plan.experiment.sftTasks) {
+    const cs = cells.filter((c) => c.task === task && c.model !== BASELINE);
+    if (cs.length === 0) continue;
+    const best = cs.reduce((a, b) => (b.sftLoss.mean < a.sftLoss.mean ? b : a));
+    const leastForget = cs.reduce((a, b) => (b.forgetting.mean < a.forgetting.mean ? b : a));
+    const paper = paperBest(task);
+    lines.push(
+      `- **${task}**: best mixture **${best.model}**${best.paperName ? ` (${best.paperName})` : ''}, SFT val loss ${pm(best.sftLoss, 3)}, ` +
+        `relative improvement ${pct(best.relImprovement.mean)} ${ciWords(best.relImprovement)}. ` +
+        `Least forgetting: ${leastForget.model} (general val loss ${pm(leastForget.forgetting, 3)}).` +
+        (paper ? ` Paper (410M): best ${paper.mixture}, ${pct(paper.rel)} better than C4-only.` : ''),
+    );
+  }
+  return lines.join('\n');
+}
+
+function paperBest(task: SftTaskName): { mixture: string; rel: number } | undefined {
+  const base = PAPER_HEADLINE.find((p) => p.task === task && p.model === BASELINE);
+  const mix = PAPER_HEADLINE.find((p) => p.task === task && p.model !== BASELINE);
+  if (!base || !mix) return undefined;
+  return { mixture: mix.mixture, rel: relativeImprovement(base.sftLoss, mix.sftLoss) };
+}
+
+/** Continued pretraining against the mixtures of the same domain: does 100% domain data forget more? */
+export function describeCpt(result: ExperimentResult): string {
+  const cells = sftCells(result);
+  const lines: string[] = [];
+  for (const task of result.plan.experiment.sftTasks) {
+    const cs = cells.filter((c) => c.task === task);
+    for (const cpt of cs.filter((c) => c.weight >= 1)) {
+      const mix = cs.find((c) => c.role === cpt.role && c.weight < 1);
+      if (!mix) continue;
+      const more = cpt.forgetting.mean > mix.forgetting.mean;
+      lines.push(`- **${task}**, ${cpt.role}: CPT general val loss after SFT ${pm(cpt.forgetting, 3)} vs mixture ${pm(mix.forgetting, 3)} (CPT forgets ${more ? 'more' : 'less'}); SFT val loss ${pm(cpt.sftLoss, 3)} vs ${pm(mix.sftLoss, 3)}.`);
+    }
+  }
+  lines.push('', `Paper: ${PAPER_FINDINGS.cpt}`);
+  return lines.join('\n');
+}
+
+/** An ablation along start or weight: the order of improvements and forgetting along the axis. */
+export function describeAblation(result: ExperimentResult, axis: 'startFraction' | 'weight', task: SftTaskName = 'pycode'): string {
+  const cs = sftCells(result).filter((c) => c.task === task && c.model !== BASELINE).sort((a, b) => a[axis] - b[axis]);
+  if (cs.length === 0) return 'No finished runs.';
+  const name = axis === 'startFraction' ? 'start' : 'weight';
+  const best = cs.reduce((a, b) => (b.relImprovement.mean > a.relImprovement.mean ? b : a));
+  const rows = cs.map((c) => `${name} ${pct(c[axis], 0)}: ${pct(c.relImprovement.mean)} ${ciWords(c.relImprovement)}, forgetting ${pm(c.forgetting, 3)}`);
+  const trend = monotone(cs.map((c) => c.relImprovement.mean));
+  return [
+    `On **${task}**, the largest improvement over the baseline comes at ${name} **${pct(best[axis], 0)}** (${pct(best.relImprovement.mean)}). Along the ${name} axis the improvement is ${trend}.`,
+    '',
+    ...rows.map((r) => `- ${r}`),
+    '',
+    `Paper: ${axis === 'startFraction' ? PAPER_FINDINGS.timing : PAPER_FINDINGS.weight}`,
+  ].join('\n');
+}
+
+/** The grid: best and worst cells, and whether late starts tolerate less weight. */
+export function describeGrid(result: ExperimentResult, task: SftTaskName = 'pycode'): string {
+  const cs = sftCells(result).filter((c) => c.task === task && c.model !== BASELINE);
+  if (cs.length === 0) return 'No finished runs.';
+  const best = cs.reduce((a, b) => (b.relImprovement.mean > a.relImprovement.mean ? b : a));
+  const worst = cs.reduce((a, b) => (b.relImprovement.mean < a.relImprovement.mean ? b : a));
+  const starts = [...new Set(cs.map((c) => c.startFraction))].sort((a, b) => a - b);
+  const slope = (f: number) => {
+    const row = cs.filter((c) => c.startFraction === f).sort((a, b) => a.weight - b.weight);
+    return row.length >= 2 ? row[row.length - 1].relImprovement.mean - row[0].relImprovement.mean : NaN;
+  };
+  const early = slope(starts[0]);
+  const late = slope(starts[starts.length - 1]);
+  return [
+    `Best cell: start ${pct(best.startFraction, 0)}, weight ${pct(best.weight, 0)} (${pct(best.relImprovement.mean)}); worst: start ${pct(worst.startFraction, 0)}, weight ${pct(worst.weight, 0)} (${pct(worst.relImprovement.mean)}).`,
+    Number.isFinite(early) && Number.isFinite(late)
+      ? `Raising the weight changes the improvement by ${pct(early)} at the earliest start and by ${pct(late)} at the latest — ${late < early ? 'late starts tolerate less weight, as the paper’s v2 reports' : 'no sign here that late starts tolerate less weight'}.`
+      : '',
+    '',
+    `Paper: ${PAPER_FINDINGS.timing}`,
+  ].join('\n');
+}
+
+/** The proximity correlation beside the paper's. */
+export function describeProximity(corr: Correlation): string {
+  const ci = Number.isFinite(corr.lo) ? ` (95% CI [${corr.lo.toFixed(2)}, ${corr.hi.toFixed(2)}], Fisher z)` : ' (too few points for an interval)';
+  return `Across ${corr.n} mixture × task cells, proximity advantage and relative improvement correlate with **r = ${corr.r.toFixed(3)}**${ci}. Paper (70M): r = ${PAPER_PROXIMITY_R}.`;
+}
+
+function monotone(ys: number[]): string {
+  if (ys.length < 2) return 'a single point';
+  const up = ys.every((y, i) => i === 0 || y >= ys[i - 1]);
+  const down = ys.every((y, i) => i === 0 || y <= ys[i - 1]);
+  return up ? 'increasing' : down ? 'decreasing' : 'not monotone';
+}
+
+/** The setup paragraph: preset, model, schedule, the SFT sweep, run counts and the data manifest hash. */
+export function describeSetup(result: ExperimentResult): string {
+  const s = result.plan.scale;
+  const m = s.model;
+  const pre = result.plan.runs.filter((r) => r.config.kind === 'pretrain');
+  const sft = result.plan.runs.filter((r) => r.config.kind === 'sft');
+  const tokens = s.pretrain.totalSteps * s.pretrain.batchSize * m.contextLength;
+  const branches = pre.filter((r) => r.branch).map((r) => `\`${r.model}\`${r.branch!.paperName ? ` (${r.branch!.paperName})` : ''}`);
+  const lines = [
+    `**Preset \`${s.preset}\`.** Model: d ${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, vocabulary ${m.vocabSize}. ` +
+      `Pretraining: ${s.pretrain.totalSteps} steps × ${s.pretrain.batchSize} sequences (${tokens.toLocaleString('en-US')} tokens for a full run), peak LR ${s.pretrain.optim.lr}, 10% warmup, cosine.`,
+    `**Runs.** ${pre.length} pretraining run${pre.length === 1 ? '' : 's'} (the baseline${branches.length ? ` and ${branches.join(', ')}` : ''}); ` +
+      `${sft.length} SFT runs: tasks ${result.plan.experiment.sftTasks.join(', ')} × LR ${s.sft.lrs.join(', ')} × seeds ${s.sft.seeds.join(', ')} (${s.sft.epochs} epoch${s.sft.epochs === 1 ? '' : 's'}${s.sft.maxExamples ? `, ≤ ${s.sft.maxExamples} examples` : ''}).`,
+    `**Data manifest** \`${result.plan.dataHash}\`.`,
+    ...result.plan.experiment.notes.map((n) => `*Note:* ${n}`),
+    ...(s.reductions.length ? ['**This preset departs from the paper in:**', ...s.reductions.map((r) => `- ${r}`)] : []),
+  ];
+  return [presetCaveat(result), ...lines].filter(Boolean).join('\n\n');
+}
