@@ -3,6 +3,9 @@
 export * from './config';
 export type * from './data/types';
 export type * from './runs/types';
+// Data layer: ensureData(preset) → tokenizer, token shards per role, SFT tasks; proximity; document samples.
+export * as data from './data';
+export { ensureData, sampleDocuments, proximityTable, dataPreset } from './data';
 // Backend chooser (tensorflow → webgpu → native → wasm → cpu): `await mt.initBackend()` first in a notebook.
 export * as backend from './backend/choose';
 export { initBackend, currentBackend, releaseBackend } from './backend/choose';

@@ -1,0 +1,49 @@
+// `npm run data -- --preset tiny|small`: build (or load) a preset's data and print a summary table.
+// Also writes the committed copies of the manifest and role cards to data/manifests/<preset>.json and
+// data/cards/<preset>.md (no timestamps: rebuilding unchanged data leaves them unchanged).
+import * as fs from 'fs';
+import * as path from 'path';
+import { PRESETS, projectRoot, type PresetName } from '../src/config';
+import { ensureData, readManifest } from '../src/data/build';
+import { renderCards, summaryRows } from '../src/data/cards';
+
+function parseArgs(argv: string[]): { preset: PresetName } {
+  let preset: string = 'tiny';
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--preset') preset = argv[++i];
+    else if (argv[i].startsWith('--preset=')) preset = argv[i].slice('--preset='.length);
+    else throw new Error(`data: unknown argument "${argv[i]}" (usage: npm run data -- --preset ${PRESETS.join('|')})`);
+  }
+  if (!(PRESETS as readonly string[]).includes(preset)) throw new Error(`data: unknown preset "${preset}" (expected ${PRESETS.join(', ')})`);
+  return { preset: preset as PresetName };
+}
+
+function table(rows: Record<string, string | number>[]): string {
+  const cols = Object.keys(rows[0]);
+  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  return [line(cols), line(w.map((n) => '-'.repeat(n))), ...rows.map((r) => line(cols.map((c) => String(r[c]))))].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { preset } = parseArgs(process.argv.slice(2));
+  const bundle = await ensureData(preset);
+  const manifest = readManifest(preset);
+  const root = projectRoot();
+  for (const [dir, name, text] of [
+    ['manifests', `${preset}.json`, JSON.stringify(manifest, null, 2) + '\n'],
+    ['cards', `${preset}.md`, renderCards(bundle, manifest)],
+  ] as const) {
+    const file = path.join(root, 'data', dir, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(`${file}.tmp`, text);
+    fs.renameSync(`${file}.tmp`, file);
+  }
+  const { roles, tasks } = summaryRows(bundle);
+  console.log(`\nPreset ${preset}: tokenizer ${bundle.tokenizer.hash} (vocab ${bundle.tokenizer.vocabSize}), data hash ${bundle.manifestHash}, in ${bundle.dir}\n`);
+  console.log(table(roles) + '\n');
+  console.log(table(tasks) + '\n');
+  console.log(`Cards: data/cards/${preset}.md   Manifest: data/manifests/${preset}.json`);
+}
+
+main().catch((e) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });

@@ -1,0 +1,324 @@
+// ensureData(preset): fetch sources → extract + clean + dedup each role's corpus (cached, shared by presets)
+// → seeded split by document → tokenizer trained on a sample of every role → uint16 shards + index
+// → SFT tasks → manifest and role cards. Idempotent: a finished build is loaded, not rebuilt; the same
+// sources and code give byte-identical files (no clocks, no unseeded randomness, sorted inputs).
+import * as fs from 'fs';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import { cacheRoot, ROLES, SFT_TASKS, type PresetName, type Role, type SftTaskName } from '../config';
+import type { DataBundle, RoleCard, RoleData, SftExample, SftTask, SourceRecord } from './types';
+import { dataPreset, type DataPreset } from './presets';
+import { fetchSource, SOURCES, type FetchedSource, type SourceKey } from './sources';
+import { hashUnit } from './prng';
+import type { Doc } from './text';
+import { generalDocs } from './extract/general';
+import { codeDocs } from './extract/code';
+import { mathDocs } from './extract/math';
+import { instructionDocs } from './extract/instruction';
+import { knowledgeDocs } from './extract/knowledge';
+import { webDocs } from './extract/web';
+import { loadWordnet, type Synset } from './extract/wordnet';
+import { gsmExamples, limaExamples, pycodeExamples, sciqExamples, TASK_DESCRIPTIONS, type SplitExamples } from './sft/build-tasks';
+import { CHECKERS } from './sft/checkers';
+import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../tokenizer/bpe';
+import { FileTokenShard, writeShard, type ShardIndex } from './shards';
+
+/** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
+export const DATA_FORMAT_VERSION = 1;
+
+export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
+  general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],
+  code: ['numpy', 'networkx', 'sklearn', 'django', 'pystdlib'],
+  math: ['maximaTest', 'maximaShare', 'maximaDoc'],
+  instruction: ['wordnet', 'bsdgames'],
+  knowledge: ['gcide', 'foldoc', 'wordnet'],
+  'web-quality': ['pythonDoc', 'debianReference', 'debianHandbook'],
+};
+
+export const TASK_SOURCES: Record<SftTaskName, SourceKey[]> = {
+  pycode: ['sympy'], gsm: [], sciq: ['wordnet'], lima: ['pythonDoc', 'perlDoc', 'debianFaq'],
+};
+
+export const ROLE_DESCRIPTIONS: Record<Role, string> = {
+  general: 'C4 role: general English prose only — 18 Project Gutenberg books (cut into ~6k-char sections), US State of the Union addresses, the Brown corpus (POS tags stripped) and SpamAssassin ham e-mail bodies (headers, quotes, signatures and list footers removed). No technical documentation: its val split measures forgetting.',
+  code: 'Starcoder role: Python source files from numpy, networkx, scikit-learn, Django and the CPython standard library (Debian packages). SymPy is excluded: it is the pycode SFT task.',
+  math: 'Math role: the Maxima manual (HTML → text), Maxima regression tests (input → expected result) and SYNTHETIC GSM8K-style worked word problems from the generator\'s train templates only (the paper\'s math mix, MAmmoTH/OpenMathInstruct, is worked word problems too).',
+  instruction: 'FLAN role: instruction-formatted examples (Instruction/Input/Output) built from WordNet relations (define, name, synonym, antonym, hypernym, use in a sentence; science nouns excluded) and the BSD quiz tables (capitals, elements, Latin/Greek words, ...).',
+  knowledge: 'KnowledgeQA role: dictionary and encyclopaedic definitions — GCIDE (Webster 1913 + WordNet), FOLDOC (computing) — and WordNet noun definitions as Q/A (natural-science nouns excluded: they are the sciq task).',
+  'web-quality': 'DCLM role (high-quality web), a defensible stand-in: real HTML web pages shipped by Debian (docs.python.org minus its FAQ, the Debian Reference, the Debian Administrator\'s Handbook) converted to text, boilerplate lines removed, kept only if they pass Gopher-style quality rules. More technical than a web crawl.',
+};
+
+type Log = (s: string) => void;
+
+function sha256(s: string | Buffer): string { return crypto.createHash('sha256').update(s).digest('hex'); }
+
+function writeAtomic(file: string, data: string | Buffer): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** Stable JSON (sorted keys) so manifests hash the same whatever the insertion order. */
+export function stableStringify(v: unknown, indent = 2): string {
+  const sort = (x: unknown): unknown => Array.isArray(x) ? x.map(sort)
+    : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x as object).sort().map((k) => [k, sort((x as Record<string, unknown>)[k])])) : x;
+  return JSON.stringify(sort(v), null, indent) + '\n';
+}
+
+// ---------------------------------------------------------------- sources and corpora
+
+class SourceSet {
+  private fetched = new Map<SourceKey, FetchedSource>();
+  private wordnet?: Map<string, Synset>;
+  constructor(private log: Log) {}
+  get(k: SourceKey): FetchedSource {
+    let f = this.fetched.get(k);
+    if (!f) { f = fetchSource(SOURCES[k], this.log); this.fetched.set(k, f); }
+    return f;
+  }
+  many<K extends SourceKey>(keys: readonly K[]): Record<K, FetchedSource> {
+    return Object.fromEntries(keys.map((k) => [k, this.get(k)])) as Record<K, FetchedSource>;
+  }
+  synsets(): Map<string, Synset> { return (this.wordnet ??= loadWordnet(this.get('wordnet'))); }
+  records(keys: readonly SourceKey[]): SourceRecord[] { return keys.map((k) => this.get(k).record); }
+}
+
+/** The whole cleaned corpus of a role (before preset selection), cached by sources + code version. */
+function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): Doc[] {
+  const key = sha256(stableStringify({ v: DATA_FORMAT_VERSION, role, sources: src.records(ROLE_SOURCES[role]), mathSynthetic: role === 'math' ? p.mathSynthetic : 0, seed: p.seed })).slice(0, 16);
+  const file = path.join(cacheRoot(), 'corpus', `${role}-${key}.jsonl`);
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc);
+  log(`extracting ${role} corpus`);
+  let docs: Doc[];
+  switch (role) {
+    case 'general': docs = generalDocs(src.many(['gutenberg', 'sotu', 'brown', 'spamAssassin'])); break;
+    case 'code': docs = codeDocs(src.many(['numpy', 'networkx', 'sklearn', 'django', 'pystdlib'])); break;
+    case 'math': docs = mathDocs(src.many(['maximaTest', 'maximaShare', 'maximaDoc']), p.mathSynthetic, p.seed); break;
+    case 'instruction': docs = instructionDocs(src.many(['bsdgames']), src.synsets(), p.seed); break;
+    case 'knowledge': docs = knowledgeDocs(src.many(['gcide', 'foldoc']), src.synsets()); break;
+    case 'web-quality': docs = webDocs(src.many(['pythonDoc', 'debianReference', 'debianHandbook'])); break;
+  }
+  docs = docs.filter((d) => d.text.length > 0);
+  if (docs.length === 0) throw new Error(`data: role ${role} extracted no documents from ${ROLE_SOURCES[role].join(', ')}`);
+  writeAtomic(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  return docs;
+}
+
+/**
+ * Split by document: order documents by a seeded hash of their id (independent of listing order),
+ * then take whole documents into val up to valChars, then into train up to trainChars.
+ */
+export function splitDocs(docs: Doc[], p: DataPreset): { train: Doc[]; val: Doc[] } {
+  const ordered = docs.map((d) => ({ d, u: hashUnit(d.id, p.seed) })).sort((a, b) => a.u - b.u || (a.d.id < b.d.id ? -1 : 1)).map((x) => x.d);
+  const val: Doc[] = [], train: Doc[] = [];
+  let v = 0, t = 0;
+  for (const d of ordered) {
+    if (v < p.valChars) { val.push(d); v += d.text.length; }
+    else if (t < p.trainChars) { train.push(d); t += d.text.length; }
+    else break;
+  }
+  return { train, val };
+}
+
+// ---------------------------------------------------------------- manifest
+
+interface RoleManifest {
+  card: RoleCard;
+  train: ShardIndex & { docOffsets: string };
+  val: ShardIndex & { docOffsets: string };
+  sourcesBySplit: { train: Record<string, number>; val: Record<string, number> };
+}
+interface SftManifestEntry { file: string; sha256: string; sizes: { train: number; val: number; test: number }; sources: SourceRecord[] }
+export interface DataManifest {
+  formatVersion: number;
+  preset: PresetName;
+  buildKey: string;
+  sizes: DataPreset;
+  tokenizer: { file: string; hash: string; vocabSize: number; bpeVocabSize: number; eosId: number; sampleChars: Record<string, number> };
+  roles: Record<Role, RoleManifest>;
+  sft: Record<SftTaskName, SftManifestEntry>;
+  manifestHash: string;
+}
+
+function buildKey(p: DataPreset): string {
+  const sources = Object.fromEntries(Object.entries(SOURCES).map(([k, s]) => [k, `${s.kind}:${s.name}@${s.version}`]));
+  return sha256(stableStringify({ v: DATA_FORMAT_VERSION, p, sources })).slice(0, 16);
+}
+
+export function dataDir(preset: PresetName): string { return path.join(cacheRoot(), 'data', preset); }
+
+// ---------------------------------------------------------------- build
+
+function capSplit(s: SplitExamples, n: DataPreset['sft'], seed: number): SplitExamples {
+  // A seeded, order-independent choice of which examples to keep when a split exceeds its cap.
+  const cap = (xs: SftExample[], k: number) => xs.map((x) => ({ x, u: hashUnit(x.id, seed) })).sort((a, b) => a.u - b.u || (a.x.id < b.x.id ? -1 : 1)).slice(0, k).map((y) => y.x);
+  return { train: cap(s.train, n.train), val: cap(s.val, n.val), test: cap(s.test, n.test) };
+}
+
+function encodeDocs(tok: BpeTokenizer, docs: Doc[]): number[][] { return docs.map((d) => tok.encode(d.text)); }
+
+function writeDocOffsets(file: string, docs: number[][]): string {
+  const off = new Uint32Array(docs.length);
+  let o = 0;
+  docs.forEach((d, i) => { off[i] = o; o += d.length + 1; });
+  writeAtomic(file, Buffer.from(off.buffer));
+  return path.basename(file);
+}
+
+async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
+  const p = dataPreset(preset);
+  const src = new SourceSet(log);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+
+  // 1. Corpora and splits.
+  const splits = {} as Record<Role, { train: Doc[]; val: Doc[] }>;
+  for (const role of ROLES) splits[role] = splitDocs(roleCorpus(role, src, p, log), p);
+
+  // 2. Tokenizer on a sample of every role's train split (the first documents in seeded order).
+  log(`training tokenizer (vocab ${p.bpeVocabSize})`);
+  const sampleDir = path.join(tmp, 'tokenizer-sample');
+  fs.mkdirSync(sampleDir);
+  const sampleChars: Record<string, number> = {};
+  const sampleFiles: string[] = [];
+  for (const role of ROLES) {
+    let s = '', i = 0;
+    const docs = splits[role].train;
+    while (s.length < p.tokenizerSampleChars && i < docs.length) s += docs[i++].text + '\n\n';
+    sampleChars[role] = s.length;
+    const f = path.join(sampleDir, `${role}.txt`);
+    fs.writeFileSync(f, s);
+    sampleFiles.push(f);
+  }
+  const tokJson = trainBpe(sampleFiles, p.bpeVocabSize);
+  fs.rmSync(sampleDir, { recursive: true, force: true });
+  const tokText = serializeTokenizer(tokJson);
+  const tokFile = `tokenizer-${tokenizerHash(tokText)}.json`;
+  fs.writeFileSync(path.join(tmp, tokFile), tokText);
+  const tok = new BpeTokenizer(tokJson, tokText, p.vocabSize);
+
+  // 3. Shards and role cards.
+  const roles = {} as Record<Role, RoleManifest>;
+  fs.mkdirSync(path.join(tmp, 'shards'));
+  for (const role of ROLES) {
+    log(`encoding ${role}`);
+    const rm: Partial<RoleManifest> = {};
+    const tokens = { train: 0, val: 0 };
+    const bySource = { train: {} as Record<string, number>, val: {} as Record<string, number> };
+    for (const split of ['train', 'val'] as const) {
+      const docs = splits[role][split];
+      const ids = encodeDocs(tok, docs);
+      const base = `${role}.${split}`;
+      const idx = writeShard(path.join(tmp, 'shards', `${base}.bin`), ids, tok.eosId, tok.vocabSize);
+      const docOffsets = writeDocOffsets(path.join(tmp, 'shards', `${base}.docs.u32`), ids);
+      rm[split] = { ...idx, file: `shards/${base}.bin`, docOffsets: `shards/${docOffsets}` };
+      tokens[split] = idx.numTokens;
+      for (const d of docs) bySource[split][d.source] = (bySource[split][d.source] ?? 0) + 1;
+    }
+    rm.card = {
+      role, description: ROLE_DESCRIPTIONS[role], sources: src.records(ROLE_SOURCES[role]),
+      documents: { train: splits[role].train.length, val: splits[role].val.length }, tokens,
+    };
+    rm.sourcesBySplit = bySource;
+    roles[role] = rm as RoleManifest;
+  }
+
+  // 4. SFT tasks.
+  log('building SFT tasks');
+  const sft = {} as Record<SftTaskName, SftManifestEntry>;
+  fs.mkdirSync(path.join(tmp, 'sft'));
+  for (const task of SFT_TASKS) {
+    let ex: SplitExamples;
+    switch (task) {
+      case 'pycode': ex = pycodeExamples(src.get('sympy'), p.sftMaxChars, p.seed); break;
+      case 'gsm': ex = gsmExamples(p.sft, p.seed); break;
+      case 'sciq': ex = sciqExamples(src.synsets(), p.seed); break;
+      case 'lima': ex = limaExamples(src.many(['pythonDoc', 'perlDoc', 'debianFaq']), p.sftMaxChars, p.seed); break;
+    }
+    ex = capSplit(ex, p.sft, p.seed);
+    for (const split of ['train', 'val', 'test'] as const) {
+      if (ex[split].length === 0) throw new Error(`data: SFT task ${task} has no ${split} examples for preset ${preset}`);
+    }
+    const body = stableStringify({ name: task, description: TASK_DESCRIPTIONS[task], maxNewTokens: maxNewTokens(task, p), ...ex }, 0);
+    const file = `sft/${task}.json`;
+    fs.writeFileSync(path.join(tmp, file), body);
+    sft[task] = { file, sha256: sha256(body), sizes: { train: ex.train.length, val: ex.val.length, test: ex.test.length }, sources: src.records(TASK_SOURCES[task]) };
+  }
+
+  // 5. Manifest: hash over role manifests, tokenizer hash and SFT files; no timestamps.
+  const m: Omit<DataManifest, 'manifestHash'> = {
+    formatVersion: DATA_FORMAT_VERSION, preset, buildKey: buildKey(p), sizes: p,
+    tokenizer: { file: tokFile, hash: tok.hash, vocabSize: tok.vocabSize, bpeVocabSize: tok.eosId + 1, eosId: tok.eosId, sampleChars },
+    roles, sft,
+  };
+  const manifest: DataManifest = { ...m, manifestHash: sha256(stableStringify(m)).slice(0, 16) };
+  fs.writeFileSync(path.join(tmp, 'manifest.json'), stableStringify(manifest));
+  // Publish atomically: whoever finishes first wins; a concurrent builder's identical result is discarded.
+  if (fs.existsSync(path.join(dir, 'manifest.json'))) { fs.rmSync(tmp, { recursive: true, force: true }); return; }
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  fs.renameSync(tmp, dir);
+}
+
+function maxNewTokens(task: SftTaskName, p: DataPreset): number {
+  // Enough for the reference responses at this preset: multiple choice needs a few tokens, code/answers more.
+  const scale = p.sftMaxChars / 600;
+  return { pycode: Math.round(128 * scale), gsm: Math.round(128 * scale), sciq: 8, lima: Math.round(160 * scale) }[task];
+}
+
+// ---------------------------------------------------------------- load
+
+export function readManifest(preset: PresetName): DataManifest {
+  const file = path.join(dataDir(preset), 'manifest.json');
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch { throw new Error(`data: no built data for preset ${preset} (${file} missing): run ensureData('${preset}') or npm run data -- --preset ${preset}`); }
+  try { return JSON.parse(text) as DataManifest; } catch { throw new Error(`data: ${file} is not valid JSON (truncated or corrupt): delete ${path.dirname(file)} and rebuild`); }
+}
+
+export function loadTask(dir: string, entry: SftManifestEntry, task: SftTaskName): SftTask {
+  const file = path.join(dir, entry.file);
+  const text = fs.readFileSync(file, 'utf8');
+  if (sha256(text) !== entry.sha256) throw new Error(`data: SFT task file ${file} does not match its manifest hash (corrupt or edited): rebuild`);
+  const raw = JSON.parse(text) as { description: string; maxNewTokens: number; train: SftExample[]; val: SftExample[]; test: SftExample[] };
+  return { name: task, description: raw.description, train: raw.train, val: raw.val, test: raw.test, maxNewTokens: raw.maxNewTokens, check: CHECKERS[task] };
+}
+
+function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
+  const dir = dataDir(preset);
+  const tokenizer = BpeTokenizer.load(path.join(dir, m.tokenizer.file), m.tokenizer.vocabSize);
+  if (tokenizer.hash !== m.tokenizer.hash) throw new Error(`data: tokenizer ${m.tokenizer.file} hash ${tokenizer.hash} differs from the manifest (${m.tokenizer.hash}): rebuild`);
+  const roles = {} as Record<Role, RoleData>;
+  for (const role of ROLES) {
+    const r = m.roles[role];
+    if (!r) throw new Error(`data: manifest ${path.join(dir, 'manifest.json')} has no role "${role}"`);
+    roles[role] = {
+      role,
+      train: new FileTokenShard(r.train, path.join(dir, r.train.file)),
+      val: new FileTokenShard(r.val, path.join(dir, r.val.file)),
+      card: r.card,
+    };
+  }
+  const sft = {} as Record<SftTaskName, SftTask>;
+  for (const task of SFT_TASKS) sft[task] = loadTask(dir, m.sft[task], task);
+  return { preset, dir, tokenizer, manifestHash: m.manifestHash, roles, sft };
+}
+
+/** Build what is missing for a preset (idempotent; fast when built) and return the bundle. */
+export async function ensureData(preset: PresetName, opts: { quiet?: boolean } = {}): Promise<DataBundle> {
+  const log: Log = opts.quiet ? () => {} : (s) => console.log(`[data ${preset}] ${s}`);
+  const p = dataPreset(preset);
+  const dir = dataDir(preset);
+  const manifestFile = path.join(dir, 'manifest.json');
+  if (fs.existsSync(manifestFile)) {
+    const m = readManifest(preset);
+    if (m.buildKey === buildKey(p) && m.formatVersion === DATA_FORMAT_VERSION) return loadBundle(preset, m);
+    log(`built data in ${dir} is stale (build key ${m.buildKey} ≠ ${buildKey(p)}): rebuilding`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const t0 = process.hrtime.bigint();
+  await build(preset, dir, log);
+  log(`built in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s → ${dir}`);
+  return loadBundle(preset, readManifest(preset));
+}

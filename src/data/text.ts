@@ -1,0 +1,121 @@
+// Text cleaning shared by every extractor: encoding normalisation, HTML to text, boilerplate lines,
+// de-duplication. Small pure functions so each extractor reads as "parse, clean, dedup".
+import * as crypto from 'crypto';
+
+/** One extracted document. `id` is stable across rebuilds (source + path + index) and decides its split. */
+export interface Doc {
+  id: string;
+  /** Source key (see SOURCES) the text came from. */
+  source: string;
+  text: string;
+}
+
+/** NFC, Unix newlines, no control characters (tabs kept), no trailing spaces, at most one blank line in a row. */
+export function normalizeText(s: string): string {
+  return s
+    .normalize('NFC')
+    .replace(/\r\n?/g, '\n')
+    // C0/C1 controls except tab and newline; lone surrogates (broken encodings) too.
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufeff]/g, '')
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '')
+    .replace(/[ \t]+$/gm, '')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+const ENTITIES: Record<string, string> = {
+  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', mdash: '—', ndash: '–', hellip: '…',
+  lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”', copy: '©', reg: '®', trade: '™', para: '¶',
+  laquo: '«', raquo: '»', middot: '·', times: '×', deg: '°', minus: '−', rarr: '→', larr: '←', bull: '•',
+};
+
+export function decodeEntities(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, e: string) => {
+    if (e[0] === '#') {
+      const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return cp > 0 && cp < 0x110000 && !(cp >= 0xd800 && cp < 0xe000) ? String.fromCodePoint(cp) : '';
+    }
+    return ENTITIES[e] ?? m;
+  });
+}
+
+/**
+ * HTML page → plain text: drops head/script/style and navigation chrome, keeps block structure as
+ * newlines and <pre> blocks verbatim. Good enough for the documentation HTML our sources ship.
+ */
+export function htmlToText(html: string): string {
+  let s = html
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/<(head|script|style|nav|footer)\b[\s\S]*?<\/\1>/gi, '')
+    // Sphinx / DocBook navigation blocks.
+    .replace(/<div[^>]*class="[^"]*(sphinxsidebar|related|navheader|navfooter|footer|toc)[^"]*"[\s\S]*?<\/div>/gi, '');
+  // Keep <pre> contents as-is (after entity decoding) by protecting their newlines.
+  s = s.replace(/<pre\b[^>]*>([\s\S]*?)<\/pre>/gi, (_m, body: string) => '\n\n' + body.replace(/<[^>]+>/g, '').replace(/\n/g, '\u0001') + '\n\n');
+  s = s
+    .replace(/<(br|hr)\b[^>]*>/gi, '\n')
+    .replace(/<\/?(p|div|h[1-6]|li|ul|ol|dl|dt|dd|tr|table|blockquote|section|article|title)\b[^>]*>/gi, '\n\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/[ \t\n]+/g, (ws) => (ws.includes('\n') ? (ws.split('\n').length > 2 ? '\n\n' : '\n') : ' '))
+    .replace(/\u0001/g, '\n');
+  return normalizeText(decodeEntities(s));
+}
+
+/** A whitespace- and case-insensitive key for exact de-duplication. */
+export function dedupKey(text: string): string {
+  return crypto.createHash('sha1').update(text.toLowerCase().replace(/\s+/g, ' ').trim()).digest('hex');
+}
+
+/** Keep the first document of each dedupKey (input order is sorted by id, so "first" is deterministic). */
+export function dedup(docs: Doc[]): Doc[] {
+  const seen = new Set<string>();
+  return docs.filter((d) => {
+    const k = dedupKey(d.text);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * Boilerplate removal in the spirit of C4's cleaning: a line (of some length) that recurs in many
+ * documents of one corpus is a footer, banner or navigation item, not content; drop it everywhere.
+ */
+export function dropFrequentLines(docs: Doc[], minDocs: number, minLen = 12): Doc[] {
+  const counts = new Map<string, number>();
+  for (const d of docs) {
+    for (const line of new Set(d.text.split('\n').map((l) => l.trim()))) {
+      if (line.length >= minLen) counts.set(line, (counts.get(line) ?? 0) + 1);
+    }
+  }
+  return docs.map((d) => ({
+    ...d,
+    text: normalizeText(d.text.split('\n').filter((l) => (counts.get(l.trim()) ?? 0) < minDocs).join('\n')),
+  }));
+}
+
+/** Split a long text into chunks of about `target` characters at paragraph boundaries. */
+export function chunkParagraphs(text: string, target: number): string[] {
+  const paras = text.split(/\n\s*\n/);
+  const out: string[] = [];
+  let cur: string[] = [];
+  let len = 0;
+  for (const p of paras) {
+    cur.push(p);
+    len += p.length + 2;
+    if (len >= target) { out.push(cur.join('\n\n')); cur = []; len = 0; }
+  }
+  if (cur.length) {
+    // A short tail joins the previous chunk rather than becoming a stub document.
+    if (out.length && len < target / 4) out[out.length - 1] += '\n\n' + cur.join('\n\n');
+    else out.push(cur.join('\n\n'));
+  }
+  return out.map((c) => c.trim()).filter((c) => c.length > 0);
+}
+
+/** Fraction of characters that are letters: a cheap prose-vs-markup signal. */
+export function letterFraction(s: string): number {
+  if (!s.length) return 0;
+  let n = 0;
+  for (const ch of s) if (/\p{L}/u.test(ch)) n++;
+  return n / s.length;
+}
