@@ -13,3 +13,6 @@ export type { BackendName, BackendReport } from './backend/choose';
 // Engine: the GPT (Pythia shapes), its presets and parameter counts.
 export { MODEL_PRESETS, countParams, paramShapes } from './model/presets';
 export * as gpt from './model/gpt';
+// Experiments of the paper (definitions, presets, run DAGs, runExperiment) and the report layer (stats, tables, figures).
+export * as experiments from './experiments';
+export * as report from './report';

@@ -249,3 +249,63 @@ function round(x: number, digits: number): number {
   const k = 10 ** digits;
   return Math.round(x * k) / k;
 }
+
+/** The branches of an experiment as configured: role, weight, start (fraction and step), steps trained. */
+export function branchTable(result: ExperimentResult): Table {
+  return aq.from(result.plan.runs.filter((r) => r.config.kind === 'pretrain').map((r) => {
+    const c = r.config.kind === 'pretrain' ? r.config : undefined;
+    const start = c?.parent ? Math.round(c.parent.atFraction * c.totalSteps) : 0;
+    return {
+      model: r.model,
+      paper: r.model === BASELINE ? 'C4-only' : r.branch?.paperName ?? (r.branch && r.branch.weight >= 1 ? 'CPT' : ''),
+      role: r.branch?.role ?? 'general',
+      weight: r.branch ? `${round(r.branch.weight * 100, 1)}%` : '100% general',
+      start: r.branch ? `${round(r.branch.startFraction * 100, 1)}%` : '0%',
+      'start step': start,
+      'steps trained': (c?.totalSteps ?? 0) - start,
+      'run id': r.id,
+    };
+  }));
+}
+
+/** How a plan changes under overrides: which runs keep their ids (reused) and which get new ones (trained). */
+export interface PlanDiffRow {
+  run: string;
+  kind: string;
+  before: string;
+  after: string;
+}
+
+export function planDiffTable(rows: PlanDiffRow[]): Table {
+  return aq.from(rows.map((r) => ({ run: r.run, kind: r.kind, 'id now': r.before, 'id with override': r.after, 'trains again': r.before === r.after ? 'no (reused)' : 'yes' })));
+}
+
+/** The headline cells of several experiments in one table (for summary.csv / summary.md). */
+export function summaryRows(results: ExperimentResult[]): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  const seen = new Set<string>();
+  for (const r of results) {
+    for (const c of sftCells(r)) {
+      const key = `${r.plan.experiment.name}\u0000${c.model}\u0000${c.task}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rows.push({
+        experiment: r.plan.experiment.name, model: c.model, paper: c.paperName, task: c.task, 'best LR': c.bestLr, seeds: c.seeds,
+        'SFT val loss': pm(c.sftLoss, 3), forgetting: pm(c.forgetting, 3),
+        'rel. improvement': pm(scaleCi(c.relImprovement, 100), 1, '%'), accuracy: pm(scaleCi(c.accuracy, 100), 1, '%'),
+      });
+    }
+  }
+  return rows;
+}
+
+/** The data layer's proximity rows (role or paper mixture × task) as a table, closest first per task. */
+export function proximityRowsTable(rows: { source: string; task: string; sim: number; dist: number; advantage: number; cosine: number; jaccard: number; jsd: number; topK: number }[]): Table {
+  const sorted = [...rows].sort((a, b) => a.task.localeCompare(b.task) || a.dist - b.dist);
+  return aq.from(sorted.map((r) => ({ task: r.task, source: r.source, dist: round(r.dist, 4), advantage: round(r.advantage, 4), cosine: round(r.cosine, 4), jaccard: round(r.jaccard, 4), jsd: round(r.jsd, 4), 'top-k': r.topK })));
+}
+
+/** Mixture × task points of the proximity analysis. */
+export function proximityPointsTable(points: { model: string; task: string; advantage: number; improvement: number }[]): Table {
+  return aq.from(points.map((p) => ({ model: p.model, task: p.task, 'proximity advantage': round(p.advantage, 4), 'rel. improvement %': round(100 * p.improvement, 2) })));
+}

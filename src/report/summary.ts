@@ -1,0 +1,37 @@
+// reports/<preset>/summary.{csv,md}: the findings notebook's headline tables in files a reader (or a diff)
+// can open without Jupyter — with the preset, the data manifest hash and code version that produced them.
+import * as path from 'path';
+import * as aq from 'arquero';
+import type { AllResults } from '../experiments/result';
+import { allResults } from '../experiments/result';
+import { summaryRows, paperComparisonRows, sftCells, type Table } from './tables';
+import { provenance } from './artifacts';
+import { writeFileAtomic } from './export';
+import { describeProximity } from './findings';
+
+/** Writes summary.csv (every experiment's cells) and summary.md (paper comparison + cells + proximity); returns the cells table. */
+export function writeSummary(dir: string, f: AllResults): Table {
+  const results = allResults(f);
+  const table = aq.from(summaryRows(results));
+  writeFileAtomic(path.join(dir, 'summary.csv'), table.toCSV());
+  const prov = provenance(results);
+  const paper = aq.from(paperComparisonRows(sftCells(f.midtraining)));
+  const md = [
+    `# Midtraining reproduction — summary (preset \`${f.midtraining.plan.scale.preset}\`)`,
+    '',
+    `Data manifest: ${prov.dataHash.map((h) => `\`${h}\``).join(', ')} · code version: ${prov.codeVersion.map((h) => `\`${h}\``).join(', ')} · ${prov.runs.length} runs (configs in \`runs.json\`).`,
+    '',
+    '## Paper (410M) beside ours',
+    '',
+    paper.toMarkdown(),
+    '## Proximity',
+    '',
+    describeProximity(f.proximity.correlation),
+    '',
+    '## Every experiment (best LR per cell, mean ± 95% CI over seeds)',
+    '',
+    table.toMarkdown(),
+  ].join('\n');
+  writeFileAtomic(path.join(dir, 'summary.md'), md + '\n');
+  return table;
+}
