@@ -15,17 +15,19 @@ if [ -f "$dir/run/slurmctld.pid" ] && kill -0 "$(cat "$dir/run/slurmctld.pid")" 
   done
 fi
 
-stop_pid() {  # stop_pid NAME PIDFILE: SIGTERM, wait up to 10 s, then SIGKILL
-  local pid
-  [ -f "$2" ] || return 0
-  pid="$(cat "$2")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
-  echo "slurm: $1 ($pid) ignored SIGTERM; killing" >&2
+# SIGTERM to all three at once (each takes ~2 s to exit), wait up to 10 s for each, then SIGKILL.
+pids=()
+for name in slurmd slurmctld munged; do
+  f="$dir/run/$name.pid"
+  [ -f "$f" ] || continue
+  pid="$(cat "$f")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || continue
+  kill -TERM "$pid" 2>/dev/null && pids+=("$name:$pid")
+done
+for entry in "${pids[@]}"; do
+  name="${entry%%:*}" pid="${entry#*:}"
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || continue 2; sleep 0.25; done
+  echo "slurm: $name ($pid) ignored SIGTERM; killing" >&2
   kill -KILL "$pid" 2>/dev/null || true
-}
-stop_pid slurmd "$dir/run/slurmd.pid"
-stop_pid slurmctld "$dir/run/slurmctld.pid"
-stop_pid munged "$dir/run/munged.pid"
+done
 exit 0

@@ -46,6 +46,8 @@ export interface LedgerEntry {
   runIds: string[];
   /** Folder with the script and the per-task config files. */
   dir: string;
+  /** Task i's config file (what `midtrain status` without a sweep reads back). */
+  configs: string[];
   submittedAt: string;
 }
 

@@ -173,7 +173,10 @@ export function submitSweep(sweep: Sweep, opts: SubmitOptions): SubmitResult {
         throw new Error(`slurm: sbatch ${script} failed (${r.error}); jobs submitted before it: ${done}`);
       }
       jobId = parseSbatchJobId(r.stdout);
-      const entry: LedgerEntry = { jobId, sweep: sweep.name, runIds: group.runs.map((r) => r.id), dir: subDir, submittedAt: new Date().toISOString() };
+      const entry: LedgerEntry = {
+        jobId, sweep: sweep.name, runIds: group.runs.map((r) => r.id), dir: subDir,
+        configs: group.runs.map((_, i) => path.join(subDir, `${group.name}.${i}.json`)), submittedAt: new Date().toISOString(),
+      };
       writeAtomic(path.join(dir, 'jobs', `${jobId}.json`), JSON.stringify(entry, null, 2) + '\n');
     }
     jobs.push({

@@ -1,7 +1,8 @@
 // A file-backed stand-in for the run store and for `midtrain run`, so the Slurm submission logic
 // (plan → sbatch → ledger → squeue → status → resubmit) is tested on a real cluster without training
 // anything. Run as a script it is the array task's command: `node double-store.js <config.json>`.
-// A run whose name contains "flaky" fails until `<root>/fixed` exists (a bug fixed between submissions).
+// A run whose name contains "flaky" fails until `<root>/fixed` exists (a bug fixed between submissions);
+// one whose name contains "slow" waits on its first attempt (for a requeue) and finishes on the next.
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RunConfig, RunStatus } from '../../src/runs/types';
@@ -38,10 +39,19 @@ if (require.main === module) {
     write(root, id, { status: 'failed', error: `parent ${config.parent.runId} is not finished` });
     process.exit(1);
   }
-  if (config.name.includes('flaky') && !fs.existsSync(path.join(root, 'fixed'))) {
+  // "slow": the first attempt waits (to be stopped and requeued); a requeued attempt finishes.
+  if (config.name.includes('slow') && !Number(process.env.SLURM_RESTART_COUNT ?? 0)) {
+    console.log('double-store: first attempt, waiting to be requeued');
+    setTimeout(() => process.exit(2), 120_000);
+    process.on('SIGTERM', () => {
+      console.log('double-store: SIGTERM, stopping (a real run keeps its checkpoint)');
+      process.exit(143);
+    });
+  } else if (config.name.includes('flaky') && !fs.existsSync(path.join(root, 'fixed'))) {
     console.log('double-store: simulated failure');
     write(root, id, { status: 'failed', error: 'simulated failure' });
     process.exit(1);
+  } else {
+    write(root, id, { status: 'finished' });
   }
-  write(root, id, { status: 'finished' });
 }

@@ -73,8 +73,8 @@ test('a finished sweep plans nothing (a second submission submits nothing)', () 
 test('resubmission: only failed, lost and blocked runs; blocked tasks are cancelled', () => {
   const tasks = latestTasks(
     [
-      { jobId: '8', sweep: 'demo', runIds: ['id-a1', 'id-b1'], dir: '/x', submittedAt: '' },
-      { jobId: '9', sweep: 'demo', runIds: ['id-a2'], dir: '/x', submittedAt: '' },
+      { jobId: '8', sweep: 'demo', runIds: ['id-a1', 'id-b1'], dir: '/x', configs: [], submittedAt: '' },
+      { jobId: '9', sweep: 'demo', runIds: ['id-a2'], dir: '/x', configs: [], submittedAt: '' },
     ],
     parseSqueue('8|0|FAILED|NonZeroExitCode\n8|1|PENDING|DependencyNeverSatisfied\n9|0|PENDING|Priority\n'),
   );
@@ -104,8 +104,8 @@ test('duplicate configs are planned once', () => {
 test('latestTasks: a resubmission (higher job id) supersedes the older task', () => {
   const tasks = latestTasks(
     [
-      { jobId: '12', sweep: 's', runIds: ['r'], dir: '', submittedAt: '' },
-      { jobId: '3', sweep: 's', runIds: ['q', 'r'], dir: '', submittedAt: '' },
+      { jobId: '12', sweep: 's', runIds: ['r'], dir: '', configs: [], submittedAt: '' },
+      { jobId: '3', sweep: 's', runIds: ['q', 'r'], dir: '', configs: [], submittedAt: '' },
     ],
     [{ jobId: '3', taskId: 1, state: 'FAILED', reason: 'None' }],
   );

@@ -1,13 +1,15 @@
 // submitSweep / waitForSweep / sweepStatus against a real one-node Slurm, with a file-backed stand-in
 // for the run store (double-store.ts): dependencies, a failure cancelling its dependant, resubmitting
-// only what failed, and a finished sweep submitting nothing. The real CLI is tested in sweep.test.ts.
-import { test } from 'node:test';
+// only what failed, a finished sweep submitting nothing, and the script's stop-and-requeue on USR1.
+// The real CLI is tested in sweep.test.ts.
+import { after, before, describe, test } from 'node:test';
+import { spawnSync } from 'child_process';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatSweepStatus, readLedger, slurmDir, submitSweep, waitForSweep, type Sweep } from '../../src/runs/slurm';
 import type { OptimConfig, PretrainConfig, SftConfig } from '../../src/runs/types';
-import { startCluster } from './cluster';
+import { pollUntil, showJob, startCluster, type Cluster } from './cluster';
 import { doubleStore } from './double-store';
 
 const optim: OptimConfig = { lr: 1e-3, minLr: 1e-5, warmupFraction: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
@@ -23,14 +25,18 @@ function sft(name: string, parent: string): SftConfig {
   return { kind: 'sft', name, preset: 'tiny', task: 'gsm', parent: { runId: `id-${parent}`, atFraction: 1 }, optim, epochs: 1, batchSize: 2, evalEvery: 5, evalTokens: 64, accuracyExamples: 4, seed: 0 };
 }
 
-test('submitSweep on a one-node Slurm: DAG, failure, resubmit only what failed, nothing twice', { timeout: 300_000 }, async (t) => {
-  const cluster = await startCluster();
-  if ('skip' in cluster) {
-    console.log(`# SKIPPED Slurm submission test: ${cluster.skip}`);
-    t.skip(cluster.skip);
-    return;
-  }
-  try {
+describe('submitSweep on a one-node Slurm', () => {
+  let cluster: Cluster | { skip: string } = { skip: 'not started' };
+  before(async () => {
+    cluster = await startCluster();
+    if ('skip' in cluster) console.log(`# SKIPPED Slurm submission tests: ${cluster.skip}`);
+  });
+  after(() => {
+    if (!('skip' in cluster)) cluster.stop();
+  });
+
+  test('DAG, failure, resubmit only what failed, nothing twice', { timeout: 300_000 }, async (t) => {
+    if ('skip' in cluster) return t.skip(cluster.skip);
     const cache = path.join(cluster.dir, 'cache');
     const store = doubleStore(cache);
     const ctx = { store, cacheRoot: cache };
@@ -74,7 +80,24 @@ test('submitSweep on a one-node Slurm: DAG, failure, resubmit only what failed, 
     const third = submitSweep(sweep, { ...ctx, runCommand });
     assert.deepEqual(third.jobs, []);
     assert.equal(third.plan.skipped.length, 5);
-  } finally {
-    cluster.stop();
-  }
+  });
+
+  test('USR1 before the time limit: the task stops its run and requeues itself; the next attempt finishes', { timeout: 180_000 }, async (t) => {
+    if ('skip' in cluster) return t.skip(cluster.skip);
+    const cache = path.join(cluster.dir, 'cache-requeue');
+    const ctx = { store: doubleStore(cache), cacheRoot: cache };
+    const sweep: Sweep = { name: 'requeue', runs: [pre('slow')] };
+    const [job] = submitSweep(sweep, { ...ctx, runCommand: [process.execPath, path.join(__dirname, 'double-store.js')] }).jobs;
+    const task = `${job.jobId}_0`;
+    await pollUntil('the first attempt to start its run', () => ctx.store.statusOf('id-slow') === 'running', 60);
+    // What Slurm does --signal seconds before the limit: USR1 to the batch shell only.
+    assert.equal(spawnSync('scancel', ['--batch', '--signal=USR1', task]).status, 0);
+    await pollUntil('the task to requeue itself', () => showJob(task)[0].Restarts === '1', 60);
+    // A requeued task waits ~2.5 min for eligibility: start it at once.
+    assert.equal(spawnSync('scontrol', ['update', `JobId=${task}`, 'StartTime=now']).status, 0);
+    const r = await waitForSweep(sweep, { ...ctx, pollSeconds: 0.5, timeoutSeconds: 120 });
+    assert.equal(r.ok, true, formatSweepStatus(r));
+    const log = fs.readFileSync(path.join(slurmDir(cache), 'logs', `${task}.log`), 'utf8');
+    assert.match(log, /attempt 0 on [^\n]*\n(.|\n)*near its time limit: stopping the run and requeueing\n(.|\n)*SIGTERM, stopping(.|\n)*attempt 1 on /);
+  });
 });
