@@ -13,6 +13,15 @@ export type { BackendName, BackendReport } from './backend/choose';
 // Engine: the GPT (Pythia shapes), its presets and parameter counts.
 export { MODEL_PRESETS, countParams, paramShapes } from './model/presets';
 export * as gpt from './model/gpt';
+// Notebook display (tables, plotly figures, progress) and static figure export (PNG + HTML).
+export { show, plot, progress, loadPlotly, tableHtml, tableText, figureHtml, inNotebook } from './report/display';
+export type { PlotlyFigure, PlotlyTrace, Progress, Tabular } from './report/display';
+export { savePlot, figurePage } from './report/export';
+// Headless notebook runner and the preset a notebook runs on (MIDTRAIN_PRESET, set by `npm run notebooks`).
+export * as notebooks from './notebooks/run';
+export { notebookPreset } from './notebooks/run';
+export { workbenchVersions } from './notebooks/versions';
+export { matmulSpeed } from './backend/matmul-speed';
 // Experiments of the paper (definitions, presets, run DAGs, runExperiment) and the report layer (stats, tables, figures).
 export * as experiments from './experiments';
 export * as report from './report';
