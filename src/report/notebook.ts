@@ -35,27 +35,27 @@ export class NotebookReport {
     else console.log(md);
   }
 
-  /** Shows a table and writes it to tables/<notebook>--<name>.csv. Returns the table. */
-  table(name: string, t: Table, opts: { maxRows?: number; show?: boolean } = {}): Table {
+  /** Shows a table and writes it to tables/<notebook>--<name>.csv. (Returns nothing, so tslab prints nothing more.) */
+  table(name: string, t: Table, opts: { maxRows?: number; show?: boolean } = {}): void {
     const csv = path.join('tables', `${this.notebook}--${name}.csv`);
     writeFileAtomic(path.join(this.dir, csv), tableCsv(t));
     this.tables.push({ name, rows: t.numRows(), columns: t.columnNames(), csv });
     if (opts.show !== false) show(t as unknown as Tabular, { maxRows: opts.maxRows ?? 40, caption: name });
-    return t;
   }
 
   /** Shows a figure inline and saves figures/<notebook>--<name>.{html,png}. */
-  async figure(name: string, fig: PlotlyFigure): Promise<PlotlyFigure> {
+  async figure(name: string, fig: PlotlyFigure): Promise<void> {
     plot(fig);
     const base = path.join(this.dir, 'figures', `${this.notebook}--${name}`);
     const out = await savePlot(fig, base, { png: this.png });
     const points = fig.data.reduce((n, t) => n + countPoints(t), 0);
     this.figures.push({ name, traces: fig.data.length, points, files: [out.html, out.png].filter((f): f is string => !!f).map((f) => path.relative(this.dir, f)) });
-    return fig;
   }
 
-  /** Writes runs.json (configs of every run used) and <notebook>.json; returns the artifact. */
-  done(results: ExperimentResult[]): NotebookArtifact {
+  /** Writes runs.json (configs of every run used) and <notebook>.json (also kept in `artifact`). */
+  artifact?: NotebookArtifact;
+
+  done(results: ExperimentResult[]): void {
     recordRuns(this.dir, results);
     const prov = provenance(results);
     const artifact: NotebookArtifact = {
@@ -67,8 +67,8 @@ export class NotebookReport {
       figures: this.figures,
     };
     writeFileAtomic(path.join(this.dir, `${this.notebook}.json`), JSON.stringify(artifact, null, 1) + '\n');
+    this.artifact = artifact;
     this.markdown(`Wrote ${this.tables.length} tables and ${this.figures.length} figures to \`${path.relative(process.cwd(), this.dir) || this.dir}\` (listed in \`${this.notebook}.json\`; run configs in \`runs.json\`).`);
-    return artifact;
   }
 }
 
