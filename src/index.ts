@@ -25,3 +25,7 @@ export { matmulSpeed } from './backend/matmul-speed';
 // Experiments of the paper (definitions, presets, run DAGs, runExperiment) and the report layer (stats, tables, figures).
 export * as experiments from './experiments';
 export * as report from './report';
+// Engine: the run store (getOrRun trains / resumes / returns runs) and the training loops it drives.
+export { runId, getOrRun, getRun, listRuns, readMetrics, readLineageMetrics, runStatus, loadRunWeights, storeRoot } from './runs/store';
+export { validateRunConfig } from './runs/validate';
+export * as train from './train';

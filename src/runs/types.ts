@@ -64,6 +64,8 @@ export interface PretrainConfig {
   parent?: ParentRef;
   /** Fractions at which to keep checkpoints for others to branch from. Operational: not part of the run id. */
   keepCheckpointsAt?: number[];
+  /** Write a resumable checkpoint every this many steps (default: a tenth of the run). Operational: not part of the run id. */
+  checkpointEvery?: number;
 }
 
 export interface SftConfig {
@@ -85,6 +87,8 @@ export interface SftConfig {
   /** Test examples used for accuracy (greedy decoding) at the end. */
   accuracyExamples: number;
   seed: number;
+  /** Write a resumable checkpoint every this many steps (default: a tenth of the run). Operational: not part of the run id. */
+  checkpointEvery?: number;
 }
 
 export type RunConfig = PretrainConfig | SftConfig;
@@ -126,4 +130,9 @@ export interface RunRecord {
   dataHash: string;
   summary?: RunSummary;
   error?: string;
+  /** Optimizer steps done of the total, kept current while the run trains. */
+  progress?: { step: number; totalSteps: number };
+  /** ISO times of creation and of the last update of this record. */
+  createdAt?: string;
+  updatedAt?: string;
 }

@@ -12,7 +12,7 @@ export async function setupBackend(): Promise<string> {
 
 /** 2 layers × 16 dims: small enough that the whole model's gradient check runs in seconds. */
 export const MICRO: ModelConfig = {
-  vocabSize: 37, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 16,
+  vocabSize: 40, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 16,
   rotaryPct: 0.5, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5,
 };
 

@@ -1,0 +1,106 @@
+// One writer per run folder, across processes and hosts (two Slurm array tasks, a notebook and a CLI):
+// an O_EXCL lock file holding pid + host, kept fresh by a heartbeat. A lock is stale when its process is
+// gone (same host) or its heartbeat is older than STALE_MS (other host, e.g. a killed Slurm node).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+/** A lock whose heartbeat is older than this is considered abandoned by a process on another host. */
+const STALE_MS = 10 * 60 * 1000;
+const HEARTBEAT_MS = 30 * 1000;
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+export interface Lock {
+  path: string;
+  release(): void;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Who holds the lock, or undefined when it is free or stale. */
+export function lockHolder(file: string): LockInfo | undefined {
+  let info: LockInfo;
+  let mtime: number;
+  try {
+    info = JSON.parse(fs.readFileSync(file, 'utf8'));
+    mtime = fs.statSync(file).mtimeMs;
+  } catch {
+    // Missing, or being written this instant (empty): a half-written lock is treated as held, briefly.
+    if (!fs.existsSync(file)) return undefined;
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs > STALE_MS) return undefined;
+    } catch {
+      return undefined;
+    }
+    return { pid: -1, host: '?', since: '' };
+  }
+  if (info.host === os.hostname()) return pidAlive(info.pid) ? info : undefined;
+  return Date.now() - mtime > STALE_MS ? undefined : info;
+}
+
+/** Try once: the lock, or the holder's description. A stale lock is broken and retaken. */
+export function tryLock(dir: string): Lock | string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx');
+      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() } satisfies LockInfo));
+      fs.closeSync(fd);
+      const beat = setInterval(() => {
+        try {
+          const now = new Date();
+          fs.utimesSync(file, now, now);
+        } catch { /* released meanwhile */ }
+      }, HEARTBEAT_MS);
+      beat.unref();
+      let released = false;
+      return {
+        path: file,
+        release: () => {
+          if (released) return;
+          released = true;
+          clearInterval(beat);
+          try {
+            const held: LockInfo = JSON.parse(fs.readFileSync(file, 'utf8'));
+            if (held.pid === process.pid && held.host === os.hostname()) fs.unlinkSync(file);
+          } catch { /* already gone */ }
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = lockHolder(file);
+      if (holder) return `pid ${holder.pid} on ${holder.host} since ${holder.since}`;
+      // Stale: move it aside atomically (only one breaker wins the rename), then retry the O_EXCL create.
+      try {
+        fs.renameSync(file, `${file}.stale-${process.pid}`);
+        fs.rmSync(`${file}.stale-${process.pid}`, { force: true });
+      } catch { /* someone else broke it first */ }
+    }
+  }
+  return 'lock contended';
+}
+
+/** Wait (polling) until the lock is ours; `onWait` is told once who holds it. */
+export async function acquireLock(dir: string, opts: { pollMs?: number; onWait?: (holder: string) => void } = {}): Promise<Lock> {
+  let told = false;
+  for (;;) {
+    const r = tryLock(dir);
+    if (typeof r !== 'string') return r;
+    if (!told) opts.onWait?.(r);
+    told = true;
+    await new Promise((res) => setTimeout(res, opts.pollMs ?? 2000));
+  }
+}

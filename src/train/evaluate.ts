@@ -1,0 +1,36 @@
+// Validation losses: token-weighted mean cross-entropy over fixed batches (no gradients, no leaks).
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from '../runs/types';
+import type { Role } from '../config';
+import { batchLoss, type Batch, type Params } from '../model/gpt';
+import { valWindows, type RoleShards } from './sampler';
+
+/** Mean loss per counted token over all batches (each batch's mean weighted by its counted tokens). */
+export function evaluate(params: Params, cfg: ModelConfig, batches: Batch[]): number {
+  let sum = 0;
+  let count = 0;
+  for (const b of batches) {
+    const n = b.weights ? b.weights.reduce((s, w) => s + w, 0) : b.B * b.T;
+    if (n === 0) continue;
+    const loss = tf.tidy(() => batchLoss(params, cfg, b).dataSync()[0]);
+    sum += loss * n;
+    count += n;
+  }
+  return count > 0 ? sum / count : NaN;
+}
+
+/** Fixed validation batches for every role that has data, built once per run. */
+export function roleValBatches(shards: RoleShards, T: number, evalTokens: number, rows: number): Partial<Record<Role, Batch[]>> {
+  const out: Partial<Record<Role, Batch[]>> = {};
+  for (const [role, s] of Object.entries(shards) as [Role, { val: import('../data/types').TokenShard }][]) {
+    if (s?.val) out[role] = valWindows(s.val, T, evalTokens, rows);
+  }
+  return out;
+}
+
+/** Val loss of each role. */
+export function evaluateRoles(params: Params, cfg: ModelConfig, val: Partial<Record<Role, Batch[]>>): Partial<Record<Role, number>> {
+  const out: Partial<Record<Role, number>> = {};
+  for (const [role, batches] of Object.entries(val) as [Role, Batch[]][]) out[role] = evaluate(params, cfg, batches);
+  return out;
+}

@@ -1,0 +1,94 @@
+// AdamW with decoupled weight decay, global-norm gradient clipping and the warmup + cosine schedule
+// (paper: β 0.9/0.95, wd 0.1 not on norms/biases, clip 1.0, 10% linear warmup then cosine to a floor).
+// Formulas follow torch.optim.AdamW and torch.nn.utils.clip_grad_norm_ exactly, so the PyTorch reference
+// agrees step for step (test/engine/parity.test.ts).
+import * as tf from '@tensorflow/tfjs';
+import type { OptimConfig } from '../runs/types';
+import { decays, type Params } from '../model/gpt';
+
+/** Learning rate for optimizer step `step` (0-based) of `totalSteps`: linear warmup, then cosine to minLr. */
+export function lrAt(step: number, totalSteps: number, o: OptimConfig): number {
+  const warmup = Math.round(o.warmupFraction * totalSteps);
+  if (step < warmup) return (o.lr * (step + 1)) / warmup;
+  const progress = Math.min(1, (step - warmup) / Math.max(1, totalSteps - warmup));
+  return o.minLr + 0.5 * (o.lr - o.minLr) * (1 + Math.cos(Math.PI * progress));
+}
+
+/** Scale gradients so their global L2 norm is at most maxNorm (torch: coef = max/(norm + 1e-6), capped at 1). Returns the norm before clipping. */
+export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; norm: number } {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+  const coef = maxNorm / (norm + 1e-6);
+  if (!(maxNorm > 0) || coef >= 1 || !Number.isFinite(norm)) return { grads, norm };
+  const clipped: Record<string, tf.Tensor> = {};
+  for (const [k, g] of Object.entries(grads)) {
+    clipped[k] = tf.mul(g, coef);
+    g.dispose();
+  }
+  return { grads: clipped, norm };
+}
+
+/** Serialisable optimizer state: step count and both moments per parameter. */
+export interface AdamState {
+  t: number;
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+}
+
+export class AdamW {
+  t = 0;
+  private m: Record<string, tf.Variable> = {};
+  private v: Record<string, tf.Variable> = {};
+
+  constructor(private params: Params, private o: OptimConfig) {
+    for (const [k, p] of Object.entries(params)) {
+      this.m[k] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+      this.v[k] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /** One update with learning rate lr; weight decay is decoupled (p ← p·(1 − lr·wd)) and skips norms/biases. */
+  step(grads: Record<string, tf.Tensor>, lr: number): void {
+    this.t += 1;
+    const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this.o;
+    const bc1 = 1 - Math.pow(b1, this.t);
+    const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, this.t));
+    tf.tidy(() => {
+      for (const [k, p] of Object.entries(this.params)) {
+        const g = grads[k];
+        if (!g) throw new Error(`AdamW: no gradient for ${k}`);
+        const m = tf.add(tf.mul(this.m[k], b1), tf.mul(g, 1 - b1));
+        const v = tf.add(tf.mul(this.v[k], b2), tf.mul(tf.square(g), 1 - b2));
+        this.m[k].assign(m);
+        this.v[k].assign(v);
+        const decayed = wd > 0 && decays(k) ? tf.mul(p, 1 - lr * wd) : p;
+        const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), eps);
+        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
+      }
+    });
+  }
+
+  state(): AdamState {
+    const m: Record<string, Float32Array> = {};
+    const v: Record<string, Float32Array> = {};
+    for (const k of Object.keys(this.m)) {
+      m[k] = this.m[k].dataSync() as Float32Array;
+      v[k] = this.v[k].dataSync() as Float32Array;
+    }
+    return { t: this.t, m, v };
+  }
+
+  load(s: AdamState): void {
+    for (const k of Object.keys(this.m)) {
+      if (!s.m[k] || !s.v[k]) throw new Error(`optimizer state: missing moments for ${k}`);
+      tf.tidy(() => {
+        this.m[k].assign(tf.tensor(s.m[k], this.m[k].shape));
+        this.v[k].assign(tf.tensor(s.v[k], this.v[k].shape));
+      });
+    }
+    this.t = s.t;
+  }
+
+  dispose(): void {
+    for (const x of [...Object.values(this.m), ...Object.values(this.v)]) x.dispose();
+  }
+}
