@@ -28,8 +28,8 @@ export interface SlurmStore extends StoreView {
 }
 
 export interface SlurmContext {
-  /** The run store (ids and statuses). */
-  store: SlurmStore;
+  /** The run store (ids and statuses); default: the real store over each preset's data (src/runs/slurm-store.ts). */
+  store?: SlurmStore;
   /** MIDTRAIN_CACHE of the array tasks, on the cluster's shared filesystem (default: this process's cacheRoot()). */
   cacheRoot?: string;
 }
@@ -126,6 +126,13 @@ function writeAtomic(file: string, text: string, mode?: number): void {
   fs.renameSync(tmp, file);
 }
 
+/** The given store, or the real one (loaded lazily: it pulls in tfjs and the data layer). */
+async function storeOf(sweep: Sweep, ctx: SlurmContext): Promise<SlurmStore> {
+  if (ctx.store) return ctx.store;
+  const { runStoreView } = await import('./slurm-store');
+  return runStoreView(sweep.runs);
+}
+
 function defaultRunCommand(): string[] {
   return [process.execPath, path.join(projectRoot(), 'dist', 'src', 'cli.js'), 'run'];
 }
@@ -135,13 +142,14 @@ function defaultRunCommand(): string[] {
  * group, children waiting on their parent's task (afterok). Runs that failed, were interrupted, or
  * left the queue unfinished are submitted again; submitting a finished sweep submits nothing.
  */
-export function submitSweep(sweep: Sweep, opts: SubmitOptions): SubmitResult {
+export async function submitSweep(sweep: Sweep, opts: SubmitOptions = {}): Promise<SubmitResult> {
+  const store = await storeOf(sweep, opts);
   const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
   const dir = slurmDir(root);
   const { tasks, squeueError } = runTasks(dir);
   // Without squeue we cannot tell queued runs from lost ones; submitting anyway could double-run them.
   if (squeueError && !opts.dryRun) throw new Error(`slurm: cannot read the queue: ${squeueError}`);
-  const plan = planSlurm(sweep, opts.store, tasks);
+  const plan = planSlurm(sweep, store, tasks);
 
   const cancelled: string[] = [];
   for (const ref of plan.stale) {
@@ -244,25 +252,26 @@ export function resolveState(store: RunStatus | undefined, task: RunTask | undef
 }
 
 /** Per-run state of a sweep from the run store and squeue (squeue optional: without it, the store alone). */
-export function sweepStatus(sweep: Sweep, ctx: SlurmContext, tailN = 20): SweepStatus {
+export async function sweepStatus(sweep: Sweep, ctx: SlurmContext = {}, tailN = 20): Promise<SweepStatus> {
+  const store = await storeOf(sweep, ctx);
   const dir = slurmDir(path.resolve(ctx.cacheRoot ?? defaultCacheRoot()));
   const { tasks, squeueError } = runTasks(dir);
   const counts: Record<RunStatus, number> = { pending: 0, running: 0, finished: 0, failed: 0 };
   const seen = new Set<string>();
   const runs: RunState[] = [];
   for (const config of sweep.runs) {
-    const id = ctx.store.idOf(config);
+    const id = store.idOf(config);
     if (seen.has(id)) continue;
     seen.add(id);
     const task = tasks.get(id);
-    const { state, detail } = resolveState(ctx.store.statusOf(id), task);
+    const { state, detail } = resolveState(store.statusOf(id), task);
     const rs: RunState = { id, name: config.name, kind: config.kind, state, detail };
     if (task) {
       rs.slurm = slurmRefText(task);
       rs.log = logPath(dir, task);
     }
     if (state === 'failed') {
-      const err = ctx.store.errorOf?.(id);
+      const err = store.errorOf?.(id);
       rs.logTail = [...(rs.log ? tailLines(rs.log, tailN) : []), ...(err ? [`store: ${err}`] : [])];
     }
     counts[state]++;
@@ -293,11 +302,12 @@ export interface WaitResult extends SweepStatus {
  * or running (so a sweep with unsubmitted runs cannot hang a notebook). Resolves, never rejects on
  * failed runs: partial results stay usable and `runs[].logTail` says what went wrong.
  */
-export async function waitForSweep(sweep: Sweep, opts: WaitOptions): Promise<WaitResult> {
+export async function waitForSweep(sweep: Sweep, opts: WaitOptions = {}): Promise<WaitResult> {
+  const ctx = { ...opts, store: await storeOf(sweep, opts) };
   const start = Date.now();
   const pollMs = (opts.pollSeconds ?? 10) * 1000;
   for (;;) {
-    const st = sweepStatus(sweep, opts);
+    const st = await sweepStatus(sweep, ctx);
     opts.onPoll?.(st);
     const active = st.counts.running + st.runs.filter((r) => r.state === 'pending' && r.slurm && r.detail.startsWith('queued')).length;
     const ok = st.counts.finished === st.runs.length;

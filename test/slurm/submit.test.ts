@@ -43,7 +43,7 @@ describe('submitSweep on a one-node Slurm', () => {
     const runCommand = [process.execPath, path.join(__dirname, 'double-store.js')];
     const sweep: Sweep = { name: 'double', runs: [pre('A'), sft('a1', 'A'), sft('a2', 'A'), pre('B-flaky', 'A'), sft('b1', 'B-flaky')] };
 
-    const first = submitSweep(sweep, { ...ctx, runCommand });
+    const first = await submitSweep(sweep, { ...ctx, runCommand });
     assert.deepEqual(first.jobs.map((j) => [j.names, j.dependency?.replace(/\d+_/, 'J_')]), [
       [['A'], undefined],
       [['a1', 'a2', 'B-flaky'], 'afterok:J_0'],
@@ -52,7 +52,7 @@ describe('submitSweep on a one-node Slurm', () => {
     assert.equal(first.jobs[1].dependency, `afterok:${first.jobs[0].jobId}_0`);
     assert.deepEqual(readLedger(slurmDir(cache)).map((e) => e.runIds), [['id-A'], ['id-a1', 'id-a2', 'id-B-flaky'], ['id-b1']]);
     // Submitting again while everything is queued submits nothing.
-    assert.deepEqual(submitSweep(sweep, { ...ctx, runCommand }).jobs, []);
+    assert.deepEqual((await submitSweep(sweep, { ...ctx, runCommand })).jobs, []);
 
     const r1 = await waitForSweep(sweep, { ...ctx, pollSeconds: 0.5, timeoutSeconds: 120, until: 'all' });
     assert.equal(r1.timedOut, false);
@@ -70,14 +70,14 @@ describe('submitSweep on a one-node Slurm', () => {
 
     // Fix the bug and resubmit: only B-flaky and its child go again, the child after B's new task.
     fs.writeFileSync(path.join(cache, 'fixed'), '');
-    const second = submitSweep(sweep, { ...ctx, runCommand });
+    const second = await submitSweep(sweep, { ...ctx, runCommand });
     assert.deepEqual(second.plan.skipped.map((s) => s.name), ['A', 'a1', 'a2']);
     assert.deepEqual(second.jobs.map((j) => [j.names, j.dependency]), [[['B-flaky'], undefined], [['b1'], `afterok:${second.jobs[0].jobId}_0`]]);
     const r2 = await waitForSweep(sweep, { ...ctx, pollSeconds: 0.5, timeoutSeconds: 120 });
     assert.equal(r2.ok, true, formatSweepStatus(r2));
     assert.deepEqual(r2.counts, { pending: 0, running: 0, finished: 5, failed: 0 });
 
-    const third = submitSweep(sweep, { ...ctx, runCommand });
+    const third = await submitSweep(sweep, { ...ctx, runCommand });
     assert.deepEqual(third.jobs, []);
     assert.equal(third.plan.skipped.length, 5);
   });
@@ -87,7 +87,7 @@ describe('submitSweep on a one-node Slurm', () => {
     const cache = path.join(cluster.dir, 'cache-requeue');
     const ctx = { store: doubleStore(cache), cacheRoot: cache };
     const sweep: Sweep = { name: 'requeue', runs: [pre('slow')] };
-    const [job] = submitSweep(sweep, { ...ctx, runCommand: [process.execPath, path.join(__dirname, 'double-store.js')] }).jobs;
+    const [job] = (await submitSweep(sweep, { ...ctx, runCommand: [process.execPath, path.join(__dirname, 'double-store.js')] })).jobs;
     const task = `${job.jobId}_0`;
     await pollUntil('the first attempt to start its run', () => ctx.store.statusOf('id-slow') === 'running', 60);
     // What Slurm does --signal seconds before the limit: USR1 to the batch shell only.
