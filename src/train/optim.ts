@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimConfig } from '../runs/types';
 import { decays, type Params } from '../model/gpt';
+import { fusedAdamW, fusedAdamWAvailable } from '../backend/webgpu-adamw';
 
 /** Learning rate for optimizer step `step` (0-based) of `totalSteps`: linear warmup, then cosine to minLr. */
 export function lrAt(step: number, totalSteps: number, o: OptimConfig): number {
@@ -50,6 +51,8 @@ export class AdamW {
   step(grads: Record<string, tf.Tensor>, lr: number): void {
     this.t += 1;
     const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this.o;
+    // webgpu: the same update as one in-place WGSL kernel per parameter (src/backend/webgpu-adamw.ts).
+    if (fusedAdamWAvailable()) return fusedAdamW(this.params, this.m, this.v, grads, { beta1: b1, beta2: b2, eps, weightDecay: wd, lr, t: this.t }, decays);
     const bc1 = 1 - Math.pow(b1, this.t);
     const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, this.t));
     tf.tidy(() => {

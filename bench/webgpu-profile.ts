@@ -1,0 +1,90 @@
+// Where a training step's host time goes on the webgpu backend: runs the engine's own step
+// (accumulateGrads → clipByGlobalNorm → AdamW) on synthetic tokens and prints, per steady-state step,
+// the tfjs kernels run, GPU dispatches, queue submits, buffers created and readbacks, plus ms/step and
+// tokens/s. The counts are the same on lavapipe and on a GPU, so they show what a change saves anywhere.
+//
+//   node dist/bench/webgpu-profile.js --preset tiny --steps 4            (a real GPU; MIDTRAIN_WEBGPU_LAVAPIPE=1 for lavapipe)
+//   node --cpu-prof dist/bench/webgpu-profile.js --preset small          (then open the .cpuprofile)
+//   options: --preset NAME | --d N --layers N --heads N --vocab N; --context T --batch B --steps N --warmup N
+//            --backend NAME (default webgpu; any backend works, the GPU counters are then 0)
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, releaseBackend } from '../src/backend/choose';
+import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
+import { MODEL_PRESETS, countParams } from '../src/model/presets';
+import { initParams, disposeParams, type Batch } from '../src/model/gpt';
+import { AdamW, clipByGlobalNorm } from '../src/train/optim';
+import { accumulateGrads, disposeGrads } from '../src/train/pretrain';
+import { Rng } from '../src/train/rng';
+import type { ModelConfig, OptimConfig } from '../src/runs/types';
+import type { PresetName } from '../src/config';
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith('--')) throw new Error(`webgpu-profile: unexpected argument ${argv[i]}`);
+    const [k, v] = argv[i].slice(2).split('=');
+    out[k] = v ?? (argv[i + 1] && !argv[i + 1].startsWith('--') ? argv[++i] : 'true');
+  }
+  return out;
+}
+
+function int(a: Record<string, string>, k: string, dflt: number): number {
+  const v = a[k] === undefined ? dflt : Number(a[k]);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`webgpu-profile: --${k} must be a positive integer, got ${a[k]}`);
+  return v;
+}
+
+const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const preset = (a.preset ?? 'tiny') as PresetName;
+  if (!MODEL_PRESETS[preset]) throw new Error(`webgpu-profile: --preset ${preset} is not one of ${Object.keys(MODEL_PRESETS).join(', ')}`);
+  const base = MODEL_PRESETS[preset];
+  const cfg: ModelConfig = {
+    ...base,
+    dModel: int(a, 'd', base.dModel), nLayers: int(a, 'layers', base.nLayers), nHeads: int(a, 'heads', base.nHeads),
+    vocabSize: int(a, 'vocab', base.vocabSize), contextLength: int(a, 'context', Math.min(base.contextLength, 512)),
+  };
+  const B = int(a, 'batch', 8), T = cfg.contextLength, steps = int(a, 'steps', 4), warmup = int(a, 'warmup', 2);
+  const report = await initBackend({ backend: (a.backend ?? 'webgpu') as never });
+  console.log(`model d=${cfg.dModel} layers=${cfg.nLayers} heads=${cfg.nHeads} vocab=${cfg.vocabSize} T=${T} B=${B}: ${countParams(cfg).toLocaleString('en-US')} params`);
+
+  const rng = new Rng(1);
+  const batch = (): Batch => ({
+    inputs: Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize)),
+    targets: Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize)),
+    B, T,
+  });
+  const params = initParams(cfg, 1);
+  const opt = new AdamW(params, OPT);
+  const step = () => {
+    const b = batch();
+    const { loss, grads } = accumulateGrads(params, cfg, function* () { yield b; }, 1);
+    const clipped = clipByGlobalNorm(grads, OPT.gradClip);
+    opt.step(clipped.grads, OPT.lr);
+    disposeGrads(clipped.grads);
+    return loss;
+  };
+  const tw = Date.now();
+  for (let i = 0; i < warmup; i++) step();
+  console.log(`warmup: ${warmup} steps in ${((Date.now() - tw) / 1000).toFixed(1)} s (shader compiles, first allocations)`);
+  const tensorsBefore = tf.memory().numTensors;
+  const t0 = Date.now();
+  let last = NaN;
+  const { counts } = await countWebgpuCalls(() => { for (let i = 0; i < steps; i++) last = step(); });
+  const ms = (Date.now() - t0) / steps;
+  const c = perStep(counts, steps);
+  console.log(`per step: ${c.kernels} kernels, ${c.dispatches} dispatches, ${c.submits} submits, ${c.createBuffer} createBuffer, ${c.createBindGroup} bind groups, ${c.writeBuffer} writeBuffer, ${c.mapAsync} readbacks, ${c.createComputePipeline} pipelines`);
+  console.log(`top kernels/step: ${Object.entries(c.byKernel).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`tensors leaked per step: ${(tf.memory().numTensors - tensorsBefore) / steps}; last loss ${last.toFixed(4)}`);
+  console.log(`${report.name}: ${ms.toFixed(1)} ms/step, ${((B * T) / (ms / 1000)).toFixed(0)} tokens/s`);
+  opt.dispose();
+  disposeParams(params);
+  releaseBackend();
+}
+
+main().catch((e) => {
+  console.error(`webgpu-profile: ${e instanceof Error ? e.message : e}`);
+  process.exit(1);
+});

@@ -1,0 +1,96 @@
+// The fused in-place AdamW kernel (src/backend/webgpu-adamw.ts) against the engine's op-by-op AdamW on
+// the same webgpu device (lavapipe): same parameters after several steps, decay only where the engine
+// decays, no tensors created per step. Skips, saying why, without lavapipe.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
+import { fusedAdamW, fusedAdamWAvailable } from '../../src/backend/webgpu-adamw';
+import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
+import { AdamW } from '../../src/train/optim';
+import { decays } from '../../src/model/gpt';
+import type { OptimConfig } from '../../src/runs/types';
+import { Rng } from '../../src/train/rng';
+
+const OPT: OptimConfig = { lr: 1e-2, minLr: 0, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 0 };
+// Names exercise both decay branches.
+const SHAPES: Record<string, number[]> = { 'wte': [70, 33], 'h0.ln1.w': [33], 'h0.attn.qkv.b': [99], 'head.w': [33, 70] };
+const STEPS = 3;
+
+function randArrays(shapes: Record<string, number[]>, seed: number, scale: number): Record<string, Float32Array> {
+  const rng = new Rng(seed);
+  return Object.fromEntries(Object.entries(shapes).map(([k, s]) => {
+    const n = s.reduce((a, b) => a * b, 1);
+    return [k, Float32Array.from({ length: n }, () => rng.normal() * scale)];
+  }));
+}
+
+async function run(shapes: Record<string, number[]>, fused: boolean, maxGroupsPerDim?: number): Promise<Record<string, Float32Array>> {
+  const p0 = randArrays(shapes, 1, 0.5);
+  const params = Object.fromEntries(Object.entries(p0).map(([k, a]) => [k, tf.variable(tf.tensor(a, shapes[k]))]));
+  const opt = new AdamW(params, OPT);
+  const m = Object.fromEntries(Object.keys(params).map((k) => [k, tf.variable(tf.zerosLike(params[k]), false)]));
+  const v = Object.fromEntries(Object.keys(params).map((k) => [k, tf.variable(tf.zerosLike(params[k]), false)]));
+  for (let s = 0; s < STEPS; s++) {
+    const ga = randArrays(shapes, 100 + s, 0.1);
+    const grads = Object.fromEntries(Object.entries(ga).map(([k, a]) => [k, tf.tensor(a, shapes[k])]));
+    if (fused) fusedAdamW(params, m, v, grads, { ...OPT, t: s + 1, maxGroupsPerDim }, decays);
+    else opt.step(grads, OPT.lr);
+    Object.values(grads).forEach((g) => g.dispose());
+  }
+  const out: Record<string, Float32Array> = {};
+  for (const [k, p] of Object.entries(params)) out[k] = (await p.data()) as Float32Array;
+  [...Object.values(params), ...Object.values(m), ...Object.values(v)].forEach((x) => x.dispose());
+  opt.dispose();
+  return out;
+}
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1e-3, Math.abs(a[i])));
+  return worst;
+}
+
+const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
+
+test('fused in-place AdamW on webgpu equals the engine\'s op-by-op AdamW', { skip, timeout: 240_000 }, async () => {
+  const r = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  const prev = process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW;
+  try {
+    assert.ok(fusedAdamWAvailable());
+    process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW = '0'; // the engine's AdamW must take its op-by-op path
+    const ref = await run(SHAPES, false);
+    delete process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW;
+    // Default 1-D grids, and 2-D grids (2 workgroups per row) as parameters over 65535·256 values get.
+    for (const maxGroups of [undefined, 2]) {
+      const got = await run(SHAPES, true, maxGroups);
+      for (const k of Object.keys(SHAPES)) {
+        const d = maxRelDiff(ref[k], got[k]);
+        assert.ok(d < 1e-5, `${k} (maxGroupsPerDim ${maxGroups}): max relative difference ${d}`);
+      }
+    }
+    // No tensors are created by a fused step once buffers are owned, and one dispatch per parameter.
+    const names = Object.keys(SHAPES);
+    const params = Object.fromEntries(names.map((k) => [k, tf.variable(tf.ones(SHAPES[k]))]));
+    const mk = () => Object.fromEntries(names.map((k) => [k, tf.variable(tf.zeros(SHAPES[k]), false)]));
+    const m = mk(), v = mk();
+    const grads = Object.fromEntries(names.map((k) => [k, tf.fill(SHAPES[k], 0.5)]));
+    fusedAdamW(params, m, v, grads, { ...OPT, t: 1 }, decays);
+    const before = tf.memory().numTensors;
+    const { counts } = await countWebgpuCalls(() => fusedAdamW(params, m, v, grads, { ...OPT, t: 2 }, decays));
+    assert.equal(tf.memory().numTensors, before, 'a fused step must not create tensors');
+    assert.equal(counts.dispatches, names.length, 'one dispatch per parameter');
+    assert.equal(counts.kernels, 0, 'no tfjs kernels');
+    // ln1.w does not decay: after two steps with g = 0.5 everywhere it moved by exactly 2 lr-sized Adam steps.
+    const ln = (await params['h0.ln1.w'].data())[0];
+    const wte = (await params['wte'].data())[0];
+    assert.ok(Math.abs(ln - (1 - 2 * OPT.lr)) < 1e-5, `no decay on norms: ${ln}`);
+    assert.ok(wte < ln - 1e-4, `decay on matrices: wte ${wte} vs ln ${ln}`);
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+  } finally {
+    if (prev === undefined) delete process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW;
+    else process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW = prev;
+    releaseWebgpu();
+  }
+});
