@@ -47,6 +47,8 @@ export function htmlToText(html: string): string {
   let s = html
     .replace(/<!--[\s\S]*?-->/g, '')
     .replace(/<(head|script|style|nav|footer)\b[\s\S]*?<\/\1>/gi, '')
+    // Sphinx "¶" permalinks and similar anchor decorations.
+    .replace(/<a\b[^>]*class="[^"]*headerlink[^"]*"[^>]*>[\s\S]*?<\/a>/gi, '')
     // Sphinx / DocBook navigation blocks.
     .replace(/<div[^>]*class="[^"]*(sphinxsidebar|related|navheader|navfooter|footer|toc)[^"]*"[\s\S]*?<\/div>/gi, '');
   // Keep <pre> contents as-is (after entity decoding) by protecting their newlines.
@@ -57,7 +59,9 @@ export function htmlToText(html: string): string {
     .replace(/<[^>]+>/g, '')
     .replace(/[ \t\n]+/g, (ws) => (ws.includes('\n') ? (ws.split('\n').length > 2 ? '\n\n' : '\n') : ' '))
     .replace(/\u0001/g, '\n');
-  return normalizeText(decodeEntities(s));
+  // Navigation residue: breadcrumb separators and Texinfo "Next: … [Contents][Index]" bars.
+  s = s.split('\n').filter((l) => !/^\s*[|»]\s*$/.test(l) && !/ »\s*$/.test(l) && !/\[(Contents|Index)\]\s*$/.test(l)).join('\n');
+  return normalizeText(decodeEntities(s).replace(/¶/g, ''));
 }
 
 /** A whitespace- and case-insensitive key for exact de-duplication. */
@@ -115,7 +119,5 @@ export function chunkParagraphs(text: string, target: number): string[] {
 /** Fraction of characters that are letters: a cheap prose-vs-markup signal. */
 export function letterFraction(s: string): number {
   if (!s.length) return 0;
-  let n = 0;
-  for (const ch of s) if (/\p{L}/u.test(ch)) n++;
-  return n / s.length;
+  return s.replace(/[^\p{L}]/gu, '').length / s.length;
 }

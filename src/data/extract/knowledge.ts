@@ -36,6 +36,8 @@ function cleanGcide(body: string): string {
   return normalizeText(body
     .replace(/^\s*\[[^\]\n]*(Webster|WordNet|PJC|Century)[^\]\n]*\]\s*$/gm, '')
     .replace(/[{}]/g, '')
+    // Webster's pronunciation notation (\Or*ches"tre\) is markup, not text.
+    .replace(/ ?\\[^\\\n]*\\/g, '')
     .replace(/\s\?(?=[\s,;.])/g, ''));
 }
 

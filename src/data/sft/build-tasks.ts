@@ -32,7 +32,8 @@ function byGroup(items: Array<{ ex: SftExample; group: string }>, seed: number, 
   const out: SplitExamples = { train: [], val: [], test: [] };
   const seen = new Set<string>();
   for (const { ex, group } of items) {
-    const k = dedupKey(ex.prompt + '\u0000' + ex.response);
+    // One example per prompt: the same signature + docstring (or question) in two files must not straddle splits.
+    const k = dedupKey(ex.prompt);
     if (seen.has(k)) continue;
     seen.add(k);
     out[splitOf(group, seed, valFrac, testFrac)].push(ex);

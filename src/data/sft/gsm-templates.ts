@@ -28,7 +28,7 @@ const T: Record<string, Gen> = {
   speedDistance: (r) => { const n = r.pick(NAMES), v = r.int(20, 70), h = r.int(2, 6), back = r.int(1, h);
     return { q: `${n} drives at ${v} miles per hour for ${h} hours, then ${back} more hours at the same speed. How many miles did ${n} drive in total?`,
       steps: [`${n} drove for ${c(`${h} + ${back}`, h + back)} hours.`, `The distance is ${c(`${v} * ${h + back}`, v * (h + back))} miles.`], answer: v * (h + back) }; },
-  percentDiscount: (r) => { const price = r.int(2, 40) * 10, pct = r.pick([10, 20, 25, 30, 40, 50]);
+  percentDiscount: (r) => { const price = r.int(1, 20) * 20, pct = r.pick([10, 20, 25, 30, 40, 50]);
     const off = (price * pct) / 100;
     return { q: `A jacket costs $${price}. It is on sale for ${pct}% off. What is the sale price?`,
       steps: [`The discount is ${c(`${price} * ${pct} / 100`, off)} dollars.`, `The sale price is ${c(`${price} - ${off}`, price - off)} dollars.`], answer: price - off }; },

@@ -1,0 +1,95 @@
+// ensureData: every role has real text, splits are disjoint, loading is idempotent, and a rebuild from a
+// clean cache is byte-identical. The rebuild reuses the fetched source archives (network is not the point)
+// by linking <clean cache>/sources to the warm cache's; corpora, tokenizer, shards and tasks are rebuilt.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import { cacheRoot, ROLES } from '../../src/config';
+import { ensureData } from '../../src/data/build';
+import { sampleDocuments, sampleFromBundle, docOffsets } from '../../src/data/sample';
+import { FileTokenShard } from '../../src/data/shards';
+import { proximityTable } from '../../src/data/proximity';
+
+function hashTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = path.join(rel, e.name);
+      if (e.isDirectory()) walk(r);
+      else out[r] = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, r))).digest('hex');
+    }
+  };
+  walk('');
+  return out;
+}
+
+test('every role has train and val text of the expected size, decoded documents look like text', async () => {
+  const b = await ensureData('tiny', { quiet: true });
+  for (const role of ROLES) {
+    const r = b.roles[role];
+    assert.equal(r.card.tokens.train, r.train.numTokens);
+    assert.ok(r.train.numTokens > 200_000 && r.val.numTokens > 20_000, `${role}: ${r.train.numTokens}/${r.val.numTokens} tokens`);
+    assert.ok(r.card.sources.length > 0 && r.card.sources.every((s) => /^[0-9a-f]{64}$/.test(s.sha256) && s.licence.length > 0));
+    const docs = sampleFromBundle(b, role, 5, 0);
+    assert.equal(docs.length, 5);
+    for (const d of docs) assert.ok(d.length > 50 && /[a-z]{3}/.test(d), `${role}: odd document ${JSON.stringify(d.slice(0, 80))}`);
+    // Train and val are disjoint by document.
+    const val = new Set(sampleFromBundle(b, role, 1000, 0, 'val'));
+    assert.ok(!sampleFromBundle(b, role, 1000, 0, 'train').some((d) => val.has(d)), `${role}: a val document is also in train`);
+    assert.equal(docOffsets(r.train).length, r.card.documents.train);
+  }
+  assert.equal((await sampleDocuments('tiny', 'code', 5, 1)).length, 5);
+});
+
+test('the proximity table puts each specialised role nearest its task', async () => {
+  const b = await ensureData('tiny', { quiet: true });
+  const rows = proximityTable(b);
+  const nearest = (task: string) => rows.filter((r) => r.task === task && r.kind === 'role').sort((x, y) => x.dist - y.dist)[0].source;
+  assert.equal(nearest('pycode'), 'code');
+  assert.equal(nearest('gsm'), 'math');
+  for (const r of rows) if (r.source === 'general') assert.equal(r.advantage, 0);
+  assert.equal(rows.length, 4 * (ROLES.length + 5));
+});
+
+test('ensureData is idempotent: a second call loads the same bundle without rewriting files', async () => {
+  const a = await ensureData('tiny', { quiet: true });
+  const before = hashTree(a.dir);
+  const mtime = fs.statSync(path.join(a.dir, 'manifest.json')).mtimeMs;
+  const b = await ensureData('tiny', { quiet: true });
+  assert.equal(b.manifestHash, a.manifestHash);
+  assert.equal(fs.statSync(path.join(b.dir, 'manifest.json')).mtimeMs, mtime);
+  assert.deepEqual(hashTree(b.dir), before);
+});
+
+test('a corrupt built shard is reported naming the file', async () => {
+  const b = await ensureData('tiny', { quiet: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-corrupt-'));
+  const copy = path.join(dir, 'general.val.bin');
+  fs.copyFileSync(b.roles.general.val.path, copy);
+  fs.truncateSync(copy, 1001);
+  const index = { ...(b.roles.general.val as FileTokenShard).index };
+  assert.throws(() => new FileTokenShard(index, copy), (e: Error) => e.message.includes(copy));
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('rebuilding tiny from a clean cache gives byte-identical data', async () => {
+  const warm = await ensureData('tiny', { quiet: true });
+  const warmSources = path.join(cacheRoot(), 'sources');
+  const clean = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-clean-cache-'));
+  fs.symlinkSync(warmSources, path.join(clean, 'sources'));
+  const saved = process.env.MIDTRAIN_CACHE;
+  process.env.MIDTRAIN_CACHE = clean;
+  try {
+    const rebuilt = await ensureData('tiny', { quiet: true });
+    assert.equal(rebuilt.dir, path.join(clean, 'data', 'tiny'));
+    assert.ok(!fs.existsSync(path.join(clean, 'corpus')) || fs.readdirSync(path.join(clean, 'corpus')).length > 0);
+    assert.deepEqual(hashTree(rebuilt.dir), hashTree(warm.dir));
+    assert.equal(rebuilt.manifestHash, warm.manifestHash);
+  } finally {
+    if (saved === undefined) delete process.env.MIDTRAIN_CACHE; else process.env.MIDTRAIN_CACHE = saved;
+    fs.rmSync(clean, { recursive: true, force: true });
+  }
+});
