@@ -29,3 +29,5 @@ export * as report from './report';
 export { runId, getOrRun, getRun, listRuns, readMetrics, readLineageMetrics, runStatus, loadRunWeights, storeRoot } from './runs/store';
 export { validateRunConfig } from './runs/validate';
 export * as train from './train';
+// Slurm scale-out: submitSweep / waitForSweep / sweepStatus / formatSweepStatus for a sweep { name, runs } (docs/cluster.md).
+export * as slurm from './runs/slurm';
