@@ -12,7 +12,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LIST="$ROOT/kernel-setup/apt-packages.txt"
 export JUPYTER_PATH="$ROOT/kernel-setup/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 export NB_ROOT="$ROOT"
 NO_APT=0
@@ -29,33 +28,7 @@ node "$ROOT/kernel-setup/link-self.js"
 say "node $(node --version); npm packages present; node_modules/midtrain -> project root"
 
 # --- Debian packages --------------------------------------------------------------------------------------
-mapfile -t WANTED < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$LIST" | grep -v '^$' | sort -u)
-MISSING=()
-if command -v dpkg-query >/dev/null; then
-  for p in "${WANTED[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || MISSING+=("$p")
-  done
-fi
-if ! command -v dpkg-query >/dev/null; then
-  say "not a Debian machine: install Jupyter yourself, e.g."
-  say "  pip install notebook nbconvert nbclient jupyter_client ipykernel   (or: conda install -c conda-forge notebook nbconvert)"
-  say "  and a chromium for PNG export; then point MIDTRAIN_PYTHON at that python"
-elif (( ${#MISSING[@]} == 0 )); then
-  say "Debian packages: all ${#WANTED[@]} from kernel-setup/apt-packages.txt installed"
-elif (( NO_APT == 0 )) && [[ $(id -u) == 0 ]]; then
-  say "installing ${#MISSING[@]} Debian packages: ${MISSING[*]}"
-  # A fresh machine has empty package lists; update only then, or when the install cannot find a package.
-  if ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null; then apt-get -o DPkg::Lock::Timeout=600 update -q; fi
-  if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${MISSING[@]}"; then
-    apt-get -o DPkg::Lock::Timeout=600 update -q
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${MISSING[@]}"
-  fi
-else
-  say "missing Debian packages: ${MISSING[*]}"
-  say "  install them as root:  sudo apt-get install -y --no-install-recommends ${MISSING[*]}"
-  say "  or without root:       pip install notebook nbconvert nbclient jupyter_client ipykernel   (or conda -c conda-forge)"
-  say "                         and set MIDTRAIN_PYTHON to that python"
-fi
+if (( NO_APT )); then bash "$ROOT/kernel-setup/apt-install.sh" --check; else bash "$ROOT/kernel-setup/apt-install.sh"; fi
 
 # --- Jupyter and the kernel -------------------------------------------------------------------------------
 PY=${MIDTRAIN_PYTHON:-/usr/bin/python3}
