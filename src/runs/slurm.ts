@@ -246,7 +246,7 @@ export function resolveState(store: RunStatus | undefined, task: RunTask | undef
   if (task?.state === 'COMPLETED') return { state: 'failed', detail: 'slurm task completed but the store has no finished run' };
   if (task?.state) return { state: 'failed', detail: `slurm ${task.state}${task.reason && task.reason !== 'None' ? ` (${task.reason})` : ''}` };
   if (task) return { state: 'failed', detail: `slurm task ${slurmRefText(task)} ended without finishing the run` };
-  if (store === 'running') return { state: 'running', detail: 'running (not under Slurm)' };
+  if (store === 'running') return { state: 'running', detail: 'running (per the store)' };
   if (store === 'pending') return { state: 'pending', detail: 'pending in the store' };
   return { state: 'pending', detail: 'not submitted' };
 }
@@ -264,7 +264,8 @@ export async function sweepStatus(sweep: Sweep, ctx: SlurmContext = {}, tailN = 
     if (seen.has(id)) continue;
     seen.add(id);
     const task = tasks.get(id);
-    const { state, detail } = resolveState(store.statusOf(id), task);
+    // Without squeue, a task's absence from the queue says nothing: the store alone decides.
+    const { state, detail } = resolveState(store.statusOf(id), squeueError ? undefined : task);
     const rs: RunState = { id, name: config.name, kind: config.kind, state, detail };
     if (task) {
       rs.slurm = slurmRefText(task);
@@ -312,7 +313,8 @@ export async function waitForSweep(sweep: Sweep, opts: WaitOptions = {}): Promis
     const active = st.counts.running + st.runs.filter((r) => r.state === 'pending' && r.slurm && r.detail.startsWith('queued')).length;
     const ok = st.counts.finished === st.runs.length;
     const failedOut = st.counts.failed > 0 && (opts.until ?? 'first-failure') === 'first-failure';
-    if (ok || failedOut || active === 0) return { ...st, ok, timedOut: false };
+    // An unreadable queue (controller busy, say) is no evidence that nothing is queued: keep polling.
+    if (ok || failedOut || (active === 0 && !st.squeueError)) return { ...st, ok, timedOut: false };
     if (opts.timeoutSeconds !== undefined && Date.now() - start > opts.timeoutSeconds * 1000) return { ...st, ok, timedOut: true };
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -193,6 +193,50 @@ test('status: store state refined by the Slurm task', () => {
   assert.deepEqual(resolveState('failed', t('FAILED', 'NonZeroExitCode')), { state: 'failed', detail: 'failed (slurm FAILED)' });
   assert.deepEqual(resolveState('running', t('TIMEOUT')), { state: 'failed', detail: 'slurm TIMEOUT' });
   assert.deepEqual(resolveState('running', t()), { state: 'failed', detail: 'slurm task 5_2 ended without finishing the run' });
-  assert.deepEqual(resolveState('running', undefined), { state: 'running', detail: 'running (not under Slurm)' });
+  assert.deepEqual(resolveState('running', undefined), { state: 'running', detail: 'running (per the store)' });
   assert.deepEqual(resolveState(undefined, undefined), { state: 'pending', detail: 'not submitted' });
+});
+
+test('status without a readable queue: the store alone decides, the table says why', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { sweepStatus, formatSweepStatus, slurmDir } = await import('../../src/runs/slurm');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'midtrain-slurm-status-'));
+  const prevPath = process.env.PATH;
+  try {
+    // A ledger entry says job 5 ran A (task 0) and a1 (task 1); no squeue on PATH.
+    fs.mkdirSync(path.join(slurmDir(root), 'jobs'), { recursive: true });
+    fs.writeFileSync(path.join(slurmDir(root), 'jobs', '5.json'), JSON.stringify({ jobId: '5', sweep: 'demo', runIds: ['id-A', 'id-a1'], dir: '/x', configs: [], submittedAt: '' }));
+    fs.mkdirSync(path.join(slurmDir(root), 'logs'));
+    fs.writeFileSync(path.join(slurmDir(root), 'logs', '5_1.log'), 'line 1\nTraceback: boom\n');
+    process.env.PATH = '/nonexistent';
+    const st = await sweepStatus(sweep, { store: store({ A: 'running', a1: 'failed' }), cacheRoot: root });
+    assert.equal(st.squeueError, 'squeue not found (no Slurm client here)');
+    assert.deepEqual(st.runs.map((r) => [r.name, r.state, r.detail, r.slurm ?? '-']), [
+      ['A', 'running', 'running (per the store)', '5_0'],
+      ['a1', 'failed', 'failed', '5_1'],
+      ['a2', 'pending', 'not submitted', '-'],
+      ['B', 'pending', 'not submitted', '-'],
+      ['b1', 'pending', 'not submitted', '-'],
+    ]);
+    assert.deepEqual(st.runs[1].logTail, ['line 1', 'Traceback: boom']);
+    assert.equal(formatSweepStatus(st), [
+      'sweep demo: 0 finished, 1 running, 3 pending, 1 failed',
+      '(squeue unavailable: squeue not found (no Slurm client here); states from the run store only)',
+      'state    run  id     slurm  detail',
+      'running  A    id-A   5_0    running (per the store)',
+      'failed   a1   id-a1  5_1    failed',
+      'pending  a2   id-a2  -      not submitted',
+      'pending  B    id-B   -      not submitted',
+      'pending  b1   id-b1  -      not submitted',
+      '',
+      `--- a1 (id-a1) ${path.join(slurmDir(root), 'logs', '5_1.log')}:`,
+      '  line 1',
+      '  Traceback: boom',
+    ].join('\n'));
+  } finally {
+    process.env.PATH = prevPath;
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
