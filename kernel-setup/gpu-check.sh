@@ -53,7 +53,7 @@ say "node $("$WORK/node" --version)"
 
 # --- Vulkan: loader and driver --------------------------------------------------------------------------
 if [[ ${GPU_CHECK_LAVAPIPE:-0} == 1 ]]; then
-  export MIDTRAIN_WEBGPU_LAVAPIPE=1 MIDTRAIN_LAVAPIPE_DIR=${MIDTRAIN_LAVAPIPE_DIR:-$(cd "$HERE/.." && pwd)/.cache/lavapipe}
+  export MIDTRAIN_WEBGPU_LAVAPIPE=1 MIDTRAIN_LAVAPIPE_DIR=${MIDTRAIN_LAVAPIPE_DIR:-$(cd "$B/.." && pwd)/lavapipe}  # the bundle sits in .cache/gpu-bundle
   say "lavapipe mode: $MIDTRAIN_LAVAPIPE_DIR"
 else
   if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
@@ -64,6 +64,10 @@ else
   else
     say "Vulkan loader: $(ldconfig -p | awk '/libvulkan.so.1/ { print $NF; exit }')"
   fi
+  # The driver's own libraries (libGLX_nvidia, which the ICD manifest names bare) may sit outside ld.so's cache.
+  for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+    [[ -d $d ]] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
+  done
   if [[ -z ${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-} ]]; then
     ICD=""
     for d in /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/share/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d /usr/local/nvidia/vulkan/icd.d; do
@@ -72,7 +76,7 @@ else
     if [[ -z $ICD ]]; then
       # No manifest shipped: write one for the driver's Vulkan library, which NVIDIA puts in libGLX_nvidia.
       GLX=$(ldconfig -p | awk '/libGLX_nvidia.so.0/ { print $NF; exit }')
-      [[ -z $GLX ]] && GLX=$(find / -xdev -name 'libGLX_nvidia.so.0' 2>/dev/null | head -n1)
+      [[ -z $GLX ]] && GLX=$(find /usr/local/nvidia /usr/lib /usr/lib64 /lib -name 'libGLX_nvidia.so.0' 2>/dev/null | head -n1)
       if [[ -n $GLX ]]; then
         ICD=$WORK/nvidia_icd.json
         printf '{ "file_format_version": "1.0.1", "ICD": { "library_path": "%s", "api_version": "1.3.0" } }\n' "$GLX" >"$ICD"
