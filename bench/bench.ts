@@ -1,0 +1,104 @@
+// `npm run bench [-- --quick] [--config tiny|small] [--backend wasm|...] [--steps N]`
+// Trains the same GPT config for a fixed number of steps with the chosen tfjs backend (through the real
+// pretraining loop: sampler, micro-batches, AdamW, clipping) and with the PyTorch reference on the same
+// machine, then prints tokens/s and peak RSS for each and, as the last line, the ratio. Not a test: numbers
+// vary with the machine and its load.
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { initBackend, parseBackendName, formatBackendReport } from '../src/backend/choose';
+import { MODEL_PRESETS, countParams } from '../src/model/presets';
+import { pretrain } from '../src/train/pretrain';
+import { projectRoot } from '../src/config';
+import type { ModelConfig, OptimConfig, PretrainConfig } from '../src/runs/types';
+import type { TokenShard } from '../src/data/types';
+import { Rng } from '../src/train/rng';
+
+interface BenchConfig {
+  model: ModelConfig;
+  batch: number;
+  microBatch: number;
+  steps: number;
+  warmup: number;
+}
+
+const CONFIGS: Record<string, BenchConfig> = {
+  // B 16 × T 128 = 2k tokens per step
+  tiny: { model: MODEL_PRESETS.tiny, batch: 16, microBatch: 16, steps: 10, warmup: 2 },
+  // the issue's "small": V 8192, d 256, 6 layers, T 256, B 16
+  small: { model: MODEL_PRESETS.small, batch: 16, microBatch: 16, steps: 5, warmup: 1 },
+};
+
+const OPTIM: OptimConfig = { lr: 3e-4, minLr: 3e-4, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
+
+function parseArgs(argv: string[]): { config: string; backend?: string; steps?: number; quick: boolean } {
+  const out: { config: string; backend?: string; steps?: number; quick: boolean } = { config: 'small', quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench: ${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') out.quick = true;
+    else if (a === '--config') out.config = val();
+    else if (a === '--backend') out.backend = val();
+    else if (a === '--steps') out.steps = Number(val());
+    else throw new Error(`bench: unknown argument ${a} (use --quick, --config tiny|small, --backend NAME, --steps N)`);
+  }
+  if (out.quick && !argv.includes('--config')) out.config = 'tiny';
+  if (!(out.config in CONFIGS)) throw new Error(`bench: --config ${out.config}: use one of ${Object.keys(CONFIGS).join(', ')}`);
+  if (out.steps !== undefined && !(Number.isInteger(out.steps) && out.steps > 0)) throw new Error(`bench: --steps must be a positive integer`);
+  return out;
+}
+
+function randomShard(vocab: number, n: number): TokenShard {
+  const r = new Rng(3);
+  const tokens = Uint16Array.from({ length: n }, () => r.int(vocab));
+  return { path: 'memory:bench', numTokens: n, read: (s, l) => tokens.subarray(s, s + l) };
+}
+
+async function benchTfjs(b: BenchConfig): Promise<{ tokensPerSec: number; secondsPerStep: number; peakRssMB: number; lastLoss: number }> {
+  const shard = randomShard(b.model.vocabSize, 1 << 20);
+  const config: PretrainConfig = {
+    kind: 'pretrain', name: 'bench', preset: 'tiny', model: b.model, optim: OPTIM, totalSteps: b.warmup + b.steps,
+    batchSize: b.batch, microBatch: b.microBatch, mixture: [{ fromFraction: 0, weights: { general: 1 } }],
+    evalEvery: 1 << 30, evalTokens: 1, seed: 1,
+  };
+  let t0 = 0;
+  let lastLoss = NaN;
+  for await (const log of pretrain(config, { shards: { general: { train: shard, val: shard } }, skipEval: true })) {
+    if (log.step === b.warmup) t0 = performance.now();
+    lastLoss = log.trainLoss;
+  }
+  const dt = (performance.now() - t0) / 1000;
+  return { tokensPerSec: (b.steps * b.batch * b.model.contextLength) / dt, secondsPerStep: dt / b.steps, peakRssMB: process.resourceUsage().maxRSS / 1024, lastLoss };
+}
+
+function benchTorch(b: BenchConfig): { tokensPerSec: number; secondsPerStep: number; peakRssMB: number; threads: number; torch: string; lastLoss: number } {
+  const job = { model: b.model, optim: OPTIM, batch: b.batch, steps: b.steps, warmup: b.warmup, threads: os.availableParallelism() };
+  const r = spawnSync('/usr/bin/python3', [path.join(projectRoot(), 'bench', 'torch_bench.py'), JSON.stringify(job)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench: PyTorch side failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const b = { ...CONFIGS[args.config] };
+  if (args.quick) b.steps = Math.min(b.steps, 5);
+  if (args.steps) b.steps = args.steps;
+  const report = await initBackend({ backend: args.backend ? parseBackendName(args.backend, '--backend') : undefined, quiet: true });
+  const m = b.model;
+  console.log(`config ${args.config}: V ${m.vocabSize}, d ${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, T ${m.contextLength}, B ${b.batch} (micro ${b.microBatch}); ${countParams(m).toLocaleString('en-US')} params; ${b.steps} timed steps after ${b.warmup} warmup`);
+  console.log(formatBackendReport(report));
+  const tj = await benchTfjs(b);
+  console.log(`tfjs (${report.name}): ${tj.tokensPerSec.toFixed(0)} tokens/s, ${tj.secondsPerStep.toFixed(3)} s/step, peak RSS ${tj.peakRssMB.toFixed(0)} MB, last loss ${tj.lastLoss.toFixed(3)}`);
+  const pt = benchTorch(b);
+  console.log(`pytorch ${pt.torch} (${pt.threads} threads): ${pt.tokensPerSec.toFixed(0)} tokens/s, ${pt.secondsPerStep.toFixed(3)} s/step, peak RSS ${pt.peakRssMB.toFixed(0)} MB, last loss ${pt.lastLoss.toFixed(3)}`);
+  console.log(`tokens/s ratio (tfjs/pytorch): ${(tj.tokensPerSec / pt.tokensPerSec).toFixed(3)}`);
+}
+
+main().catch((e) => {
+  console.error((e as Error).message);
+  process.exit(1);
+});

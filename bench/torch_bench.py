@@ -1,0 +1,49 @@
+"""PyTorch side of `npm run bench`: trains the reference GPT (test/reference/gpt_ref.py, same architecture as
+the tfjs model) for a fixed number of steps on random windows and prints one JSON line with tokens/s and peak
+RSS. Usage: /usr/bin/python3 torch_bench.py '<json: {model, optim, batch, steps, warmup, threads}>'"""
+import json
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
+import torch  # noqa: E402
+import gpt_ref  # noqa: E402
+
+
+def main():
+    job = json.loads(sys.argv[1])
+    torch.set_num_threads(job["threads"])
+    torch.manual_seed(0)
+    cfg, o, B, T = job["model"], job["optim"], job["batch"], job["model"]["contextLength"]
+    params = gpt_ref.init_params(cfg, seed=1)
+    opt = gpt_ref.make_optimizer(params, o)
+    data = torch.randint(0, cfg["vocabSize"], (1 << 20,))
+    g = torch.Generator().manual_seed(2)
+
+    def batch():
+        starts = torch.randint(0, data.numel() - T - 1, (B,), generator=g)
+        w = torch.stack([data[s:s + T + 1] for s in starts.tolist()])
+        return w[:, :-1].contiguous(), w[:, 1:].contiguous()
+
+    losses = []
+    for step in range(job["warmup"] + job["steps"]):
+        if step == job["warmup"]:
+            t0 = time.perf_counter()
+        x, y = batch()
+        loss, _ = gpt_ref.train_step(params, opt, cfg, o, x, y, o["lr"])
+        losses.append(loss)
+    dt = time.perf_counter() - t0
+    print(json.dumps({
+        "tokensPerSec": job["steps"] * B * T / dt,
+        "secondsPerStep": dt / job["steps"],
+        "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "lastLoss": losses[-1],
+    }))
+
+
+if __name__ == "__main__":
+    main()
