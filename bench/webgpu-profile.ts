@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../src/backend/choose';
 import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
+import { webgpuSyncWaitMs } from '../src/backend/webgpu';
 import { MODEL_PRESETS, countParams } from '../src/model/presets';
 import { initParams, disposeParams, type Batch } from '../src/model/gpt';
 import { AdamW, clipByGlobalNorm } from '../src/train/optim';
@@ -71,13 +72,18 @@ async function main(): Promise<void> {
   console.log(`warmup: ${warmup} steps in ${((Date.now() - tw) / 1000).toFixed(1)} s (shader compiles, first allocations)`);
   const tensorsBefore = tf.memory().numTensors;
   const t0 = Date.now();
+  const wait0 = webgpuSyncWaitMs();
   let last = NaN;
   const { counts } = await countWebgpuCalls(() => { for (let i = 0; i < steps; i++) last = step(); });
   const ms = (Date.now() - t0) / steps;
+  const waitMs = (webgpuSyncWaitMs() - wait0) / steps;
   const c = perStep(counts, steps);
   console.log(`per step: ${c.kernels} kernels, ${c.dispatches} dispatches, ${c.submits} submits, ${c.createBuffer} createBuffer, ${c.createBindGroup} bind groups, ${c.writeBuffer} writeBuffer, ${c.mapAsync} readbacks, ${c.createComputePipeline} pipelines`);
   console.log(`top kernels/step: ${Object.entries(c.byKernel).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`tensors leaked per step: ${(tf.memory().numTensors - tensorsBefore) / steps}; last loss ${last.toFixed(4)}`);
+  if (report.name === 'webgpu') {
+    console.log(`host ${(ms - waitMs).toFixed(1)} ms/step, blocked on the GPU ${waitMs.toFixed(1)} ms/step (readbacks): GPU busy >= ${((100 * waitMs) / ms).toFixed(0)}% of the step`);
+  }
   console.log(`${report.name}: ${ms.toFixed(1)} ms/step, ${((B * T) / (ms / 1000)).toFixed(0)} tokens/s`);
   opt.dispose();
   disposeParams(params);
