@@ -356,3 +356,16 @@ export function parseSqueue(stdout: string): QueueTask[] {
   }
   return out;
 }
+
+/**
+ * Parse `sacct -X -n -P --format=JobID,State` for array tasks (`<job>_<task>|<STATE>[ by <uid>]`): where
+ * accounting is on, it still knows the end state of tasks squeue forgot (MinJobAge after they ended).
+ */
+export function parseSacct(stdout: string): QueueTask[] {
+  const out: QueueTask[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^(\d+)_(\d+)\|([A-Z_]+)/.exec(line.trim());
+    if (m) out.push({ jobId: m[1], taskId: Number(m[2]), state: m[3], reason: 'None' });
+  }
+  return out;
+}

@@ -14,7 +14,7 @@ import * as path from 'path';
 import { cacheRoot as defaultCacheRoot, projectRoot } from '../config';
 import type { RunConfig, RunStatus } from './types';
 import {
-  isActive, isRunningState, isStale, latestTasks, parseSbatchJobId, parseSqueue, planSlurm, sbatchScript,
+  isActive, isRunningState, isStale, latestTasks, parseSacct, parseSbatchJobId, parseSqueue, planSlurm, sbatchScript,
   slurmRefText, SQUEUE_FORMAT,
   type LedgerEntry, type QueueTask, type RunTask, type SlurmPlan, type SlurmResources, type StoreView, type Sweep,
 } from './slurm-plan';
@@ -110,12 +110,21 @@ export function queryQueue(): { tasks: QueueTask[]; error?: string } {
   return { tasks: r.error ? [] : parseSqueue(r.stdout), ...(r.error ? { error: r.error } : {}) };
 }
 
-/** The latest Slurm task of every run this cache's submissions know of, with live squeue state. */
+/**
+ * The latest Slurm task of every run this cache's submissions know of, with its state: from squeue,
+ * and for tasks squeue has forgotten, from sacct where accounting is on (else their state stays unknown).
+ */
 export function runTasks(dir: string): { tasks: Map<string, RunTask>; squeueError?: string } {
   const ledger = readLedger(dir);
   if (ledger.length === 0) return { tasks: new Map() };
   const q = queryQueue();
-  return { tasks: latestTasks(ledger, q.tasks), ...(q.error ? { squeueError: q.error } : {}) };
+  let tasks = latestTasks(ledger, q.tasks);
+  const forgotten = [...new Set([...tasks.values()].filter((t) => !t.state).map((t) => t.jobId))];
+  if (!q.error && forgotten.length) {
+    const acct = slurmCmd('sacct', ['-X', '-n', '-P', '--format=JobID,State', `--jobs=${forgotten.join(',')}`]);
+    if (!acct.error) tasks = latestTasks(ledger, [...q.tasks, ...parseSacct(acct.stdout)]);
+  }
+  return { tasks, ...(q.error ? { squeueError: q.error } : {}) };
 }
 
 /** Write a file so readers never see half of it (temp file + rename on the same filesystem). */

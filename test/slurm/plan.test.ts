@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  latestTasks, parseSbatchJobId, parseSqueue, planSlurm, sbatchScript, slurmTimeSeconds, defaultSignalSeconds,
+  latestTasks, parseSacct, parseSbatchJobId, parseSqueue, planSlurm, sbatchScript, slurmTimeSeconds, defaultSignalSeconds,
   type RunTask, type StoreView, type Sweep,
 } from '../../src/runs/slurm-plan';
 import { resolveState } from '../../src/runs/slurm';
@@ -180,6 +180,14 @@ test('sbatch and squeue output parsing', () => {
   assert.deepEqual(parseSqueue('5|0|RUNNING|None\n6|N/A|PENDING|Resources\n5|1|PENDING|Dependency\n\n'), [
     { jobId: '5', taskId: 0, state: 'RUNNING', reason: 'None' },
     { jobId: '5', taskId: 1, state: 'PENDING', reason: 'Dependency' },
+  ]);
+});
+
+test('sacct output parsing (end states of tasks squeue forgot)', () => {
+  assert.deepEqual(parseSacct('12_0|COMPLETED\n12_1|CANCELLED by 0\n12_[2-3]|PENDING\n13|FAILED\n12_4|OUT_OF_MEMORY\n'), [
+    { jobId: '12', taskId: 0, state: 'COMPLETED', reason: 'None' },
+    { jobId: '12', taskId: 1, state: 'CANCELLED', reason: 'None' },
+    { jobId: '12', taskId: 4, state: 'OUT_OF_MEMORY', reason: 'None' },
   ]);
 });
 
