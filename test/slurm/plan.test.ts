@@ -248,3 +248,27 @@ test('status without a readable queue: the store alone decides, the table says w
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('dry run: scripts and per-task configs are written, nothing is submitted or recorded', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { submitSweep, slurmDir, readLedger } = await import('../../src/runs/slurm');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'midtrain-slurm-dry-'));
+  try {
+    const res = await submitSweep(sweep, { store: store({ A: 'finished' }), cacheRoot: root, dryRun: true, runCommand: ['node', 'cli.js', 'run'], time: '1:00:00' });
+    assert.deepEqual(res.jobs.map((j) => [j.jobId, j.names, j.dependency]), [
+      ['dry-run-g0', ['a1', 'a2', 'B'], undefined],
+      ['dry-run-g1', ['b1'], 'afterok:dry-run-g0_2'],
+    ]);
+    const dir = path.dirname(res.jobs[1].script);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['g0.0.json', 'g0.1.json', 'g0.2.json', 'g0.sh', 'g1.0.json', 'g1.sh']);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'g0.2.json'), 'utf8')), sweep.runs[3]);
+    assert.match(fs.readFileSync(res.jobs[1].script, 'utf8'), /^#SBATCH --dependency=afterok:dry-run-g0_2$/m);
+    assert.match(fs.readFileSync(res.jobs[1].script, 'utf8'), /^#SBATCH --signal=B:USR1@300$/m);
+    assert.equal(fs.statSync(res.jobs[0].script).mode & 0o111, 0o111);
+    assert.deepEqual(readLedger(slurmDir(root)), []);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
