@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../runs/types';
 import { paramShapes, headDims } from './presets';
-import { matmul, linear, layerNorm, gelu, embedding, crossEntropy } from './ops';
+import { matmul, linear, layerNorm, gelu, embedding, crossEntropy, causalAttention } from './ops';
 import { Rng } from '../train/rng';
 
 /** All weights by name (names and order from paramShapes: the checkpoint and PyTorch-reference layout). */
@@ -54,7 +54,8 @@ export function paramsFromArrays(cfg: ModelConfig, arrays: Record<string, Float3
     const n = shape.reduce((x, y) => x * y, 1);
     if (!a) throw new Error(`weights: missing tensor ${name}`);
     if (a.length !== n) throw new Error(`weights: ${name} has ${a.length} values, expected ${n} for shape [${shape}]`);
-    params[name] = tf.variable(tf.tensor(a, shape, 'float32'), true, `${name}_${nextVarId++}`);
+    // tidy: tf.variable shares the initial tensor's data but the tensor itself would stay registered.
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(a, shape, 'float32'), true, `${name}_${nextVarId++}`));
   }
   return params;
 }
@@ -110,20 +111,13 @@ function applyRotary(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, r: numb
 // ---------------------------------------------------------------------------------------------------------
 // Blocks
 
-/** Additive causal mask [T, Tk]: query i (absolute position pos0+i) sees keys 0 … pos0+i. */
-function causalMask(pos0: number, T: number, Tk: number): tf.Tensor2D {
-  const m = new Float32Array(T * Tk);
-  for (let i = 0; i < T; i++) for (let j = pos0 + i + 1; j < Tk; j++) m[i * Tk + j] = -1e9;
-  return tf.tensor2d(m, [T, Tk]);
-}
-
 /**
  * Causal self-attention on x [B·T, d]. The fused QKV projection is laid out per head as [q | k | v]
  * (GPT-NeoX's query_key_value), so real Pythia weights map onto it without reshuffling.
  */
 function attention(
   p: Params, i: number, cfg: ModelConfig, x: tf.Tensor2D, B: number, T: number,
-  rope: { cos: tf.Tensor2D; sin: tf.Tensor2D; mask: tf.Tensor2D }, past?: LayerCache,
+  rope: { cos: tf.Tensor2D; sin: tf.Tensor2D }, past?: LayerCache,
 ): { y: tf.Tensor2D; cache: LayerCache } {
   const H = cfg.nHeads;
   const { headSize: hs, rotaryDims } = headDims(cfg);
@@ -136,9 +130,7 @@ function attention(
     k = tf.concat([past.k, k], 2);
     v = tf.concat([past.v, v], 2);
   }
-  const scores = tf.add(tf.mul(matmul(q, k, false, true), 1 / Math.sqrt(hs)), rope.mask);
-  const att = tf.softmax(scores, -1);
-  const out = tf.reshape(tf.transpose(matmul(att, v), [0, 2, 1, 3]), [B * T, cfg.dModel]);
+  const out = tf.reshape(tf.transpose(causalAttention(q, k, v), [0, 2, 1, 3]), [B * T, cfg.dModel]);
   return { y: linear(out, p[`h${i}.attn.proj.w`], p[`h${i}.attn.proj.b`]) as tf.Tensor2D, cache: { k, v } };
 }
 
@@ -164,7 +156,7 @@ export function forward(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, opts
   const [B, T] = ids.shape;
   const pos0 = opts.cache?.[0]?.k.shape[2] ?? 0;
   if (pos0 + T > cfg.contextLength) throw new Error(`forward: ${pos0 + T} positions exceed contextLength ${cfg.contextLength}`);
-  const rope = { ...rotaryTables(cfg, pos0, T), mask: causalMask(pos0, T, pos0 + T) };
+  const rope = rotaryTables(cfg, pos0, T);
   let x = embedding(params.wte, tf.reshape(ids, [-1])) as tf.Tensor2D;
   const cache: LayerCache[] = [];
   for (let i = 0; i < cfg.nLayers; i++) {

@@ -3,8 +3,11 @@
 // transposed-operand matmuls (10–20× slower there), any differentiated mean/sum builds a full-size `ones`
 // on the CPU each step (LayerNorm via tf.moments, the loss reduction), and gather's gradient needs
 // UnsortedSegmentSum, which wasm lacks. Every op here has a finite-difference test (test/engine/ops.test.ts).
+// Where the active backend has a fused kernel for an op (the native backend, issue 6), the op uses it; the
+// same tests run against it with MIDTRAIN_BACKEND=native.
 import * as tf from '@tensorflow/tfjs';
-import { fastTransposedMatmul } from '../backend/caps';
+import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedLayerNorm } from '../backend/caps';
+import { fusedCausalAttention, fusedCrossEntropy, fusedLayerNorm } from '../backend/native-fused';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomBody = (...args: any[]) => { value: tf.Tensor; gradFunc: GradFunc };
@@ -54,6 +57,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
  * Backward: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·dy; dg = Σ dy·x̂; db = Σ dy.
  */
 export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  if (hasFusedLayerNorm()) return fusedLayerNorm(x, g, b, eps);
   const f = customGrad((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
     const mean = tf.mean(xi, -1, true);
     const xc = tf.sub(xi, mean);
@@ -115,11 +119,16 @@ function oneHotF32(ids: tf.Tensor, depth: number): tf.Tensor {
 }
 
 /**
- * Token cross-entropy of logits z [N, V] against int32 targets [N], averaged over tokens with weight
- * (weights [N], e.g. an SFT response mask; default all ones):
+ * Token cross-entropy of logits z [N, V] against int32 targets [N], averaged over the tokens whose weight
+ * is 1 (weights [N], a 0/1 mask such as SFT's response mask; default all ones):
  *   loss = Σ wᵢ (logsumexp(zᵢ) − zᵢ[tᵢ]) / Σ wᵢ,   ∂loss/∂zᵢ = wᵢ (softmax(zᵢ) − onehot(tᵢ)) / Σ w.
  */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
+  if (hasFusedCrossEntropy()) {
+    // The fused kernel leaves labels < 0 out of the mean: masked tokens become -1.
+    const labels = weights ? tf.where(tf.greater(weights, 0), targets, tf.fill(targets.shape, -1, 'int32')) : targets;
+    return fusedCrossEntropy(logits, labels);
+  }
   const [n, v] = logits.shape;
   const w = weights ?? tf.ones([n]);
   const f = customGrad((z: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -143,4 +152,23 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights?: tf
 /** Per-token cross-entropy [N] (no gradient), for evaluation and per-example losses. */
 export function tokenLosses(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.sub(tf.logSumExp(logits, -1), tf.sum(tf.mul(logits, oneHotF32(targets, logits.shape[1] as number)), -1)));
+}
+
+/** Additive causal mask [T, Tk]: query i (absolute position pos0+i) sees keys 0 … pos0+i. */
+export function causalMask(pos0: number, T: number, Tk: number): tf.Tensor2D {
+  const m = new Float32Array(T * Tk);
+  for (let i = 0; i < T; i++) for (let j = pos0 + i + 1; j < Tk; j++) m[i * Tk + j] = -1e9;
+  return tf.tensor2d(m, [T, Tk]);
+}
+
+/**
+ * softmax(q·kᵀ/√d + causal mask)·v for q [B, H, T, d] and k, v [B, H, Tk, d] (Tk ≥ T: the last T keys are
+ * the queries' own positions, earlier ones come from a KV cache). Fused on backends that have it (no cache).
+ */
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+  const [, , T, d] = q.shape;
+  const Tk = k.shape[2];
+  if (Tk === T && hasFusedAttention()) return fusedCausalAttention(q, k, v, 1 / Math.sqrt(d)) as tf.Tensor4D;
+  const scores = tf.add(tf.mul(matmul(q, k, false, true), 1 / Math.sqrt(d)), causalMask(Tk - T, T, Tk));
+  return matmul(tf.softmax(scores, -1), v) as tf.Tensor4D;
 }
