@@ -138,6 +138,10 @@ function writeAtomic(file: string, text: string, mode?: number): void {
 /** The given store, or the real one (loaded lazily: it pulls in tfjs and the data layer). */
 async function storeOf(sweep: Sweep, ctx: SlurmContext): Promise<SlurmStore> {
   if (ctx.store) return ctx.store;
+  if (ctx.cacheRoot && path.resolve(ctx.cacheRoot) !== defaultCacheRoot()) {
+    // The real store reads MIDTRAIN_CACHE; a different cacheRoot here would plan against one store and fill another.
+    throw new Error(`slurm: cacheRoot ${ctx.cacheRoot} differs from the run store's (${defaultCacheRoot()}): set MIDTRAIN_CACHE instead`);
+  }
   const { runStoreView } = await import('./slurm-store');
   return runStoreView(sweep.runs);
 }
