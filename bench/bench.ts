@@ -27,7 +27,12 @@ const CONFIGS: Record<string, BenchConfig> = {
   tiny: { model: MODEL_PRESETS.tiny, batch: 16, microBatch: 16, steps: 10, warmup: 2 },
   // the issue's "small": V 8192, d 256, 6 layers, T 256, B 16
   small: { model: MODEL_PRESETS.small, batch: 16, microBatch: 16, steps: 5, warmup: 1 },
+  // GPU (issue 9): the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304) at context 512, B 16 = 8k tokens/step
+  'pythia-70m': { model: { ...MODEL_PRESETS['pythia-70m'], contextLength: 512 }, batch: 16, microBatch: 16, steps: 10, warmup: 3 },
 };
+
+/** Backends that run on a GPU: the PyTorch side then runs on CUDA too (when it has CUDA). */
+const GPU_BACKENDS = new Set(['webgpu', 'tensorflow']);
 
 const OPTIM: OptimConfig = { lr: 3e-4, minLr: 3e-4, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
 
@@ -75,9 +80,11 @@ async function benchTfjs(b: BenchConfig): Promise<{ tokensPerSec: number; second
   return { tokensPerSec: (b.steps * b.batch * b.model.contextLength) / dt, secondsPerStep: dt / b.steps, peakRssMB: process.resourceUsage().maxRSS / 1024, lastLoss };
 }
 
-function benchTorch(b: BenchConfig): { tokensPerSec: number; secondsPerStep: number; peakRssMB: number; threads: number; torch: string; lastLoss: number } {
-  const job = { model: b.model, optim: OPTIM, batch: b.batch, steps: b.steps, warmup: b.warmup, threads: os.availableParallelism() };
-  const r = spawnSync('/usr/bin/python3', [path.join(projectRoot(), 'bench', 'torch_bench.py'), JSON.stringify(job)], { encoding: 'utf8' });
+function benchTorch(b: BenchConfig, device: 'cpu' | 'cuda'): { tokensPerSec: number; secondsPerStep: number; peakRssMB: number; threads: number; torch: string; lastLoss: number; device?: string } {
+  const job = { model: b.model, optim: OPTIM, batch: b.batch, steps: b.steps, warmup: b.warmup, threads: os.availableParallelism(), device };
+  // MIDTRAIN_PYTHON: a python whose torch has CUDA, on GPU machines (Debian's python3-torch is CPU-only).
+  const py = process.env.MIDTRAIN_PYTHON ?? '/usr/bin/python3';
+  const r = spawnSync(py, [path.join(projectRoot(), 'bench', 'torch_bench.py'), JSON.stringify(job)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bench: PyTorch side failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -93,8 +100,8 @@ async function main(): Promise<void> {
   console.log(formatBackendReport(report));
   const tj = await benchTfjs(b);
   console.log(`tfjs (${report.name}): ${tj.tokensPerSec.toFixed(0)} tokens/s, ${tj.secondsPerStep.toFixed(3)} s/step, peak RSS ${tj.peakRssMB.toFixed(0)} MB, last loss ${tj.lastLoss.toFixed(3)}`);
-  const pt = benchTorch(b);
-  console.log(`pytorch ${pt.torch} (${pt.threads} threads): ${pt.tokensPerSec.toFixed(0)} tokens/s, ${pt.secondsPerStep.toFixed(3)} s/step, peak RSS ${pt.peakRssMB.toFixed(0)} MB, last loss ${pt.lastLoss.toFixed(3)}`);
+  const pt = benchTorch(b, GPU_BACKENDS.has(report.name) ? 'cuda' : 'cpu');
+  console.log(`pytorch ${pt.torch} (${pt.device && pt.device !== 'cpu' ? pt.device : `${pt.threads} threads`}): ${pt.tokensPerSec.toFixed(0)} tokens/s, ${pt.secondsPerStep.toFixed(3)} s/step, peak RSS ${pt.peakRssMB.toFixed(0)} MB, last loss ${pt.lastLoss.toFixed(3)}`);
   console.log(`tokens/s ratio (tfjs/pytorch): ${(tj.tokensPerSec / pt.tokensPerSec).toFixed(3)}`);
 }
 

@@ -17,7 +17,9 @@ def main():
     torch.set_num_threads(job["threads"])
     torch.manual_seed(0)
     cfg, o, B, T = job["model"], job["optim"], job["batch"], job["model"]["contextLength"]
-    params = gpt_ref.init_params(cfg, seed=1)
+    # "cuda" when the tfjs side runs on a GPU (bench.ts --backend webgpu): same device class on both sides.
+    dev = torch.device("cuda" if job.get("device") == "cuda" and torch.cuda.is_available() else "cpu")
+    params = {n: t.detach().to(dev).requires_grad_(True) for n, t in gpt_ref.init_params(cfg, seed=1).items()}
     opt = gpt_ref.make_optimizer(params, o)
     data = torch.randint(0, cfg["vocabSize"], (1 << 20,))
     g = torch.Generator().manual_seed(2)
@@ -25,15 +27,19 @@ def main():
     def batch():
         starts = torch.randint(0, data.numel() - T - 1, (B,), generator=g)
         w = torch.stack([data[s:s + T + 1] for s in starts.tolist()])
-        return w[:, :-1].contiguous(), w[:, 1:].contiguous()
+        return w[:, :-1].contiguous().to(dev), w[:, 1:].contiguous().to(dev)
 
     losses = []
     for step in range(job["warmup"] + job["steps"]):
         if step == job["warmup"]:
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
             t0 = time.perf_counter()
         x, y = batch()
         loss, _ = gpt_ref.train_step(params, opt, cfg, o, x, y, o["lr"])
         losses.append(loss)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     print(json.dumps({
         "tokensPerSec": job["steps"] * B * T / dt,
@@ -42,6 +48,7 @@ def main():
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "lastLoss": losses[-1],
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
     }))
 
 

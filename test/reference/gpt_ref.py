@@ -75,7 +75,8 @@ def forward(params, cfg, ids):
     d, H, eps = cfg["dModel"], cfg["nHeads"], cfg["layerNormEps"]
     hs = d // H
     cos, sin, r = rotary_tables(cfg, T)
-    mask = torch.triu(torch.full((T, T), -1e9), diagonal=1)
+    cos, sin = cos.to(ids.device), sin.to(ids.device)  # CUDA when bench/torch_bench.py runs on a GPU
+    mask = torch.triu(torch.full((T, T), -1e9, device=ids.device), diagonal=1)
     x = params["wte"][ids.reshape(-1)]
     for i in range(cfg["nLayers"]):
         p = lambda n: params[f"h{i}.{n}"]
