@@ -13,10 +13,10 @@ import { hashUnit } from './prng';
 import type { Doc } from './text';
 import { generalDocs } from './extract/general';
 import { codeDocs } from './extract/code';
-import { mathDocs } from './extract/math';
+import { mathDocs, MATH_SOURCES } from './extract/math';
 import { instructionDocs } from './extract/instruction';
 import { knowledgeDocs } from './extract/knowledge';
-import { webDocs } from './extract/web';
+import { webDocs, WEB_SOURCES } from './extract/web';
 import { loadWordnet, type Synset } from './extract/wordnet';
 import { gsmExamples, limaExamples, pycodeExamples, sciqExamples, TASK_DESCRIPTIONS, type SplitExamples } from './sft/build-tasks';
 import { CHECKERS } from './sft/checkers';
@@ -24,15 +24,15 @@ import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../to
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
-export const DATA_FORMAT_VERSION = 3;
+export const DATA_FORMAT_VERSION = 4;
 
 export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
   general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],
   code: ['numpy', 'networkx', 'sklearn', 'django', 'pystdlib'],
-  math: ['maximaTest', 'maximaShare', 'maximaDoc'],
+  math: [...MATH_SOURCES],
   instruction: ['wordnet', 'bsdgames'],
   knowledge: ['gcide', 'foldoc', 'wordnet'],
-  'web-quality': ['pythonDoc', 'debianReference', 'debianHandbook'],
+  'web-quality': [...WEB_SOURCES],
 };
 
 export const TASK_SOURCES: Record<SftTaskName, SourceKey[]> = {
@@ -42,10 +42,10 @@ export const TASK_SOURCES: Record<SftTaskName, SourceKey[]> = {
 export const ROLE_DESCRIPTIONS: Record<Role, string> = {
   general: 'C4 role: general English prose only — 18 Project Gutenberg books (cut into ~6k-char sections), US State of the Union addresses, the Brown corpus (POS tags stripped) and SpamAssassin ham e-mail bodies (headers, quotes, signatures and list footers removed). No technical documentation: its val split measures forgetting.',
   code: 'Starcoder role: Python source files from numpy, networkx, scikit-learn, Django and the CPython standard library (Debian packages). SymPy is excluded: it is the pycode SFT task.',
-  math: 'Math role: the Maxima manual (HTML → text), Maxima regression tests (input → expected result) and SYNTHETIC GSM8K-style worked word problems from the generator\'s train templates only (the paper\'s math mix, MAmmoTH/OpenMathInstruct, is worked word problems too).',
+  math: 'Math role: the manuals of Maxima and GAP (HTML → text) and PARI/GP (TeX source), Maxima regression tests (input → expected result) and SYNTHETIC GSM8K-style worked word problems from the generator\'s train templates only (the paper\'s math mix, MAmmoTH/OpenMathInstruct, is worked word problems too).',
   instruction: 'FLAN role: instruction-formatted examples (Instruction/Input/Output) built from WordNet relations (define, name, synonym, antonym, hypernym, use in a sentence; science nouns excluded) and the BSD quiz tables (capitals, elements, Latin/Greek words, ...).',
   knowledge: 'KnowledgeQA role: dictionary and encyclopaedic definitions — GCIDE (Webster 1913 + WordNet), FOLDOC (computing) — and WordNet noun definitions as Q/A (natural-science nouns excluded: they are the sciq task).',
-  'web-quality': 'DCLM role (high-quality web), a defensible stand-in: real HTML web pages shipped by Debian (docs.python.org minus its FAQ, the Debian Reference, the Debian Administrator\'s Handbook) converted to text, boilerplate lines removed, kept only if they pass Gopher-style quality rules. More technical than a web crawl.',
+  'web-quality': 'DCLM role (high-quality web), a defensible stand-in: real HTML web pages shipped by Debian (docs.python.org minus its FAQ, the Debian Reference, the Debian Administrator\'s Handbook, the Developer\'s Reference, the New Maintainers\' Guide, Debian Policy, the Securing Debian Manual) converted to text, boilerplate lines removed, kept only if they pass Gopher-style quality rules. More technical than a web crawl.',
 };
 
 type Log = (s: string) => void;
@@ -94,10 +94,10 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): Doc[] 
   switch (role) {
     case 'general': docs = generalDocs(src.many(['gutenberg', 'sotu', 'brown', 'spamAssassin'])); break;
     case 'code': docs = codeDocs(src.many(['numpy', 'networkx', 'sklearn', 'django', 'pystdlib'])); break;
-    case 'math': docs = mathDocs(src.many(['maximaTest', 'maximaShare', 'maximaDoc']), p.mathSynthetic, p.seed); break;
+    case 'math': docs = mathDocs(src.many(MATH_SOURCES), p.mathSynthetic, p.seed); break;
     case 'instruction': docs = instructionDocs(src.many(['bsdgames']), src.synsets(), p.seed); break;
     case 'knowledge': docs = knowledgeDocs(src.many(['gcide', 'foldoc']), src.synsets()); break;
-    case 'web-quality': docs = webDocs(src.many(['pythonDoc', 'debianReference', 'debianHandbook'])); break;
+    case 'web-quality': docs = webDocs(src.many(WEB_SOURCES)); break;
   }
   docs = docs.filter((d) => d.text.length > 0);
   if (docs.length === 0) throw new Error(`data: role ${role} extracted no documents from ${ROLE_SOURCES[role].join(', ')}`);
@@ -259,7 +259,41 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
   if (fs.existsSync(path.join(dir, 'manifest.json'))) { fs.rmSync(tmp, { recursive: true, force: true }); return; }
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dir), { recursive: true });
-  fs.renameSync(tmp, dir);
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw e;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e: any) { return e.code === 'EPERM'; }
+}
+
+/**
+ * One builder per preset at a time (test files run in parallel processes): an atomic mkdir lock holding the
+ * builder's pid. Others wait for it; a lock whose process has died is taken over.
+ */
+async function withBuildLock<T>(dir: string, log: Log, fn: () => Promise<T>): Promise<T> {
+  const lock = `${dir}.lock`;
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  let waited = false;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (e: any) {
+      if (e.code !== 'EEXIST') throw e;
+      let pid = NaN;
+      try { pid = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8')); } catch { /* being created */ }
+      if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) { fs.rmSync(lock, { recursive: true, force: true }); continue; }
+      if (!waited) { log(`waiting for another process building ${dir} (lock ${lock})`); waited = true; }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try { return await fn(); } finally { fs.rmSync(lock, { recursive: true, force: true }); }
 }
 
 function maxNewTokens(task: SftTaskName, p: DataPreset): number {
@@ -311,14 +345,22 @@ export async function ensureData(preset: PresetName, opts: { quiet?: boolean } =
   const p = dataPreset(preset);
   const dir = dataDir(preset);
   const manifestFile = path.join(dir, 'manifest.json');
-  if (fs.existsSync(manifestFile)) {
+  const current = () => {
+    if (!fs.existsSync(manifestFile)) return null;
     const m = readManifest(preset);
-    if (m.buildKey === buildKey(p) && m.formatVersion === DATA_FORMAT_VERSION) return loadBundle(preset, m);
-    log(`built data in ${dir} is stale (build key ${m.buildKey} ≠ ${buildKey(p)}): rebuilding`);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  const t0 = process.hrtime.bigint();
-  await build(preset, dir, log);
-  log(`built in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s → ${dir}`);
+    return m.buildKey === buildKey(p) && m.formatVersion === DATA_FORMAT_VERSION ? m : null;
+  };
+  const ready = current();
+  if (ready) return loadBundle(preset, ready);
+  await withBuildLock(dir, log, async () => {
+    if (current()) return; // another process built it while we waited
+    if (fs.existsSync(manifestFile)) {
+      log(`built data in ${dir} is stale (build key or format changed): rebuilding`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const t0 = process.hrtime.bigint();
+    await build(preset, dir, log);
+    log(`built in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s → ${dir}`);
+  });
   return loadBundle(preset, readManifest(preset));
 }

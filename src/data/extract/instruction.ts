@@ -59,13 +59,13 @@ function wordnetExamples(synsets: Map<string, Synset>, rng: Rng): string[] {
   for (const s of synsets.values()) {
     if (SCIENCE_LEXNAMES.has(s.lexname)) continue;
     const w = s.words[0];
-    // One or two tasks per synset, chosen by a seeded draw so the role covers all task kinds.
     const kinds: string[] = ['define', 'name'];
     if (s.words.length > 1) kinds.push('synonym');
     if (s.antonyms.length) kinds.push('antonym');
     if (s.pos === 'n' && s.hypernyms.length) kinds.push('hypernym');
     if (s.examples.length) kinds.push('use');
-    const k = rng.pick(kinds);
+    // Two distinct task kinds per synset (FLAN uses several templates per source example).
+    for (const k of rng.sample(kinds, 2)) {
     if (k === 'define') out.push(`Instruction: Define the ${posName[s.pos]} "${w}".\nOutput: ${s.definition}.`);
     else if (k === 'name') out.push(`Instruction: Name the ${posName[s.pos]} that means: ${s.definition}.\nOutput: ${w}`);
     else if (k === 'synonym') out.push(`Instruction: Give a synonym of "${w}".\nOutput: ${s.words.slice(1).join(', ')}`);
@@ -76,6 +76,7 @@ function wordnetExamples(synsets: Map<string, Synset>, rng: Rng): string[] {
       const h = synsets.get(s.hypernyms[0]);
       if (h) out.push(`Instruction: Complete the sentence: ${article(w)} ${w} is a kind of ...\nOutput: ${h.words[0]}`);
     } else if (k === 'use') out.push(`Instruction: Write a sentence using "${w}".\nOutput: ${s.examples[0][0].toUpperCase()}${s.examples[0].slice(1)}.`);
+    }
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // The "DCLM" (high-quality web) role. No web crawl is reachable here; the closest real thing is the
 // HTML websites that Debian ships (docs.python.org's pages, the Debian Reference, the Debian
-// Administrator's Handbook): real web pages with navigation chrome. We convert them to text and
+// Administrator's Handbook, the Developer's Reference, the New Maintainers' Guide, Debian Policy, the
+// Securing Debian Manual): real web pages with navigation chrome. We convert them to text and
 // keep pages that pass Gopher-style quality rules (the heuristic filters that precede DCLM's
 // classifier). It is a narrower, more technical pool than a web crawl: the role card says so.
 // The Python FAQ pages are excluded (they are the LIMA-style SFT task).
@@ -35,11 +36,18 @@ function pages(src: FetchedSource, key: string, dir: string, keep: (rel: string)
   });
 }
 
-export function webDocs(s: { pythonDoc: FetchedSource; debianReference: FetchedSource; debianHandbook: FetchedSource }): Doc[] {
+export const WEB_SOURCES = ['pythonDoc', 'debianReference', 'debianHandbook', 'developersReference', 'maintGuide', 'debianPolicy', 'hardenDoc'] as const;
+
+export function webDocs(s: Record<(typeof WEB_SOURCES)[number], FetchedSource>): Doc[] {
+  const notIndex = (r: string) => !/(^|\/)(genindex|py-modindex|search|index)[^/]*\.html$/.test(r) && !r.startsWith('_');
   const pool = [
-    ...pages(s.pythonDoc, 'pythonDoc', 'usr/share/doc/python3.11/html', (r) => !r.startsWith('faq/') && !r.startsWith('_') && !r.startsWith('genindex') && !r.startsWith('py-modindex')),
+    ...pages(s.pythonDoc, 'pythonDoc', 'usr/share/doc/python3.11/html', (r) => !r.startsWith('faq/') && notIndex(r)),
     ...pages(s.debianReference, 'debianReference', 'usr/share/debian-reference', (r) => r.includes('.en.')),
-    ...pages(s.debianHandbook, 'debianHandbook', 'usr/share/doc/debian-handbook/html/en-US', () => true),
+    ...pages(s.debianHandbook, 'debianHandbook', 'usr/share/doc/debian-handbook/html/en-US', notIndex),
+    ...pages(s.developersReference, 'developersReference', 'usr/share/developers-reference', notIndex),
+    ...pages(s.maintGuide, 'maintGuide', 'usr/share/doc/maint-guide/html', (r) => r.includes('.en.') && notIndex(r)),
+    ...pages(s.debianPolicy, 'debianPolicy', 'usr/share/doc/debian-policy', notIndex),
+    ...pages(s.hardenDoc, 'hardenDoc', 'usr/share/doc/harden-doc/html/en-US', notIndex),
   ];
   return dedup(dropFrequentLines(pool, 20).filter((d) => passesQualityRules(d.text)));
 }
