@@ -125,7 +125,7 @@ if (require.main === module) {
     (r) => {
       const info = require(r.target).info();
       console.log(`midtrain: native CPU kernels ${r.built ? 'built' : 'up to date'} (${path.relative(process.cwd(), r.target)}, ` +
-        `isa ${info.isa}, OpenBLAS ${info.blasCore}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        `kernels for ${info.isa}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     },
     (e) => {
       const first = String(e.message).split('\n')[0];

@@ -285,6 +285,33 @@ napi_value AddN(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// copyBox(src, srcShape, srcOff, dst, dstShape, dstOff, box): all shape/offset arrays Int32Array of one rank
+napi_value CopyBox(napi_env env, napi_callback_info info) {
+  Args a(env, info, "copyBox", 7);
+  size_t ns, nd, rank;
+  const void* src = a.word32(0, &ns);
+  void* dst = a.word32(3, &nd);
+  a.i32(1, &rank);
+  if (rank < 1 || rank > 8) a.fail(1, "rank must be 1..8");
+  int64_t sShape[8], sOff[8], dShape[8], dOff[8], box[8];
+  readShape(a, 1, sShape, (int)rank);
+  readShape(a, 2, sOff, (int)rank);
+  readShape(a, 4, dShape, (int)rank);
+  readShape(a, 5, dOff, (int)rank);
+  readShape(a, 6, box, (int)rank);
+  size_t sTotal = 1, dTotal = 1;
+  for (size_t d = 0; d < rank; d++) {
+    if (sOff[d] < 0 || dOff[d] < 0 || box[d] < 0 || sOff[d] + box[d] > sShape[d] || dOff[d] + box[d] > dShape[d])
+      a.fail(6, "box out of bounds on dim " + std::to_string(d));
+    sTotal *= sShape[d];
+    dTotal *= dShape[d];
+  }
+  need(a, 0, ns, sTotal);
+  need(a, 3, nd, dTotal);
+  K->copyBox(src, sShape, sOff, dst, dShape, dOff, box, (int)rank);
+  return nullptr;
+}
+
 napi_value LayerNormFwd(napi_env env, napi_callback_info info) {
   Args a(env, info, "layerNormFwd", 9);
   size_t rows = (size_t)a.integer(6), cols = (size_t)a.integer(7);
@@ -476,6 +503,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gatherRows", Guard<GatherRows>},
       {"segmentSumRows", Guard<SegmentSumRows>},
       {"addN", Guard<AddN>},
+      {"copyBox", Guard<CopyBox>},
       {"layerNormFwd", Guard<LayerNormFwd>},
       {"layerNormBwd", Guard<LayerNormBwd>},
       {"attentionFwd", Guard<AttentionFwd>},

@@ -518,6 +518,50 @@ void addN(const float* const* xs, int k, float* out, size_t n) {
   });
 }
 
+void copyBox(const void* srcv, const int64_t* srcShape, const int64_t* srcOff, void* dstv, const int64_t* dstShape,
+             const int64_t* dstOff, const int64_t* box, int rank) {
+  const uint32_t* src = (const uint32_t*)srcv;
+  uint32_t* dst = (uint32_t*)dstv;
+  // strides, then merge trailing dims that the box covers fully in both arrays (longer contiguous runs)
+  int64_t ss[8], ds[8];
+  {
+    int64_t a = 1, b = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+      ss[d] = a;
+      ds[d] = b;
+      a *= srcShape[d];
+      b *= dstShape[d];
+    }
+  }
+  int64_t base0 = 0, base1 = 0;
+  for (int d = 0; d < rank; d++) {
+    base0 += srcOff[d] * ss[d];
+    base1 += dstOff[d] * ds[d];
+  }
+  int inner = rank - 1;
+  int64_t run = box[rank - 1];
+  while (inner > 0 && box[inner] == srcShape[inner] && box[inner] == dstShape[inner]) {
+    inner--;
+    run *= box[inner];
+  }
+  // dims [0, inner) are iterated; dim `inner` and everything after it form one contiguous run
+  int64_t rows = 1;
+  for (int d = 0; d < inner; d++) rows *= box[d];
+  if (run == 0 || rows == 0) return;
+  parallelFor(rows, (1 << 14) / run + 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
+      int64_t rem = r, so = base0, dof = base1;
+      for (int d = inner - 1; d >= 0; d--) {
+        int64_t c = rem % box[d];
+        rem /= box[d];
+        so += c * ss[d];
+        dof += c * ds[d];
+      }
+      memcpy(dst + dof, src + so, sizeof(uint32_t) * run);
+    }
+  });
+}
+
 // ---------------------------------------------------------------- fused: layer norm
 
 void layerNormFwd(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
@@ -724,7 +768,7 @@ void adamw(float* p, float* m, float* v, const float* g, size_t n, float lr, flo
 
 const Kernels kTable = {
     MT_STR(MT_ISA), matmul, binary, unary, geluBwd, reduceInner, sumOuter, softmax, transpose, gatherRows,
-    segmentSumRows, addN, layerNormFwd, layerNormBwd, attentionFwd, attentionBwd, crossEntropyFwd,
+    segmentSumRows, addN, copyBox, layerNormFwd, layerNormBwd, attentionFwd, attentionBwd, crossEntropyFwd,
     crossEntropyBwd, adamw,
 };
 

@@ -39,6 +39,10 @@ struct Kernels {
   void (*segmentSumRows)(const float* x, const int32_t* idx, float* out, size_t n, size_t numSegments,
                          size_t cols);
   void (*addN)(const float* const* xs, int k, float* out, size_t n);
+  // Copy a box of 4-byte elements: dst[dstOff + i] = src[srcOff + i] for i in box (rank <= 8). Serves slice,
+  // pad, concat and split (each a box copy between differently shaped arrays).
+  void (*copyBox)(const void* src, const int64_t* srcShape, const int64_t* srcOff, void* dst, const int64_t* dstShape,
+                  const int64_t* dstOff, const int64_t* box, int rank);
 
   // Fused kernels: layer norm over the last axis (saves mean, rstd per row).
   void (*layerNormFwd)(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,

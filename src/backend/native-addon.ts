@@ -4,6 +4,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { projectRoot } from '../config';
 
+/** Arrays of 4-byte elements (float32 or int32 tensors), which the layout kernels copy as raw words. */
+export type Word32Array = Float32Array | Int32Array;
+
 /** The functions the addon exports (native/src/addon.cc). All outputs are preallocated by the caller. */
 export interface NativeAddon {
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, batchA: number, batchB: number, m: number, n: number,
@@ -19,6 +22,8 @@ export interface NativeAddon {
   gatherRows(x: Float32Array, idx: Int32Array, out: Float32Array, rows: number, cols: number): void;
   segmentSumRows(x: Float32Array, idx: Int32Array, out: Float32Array, numSegments: number, cols: number): void;
   addN(xs: Float32Array[], out: Float32Array): void;
+  copyBox(src: Word32Array, srcShape: Int32Array, srcOff: Int32Array, dst: Word32Array, dstShape: Int32Array,
+    dstOff: Int32Array, box: Int32Array): void;
   layerNormFwd(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array,
     rstd: Float32Array, rows: number, cols: number, eps: number): void;
   layerNormBwd(x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
@@ -84,6 +89,10 @@ export function loadNativeAddon(): AddonLoad {
   }
   const setCore = process.env.OPENBLAS_CORETYPE === undefined ? openblasCoreHint() : undefined;
   if (setCore) process.env.OPENBLAS_CORETYPE = setCore;
+  // OpenMP threads spin ~0.3 s after each parallel loop by default; on a shared machine (more runnable
+  // threads than cores) that spinning starves the threads doing the work. Spin briefly, then sleep.
+  const setSpin = process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined;
+  if (setSpin) process.env.GOMP_SPINCOUNT = '20000';
   try {
     const addon = require(file) as NativeAddon;
     addon.info();
@@ -93,6 +102,7 @@ export function loadNativeAddon(): AddonLoad {
   } finally {
     // the choice only matters at load time; do not leak it into child processes (e.g. a PyTorch reference)
     if (setCore) delete process.env.OPENBLAS_CORETYPE;
+    if (setSpin) delete process.env.GOMP_SPINCOUNT;
   }
   return cached;
 }

@@ -12,8 +12,16 @@ type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+/**
+ * The tensor's values as the TypedArray its dtype implies. tfjs's cpu Cast is a shallow copy when no
+ * precision is lost (int32/bool → float32 keeps the Int32Array/Uint8Array under a float32 dtype), so a
+ * float32 tensor can hold other arrays; those are converted here (a copy) before reaching C++.
+ */
 export function values(backend: MathBackendCPU, t: TensorInfo): Float32Array | Int32Array | Uint8Array {
-  return backend.data.get(t.dataId).values as Float32Array;
+  const v = backend.data.get(t.dataId).values as Float32Array | Int32Array | Uint8Array;
+  if (t.dtype === 'float32' && !(v instanceof Float32Array)) return Float32Array.from(v);
+  if (t.dtype === 'int32' && !(v instanceof Int32Array)) return Int32Array.from(v);
+  return v;
 }
 const f32 = (b: MathBackendCPU, t: TensorInfo) => values(b, t) as Float32Array;
 
@@ -219,6 +227,88 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
     const out = new Float32Array(numSegments * cols);
     addon.segmentSumRows(f32(backend, x), values(backend, segmentIds) as Int32Array, out, numSegments, cols);
     return backend.makeTensorInfo([numSegments, ...x.shape.slice(1)], 'float32', out);
+  };
+
+  // ---- layout: slice, pad, concat, split are box copies between arrays of 4-byte elements
+  const i32 = (a: number[]) => Int32Array.from(a);
+  const word = (t: TensorInfo) => t.dtype === 'float32' || t.dtype === 'int32';
+  const alloc = (dtype: string, n: number) => (dtype === 'int32' ? new Int32Array(n) : new Float32Array(n));
+  const zeros = (r: number) => new Array<number>(r).fill(0);
+
+  kernels[tf.Slice] = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { begin, size: sz } = (args.attrs ?? {}) as { begin: number | number[]; size: number | number[] };
+    if (!word(x) || x.shape.length === 0 || x.shape.length > 8) return cpuKernel(tf.Slice)(args);
+    const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, sz);
+    tf.slice_util.assertParamsValid(x as tf.Tensor, b, s);
+    const out = alloc(x.dtype, size(s));
+    if (out.length > 0) {
+      addon.copyBox(values(backend, x) as Float32Array, i32(x.shape), i32(b), out, i32(s), i32(zeros(s.length)), i32(s));
+    }
+    return backend.makeTensorInfo(s, x.dtype, out);
+  };
+
+  kernels[tf.PadV2] = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { paddings, constantValue } = (args.attrs ?? {}) as { paddings: [number, number][]; constantValue: number };
+    if (!word(x) || x.shape.length === 0 || x.shape.length > 8) return cpuKernel(tf.PadV2)(args);
+    const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+    const out = alloc(x.dtype, size(outShape));
+    if (constantValue) out.fill(constantValue);
+    if (size(x.shape) > 0) {
+      addon.copyBox(values(backend, x) as Float32Array, i32(x.shape), i32(zeros(x.shape.length)), out, i32(outShape),
+        i32(paddings.map((p) => p[0])), i32(x.shape));
+    }
+    return backend.makeTensorInfo(outShape, x.dtype, out);
+  };
+
+  kernels[tf.Concat] = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const xs = args.inputs as unknown as TensorInfo[];
+    const { axis } = (args.attrs ?? {}) as { axis: number };
+    const r = xs[0].shape.length;
+    if (xs.some((t) => !word(t) || t.dtype !== xs[0].dtype) || r === 0 || r > 8) return cpuKernel(tf.Concat)(args);
+    const ax = tf.util.parseAxisParam(axis, xs[0].shape)[0];
+    const outShape = tf.backend_util.computeOutShape(xs.map((t) => t.shape), ax);
+    const out = alloc(xs[0].dtype, size(outShape));
+    const off = zeros(r);
+    for (const t of xs) {
+      if (size(t.shape) > 0) {
+        addon.copyBox(values(backend, t) as Float32Array, i32(t.shape), i32(zeros(r)), out, i32(outShape), i32(off), i32(t.shape));
+      }
+      off[ax] += t.shape[ax];
+    }
+    return backend.makeTensorInfo(outShape, xs[0].dtype, out);
+  };
+
+  kernels[tf.SplitV] = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { numOrSizeSplits, axis } = (args.attrs ?? {}) as { numOrSizeSplits: number | number[]; axis: number };
+    if (!word(x) || x.shape.length === 0 || x.shape.length > 8) return cpuKernel(tf.SplitV)(args);
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+    const begin = zeros(x.shape.length);
+    const xv = values(backend, x) as Float32Array;
+    return sizes.map((s) => {
+      const shape = x.shape.slice();
+      shape[ax] = s;
+      const out = alloc(x.dtype, size(shape));
+      if (out.length > 0) addon.copyBox(xv, i32(x.shape), i32(begin), out, i32(shape), i32(zeros(shape.length)), i32(shape));
+      begin[ax] += s;
+      return backend.makeTensorInfo(shape, x.dtype, out);
+    });
+  };
+
+  // Cast to float32 makes a real Float32Array (tfjs's cpu Cast would share an Int32Array; see values()).
+  kernels[tf.Cast] = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { dtype } = (args.attrs ?? {}) as { dtype: string };
+    if (dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return cpuKernel(tf.Cast)(args);
+    return backend.makeTensorInfo(x.shape, 'float32', Float32Array.from(backend.data.get(x.dataId).values as Int32Array));
   };
 
   kernels[tf.AddN] = (args) => {

@@ -91,7 +91,12 @@ export function nativeAdamW(params: tf.Variable[], grads: tf.Tensor[], m: tf.Var
   const own = (t: tf.Variable): Float32Array => {
     const data = backend.data.get(t.dataId);
     if (t.dtype !== 'float32') throw new Error(`nativeAdamW: variable ${t.name} is ${t.dtype}, expected float32`);
-    if (data.refCount > 1) t.assign(t.clone());  // private copy before writing in place
+    if (data.refCount > 1) {
+      // private copy before writing in place (t.clone() would share the buffer)
+      const copy = tf.tensor((data.values as Float32Array).slice(), t.shape, 'float32');
+      t.assign(copy);
+      copy.dispose();
+    }
     return backend.data.get(t.dataId).values as Float32Array;
   };
   params.forEach((p, i) => {
