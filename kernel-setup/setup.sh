@@ -14,6 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export JUPYTER_PATH="$ROOT/kernel-setup/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 export NB_ROOT="$ROOT"
+export PYDEVD_DISABLE_FILE_VALIDATION=1   # else Debian's python 3.11 + debugpy print a 4-line warning per call
 NO_APT=0
 [[ "${1:-}" == --no-apt ]] && NO_APT=1
 
@@ -35,9 +36,11 @@ PY=${MIDTRAIN_PYTHON:-/usr/bin/python3}
 if ! "$PY" -c 'import nbconvert, nbclient, jupyter_client' 2>/dev/null; then
   say "no usable Jupyter: $PY cannot import nbconvert, nbclient and jupyter_client (see the install hints above)"; exit 1
 fi
-if ! "$PY" -m jupyter kernelspec list 2>/dev/null | grep -q "tslab .*$ROOT/kernel-setup/jupyter/kernels/tslab"; then
+# Captured first: `grep -q` would close the pipe early and, under pipefail, fail the check at random.
+SPECS=$("$PY" -m jupyter kernelspec list 2>/dev/null || true)
+if ! grep -q "tslab .*$ROOT/kernel-setup/jupyter/kernels/tslab" <<<"$SPECS"; then
   say "the tslab kernelspec in kernel-setup/jupyter/kernels/tslab is not visible to Jupyter:"
-  "$PY" -m jupyter kernelspec list || true
+  echo "$SPECS"
   exit 1
 fi
 say "Jupyter: $("$PY" -c 'import nbconvert, jupyter_client; print("nbconvert", nbconvert.__version__, "/ jupyter_client", jupyter_client.__version__)') via $PY"

@@ -100,9 +100,10 @@ test('every notebook runs headlessly on the tiny preset', { skip: noJupyter }, a
   const files = listNotebooks();
   assert.ok(files.some((f) => path.basename(f) === '00-setup.ipynb'), 'notebooks/00-setup.ipynb is missing');
   for (const file of files) {
-    await t.test(path.basename(file, '.ipynb'), async () => {
+    await t.test(path.basename(file, '.ipynb'), async (st) => {
       const r = await runNotebook(file, { preset: 'tiny', outDir: path.join(out, 'executed'), reportDir: path.join(out, 'reports'), log: () => {} });
       if (!r.ok) assert.fail(`${formatFailure(r.failure!)} (executed copy: ${r.executed})`);
+      st.diagnostic(`${path.basename(file)}: all cells ran in ${r.seconds.toFixed(1)} s`);
       assert.ok(fs.statSync(r.html).size > 1000, 'HTML report written');
       assert.equal(readFailure(r.executed), undefined);
     });
