@@ -26,6 +26,7 @@ import { sft, sftTotalSteps, type SftResult } from '../train/sft';
 import { initParams, paramsToArrays, disposeParams } from '../model/gpt';
 import { checkpointDir, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint, type Checkpoint } from '../train/checkpoint';
 import { progress } from '../report/display';
+import { ensureData } from '../data';
 
 /** Bump when a change alters what training produces (numerics, sampling, schedule): it changes every run id. */
 export const ENGINE_VERSION = 1;
@@ -174,15 +175,9 @@ export function loadRunWeights(id: string, atFraction = 1): { config: RunConfig;
 // ---------------------------------------------------------------------------------------------------------
 // Running
 
+/** The preset's data bundle, built once by the data layer (cached under cacheRoot()/data). */
 async function loadData(preset: PresetName): Promise<StoreData> {
-  let mod: { ensureData?: (p: PresetName, o?: { quiet?: boolean }) => Promise<StoreData> };
-  try {
-    mod = require('../data');
-  } catch (e) {
-    throw new Error(`midtrain: the data layer (src/data ensureData) could not be loaded: ${(e as Error).message.split('\n')[0]}`);
-  }
-  if (typeof mod.ensureData !== 'function') throw new Error('midtrain: src/data exports no ensureData()');
-  return mod.ensureData(preset, { quiet: true });
+  return ensureData(preset, { quiet: true });
 }
 
 function parentRecord(config: RunConfig): RunRecord {

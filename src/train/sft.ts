@@ -134,10 +134,12 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
       if (step % config.evalEvery === 0 || step === total) {
         log.val = { sft: evaluate(params, cfg, valBatches), general: evaluate(params, cfg, generalBatches) };
       }
+      // The log goes out (and into metrics.jsonl) before the checkpoint: a checkpoint never runs ahead of the
+      // metrics, so a run killed in between resumes from the previous checkpoint and redoes these steps.
+      yield log;
       if (opts.checkpointAt?.(step)) {
         opts.onCheckpoint?.({ step, params: paramsToArrays(params), adam: optimizer.state(), sampler: { seed: config.seed, step } });
       }
-      yield log;
       await yieldToEventLoop();
       t0 = Date.now();
     }
