@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gets a machine ready to run the notebooks: Debian packages (Jupyter, chromium, PyTorch reference), the
-# project's tslab kernel, and the `midtrain` self-link. Safe to re-run: every step checks before it acts.
+# project's tslab kernel, the `midtrain` self-link, and the native CPU kernels when package.json has a
+# build:native script (optional: without them the chooser uses wasm). Safe to re-run: each step checks first.
 #
 # Why a committed kernelspec instead of `npx tslab install`: tslab's installer calls whichever python is
 # first on PATH (often one without Jupyter) and writes into the user's global Jupyter dirs. Ours lives in
@@ -30,6 +31,17 @@ say "node $(node --version); npm packages present; node_modules/midtrain -> proj
 
 # --- Debian packages --------------------------------------------------------------------------------------
 if (( NO_APT )); then bash "$ROOT/kernel-setup/apt-install.sh" --check; else bash "$ROOT/kernel-setup/apt-install.sh"; fi
+
+# --- Native CPU kernels (optional: the backend chooser falls back to wasm without them) -------------------
+if node -e 'process.exit(require(process.argv[1]).scripts?.["build:native"] ? 0 : 1)' "$ROOT/package.json"; then
+  if compgen -G "$ROOT/native/build/*.node" >/dev/null; then
+    say "native kernels: built ($(cd "$ROOT" && ls native/build/*.node | head -1))"
+  elif (cd "$ROOT" && npm run -s build:native); then
+    say "native kernels: built"
+  else
+    say "native kernels: build failed (see above); notebooks still run, on the wasm backend"
+  fi
+fi
 
 # --- Jupyter and the kernel -------------------------------------------------------------------------------
 PY=${MIDTRAIN_PYTHON:-/usr/bin/python3}
