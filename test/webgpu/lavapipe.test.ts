@@ -8,50 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../../src/backend/choose';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { countWebgpuCalls, perStep } from '../../src/backend/webgpu-stats';
-import { initParams, batchLoss, disposeParams, type Batch } from '../../src/model/gpt';
-import { AdamW, clipByGlobalNorm } from '../../src/train/optim';
-import type { ModelConfig, OptimConfig } from '../../src/runs/types';
-import { Rng } from '../../src/train/rng';
-
-// Bigger than the engine's MICRO (more heads, rotary on part of each head) yet a step takes < 1 s on lavapipe.
-const CFG: ModelConfig = { vocabSize: 97, dModel: 32, nLayers: 2, nHeads: 4, contextLength: 32, rotaryPct: 0.25, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5 };
-const OPT: OptimConfig = { lr: 3e-3, minLr: 3e-4, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
-const STEPS = 4;
-const B = 4, T = 32;
-
-function batches(): Batch[] {
-  const rng = new Rng(11);
-  return Array.from({ length: STEPS }, () => {
-    const toks = Int32Array.from({ length: B * (T + 1) }, () => Math.floor(rng.next() * CFG.vocabSize));
-    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      inputs.set(toks.subarray(b * (T + 1), b * (T + 1) + T), b * T);
-      targets.set(toks.subarray(b * (T + 1) + 1, (b + 1) * (T + 1)), b * T);
-    }
-    return { inputs, targets, B, T };
-  });
-}
-
-/** STEPS AdamW steps from seed-42 weights; returns the loss before each step and tensor counts after each. */
-async function train(data: Batch[]): Promise<{ losses: number[]; tensors: number[] }> {
-  const params = initParams(CFG, 42);
-  const opt = new AdamW(params, OPT);
-  const losses: number[] = [], tensors: number[] = [];
-  for (const batch of data) {
-    const { value, grads: byVar } = tf.variableGrads(() => batchLoss(params, CFG, batch));
-    // variableGrads keys by variable name; the optimizer wants parameter names.
-    const grads = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, byVar[v.name]]));
-    const { grads: clipped } = clipByGlobalNorm(grads, OPT.gradClip);
-    opt.step(clipped, OPT.lr);
-    losses.push((await value.data())[0]);
-    value.dispose();
-    for (const g of Object.values(clipped)) g.dispose();
-    tensors.push(tf.memory().numTensors);
-  }
-  opt.dispose();
-  disposeParams(params);
-  return { losses, tensors };
-}
+import { STEPS, batches, train } from './helpers';
 
 const lvp = lavapipeInfo();
 const skip = lvp ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh; Dawn rejects Debian 12\'s own Mesa 22)';
