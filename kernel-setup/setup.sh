@@ -43,6 +43,12 @@ if node -e 'process.exit(require(process.argv[1]).scripts?.["build:native"] ? 0 
   fi
 fi
 
+# --- lavapipe (optional): a CPU Vulkan driver so the webgpu backend's tests run without a GPU --------------
+# ~11 MB into the cache from bookworm-backports, nothing installed system-wide; skipped off Debian.
+if [[ ${MIDTRAIN_NO_LAVAPIPE:-0} != 1 ]]; then
+  bash "$ROOT/kernel-setup/lavapipe.sh" 2>&1 | sed 's/^/[setup] /' || say "lavapipe: fetch failed (see above); the webgpu tests will be skipped"
+fi
+
 # --- Jupyter and the kernel -------------------------------------------------------------------------------
 PY=${MIDTRAIN_PYTHON:-/usr/bin/python3}
 if ! "$PY" -c 'import nbconvert, nbclient, jupyter_client' 2>/dev/null; then
