@@ -70,7 +70,9 @@ def main():
         log(f"cannot read {args.input}: {e}")
         return 2
 
-    ep = ExecutePreprocessor(timeout=args.timeout, kernel_name=args.kernel)
+    # startup_timeout: tslab loads a TypeScript compiler before it answers; on a busy 2-core CI box that
+    # can approach nbclient's default of 60 s.
+    ep = ExecutePreprocessor(timeout=args.timeout, kernel_name=args.kernel, startup_timeout=180)
     state = {"index": None, "started": 0.0}
     n_code = sum(1 for c in nb.cells if c.cell_type == "code")
 
