@@ -24,7 +24,7 @@ import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../to
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
-export const DATA_FORMAT_VERSION = 4;
+export const DATA_FORMAT_VERSION = 5;
 
 export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
   general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],
@@ -293,6 +293,11 @@ async function withBuildLock<T>(dir: string, log: Log, fn: () => Promise<T>): Pr
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+  // We hold the lock: temp dirs left by builders that died are garbage.
+  const base = path.basename(dir);
+  for (const f of fs.readdirSync(path.dirname(dir))) {
+    if (f.startsWith(`${base}.tmp-`)) fs.rmSync(path.join(path.dirname(dir), f), { recursive: true, force: true });
+  }
   try { return await fn(); } finally { fs.rmSync(lock, { recursive: true, force: true }); }
 }
 
@@ -319,6 +324,15 @@ export function loadTask(dir: string, entry: SftManifestEntry, task: SftTaskName
   return { name: task, description: raw.description, train: raw.train, val: raw.val, test: raw.test, maxNewTokens: raw.maxNewTokens, check: CHECKERS[task] };
 }
 
+/** Shards whose sha256 this process has checked (path → size:mtime), so repeated ensureData calls stay fast. */
+const verified = new Map<string, string>();
+function verifyOnce(shard: FileTokenShard): FileTokenShard {
+  const st = fs.statSync(shard.path);
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  if (verified.get(shard.path) !== stamp) { shard.verify(); verified.set(shard.path, stamp); }
+  return shard;
+}
+
 function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
   const dir = dataDir(preset);
   const tokenizer = BpeTokenizer.load(path.join(dir, m.tokenizer.file), m.tokenizer.vocabSize);
@@ -329,8 +343,8 @@ function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
     if (!r) throw new Error(`data: manifest ${path.join(dir, 'manifest.json')} has no role "${role}"`);
     roles[role] = {
       role,
-      train: new FileTokenShard(r.train, path.join(dir, r.train.file)),
-      val: new FileTokenShard(r.val, path.join(dir, r.val.file)),
+      train: verifyOnce(new FileTokenShard(r.train, path.join(dir, r.train.file))),
+      val: verifyOnce(new FileTokenShard(r.val, path.join(dir, r.val.file))),
       card: r.card,
     };
   }

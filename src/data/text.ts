@@ -60,8 +60,8 @@ export function htmlToText(html: string): string {
     .replace(/[ \t\n]+/g, (ws) => (ws.includes('\n') ? (ws.split('\n').length > 2 ? '\n\n' : '\n') : ' '))
     .replace(/\u0001/g, '\n');
   // Navigation residue: breadcrumb separators and Texinfo "Next: … [Contents][Index]" bars.
-  s = s.split('\n').filter((l) => !/^\s*[|»]\s*$/.test(l) && !/ »\s*$/.test(l) && !/\[(Contents|Index)\]\s*$/.test(l)).join('\n');
-  return normalizeText(decodeEntities(s).replace(/¶/g, ''));
+  s = decodeEntities(s).split('\n').filter((l) => !/^\s*([|»]|Prev|Previous|Next|Up|Home|Navigation|Contents|Index|Table of Contents|Go)\s*$/i.test(l) && !/»\s*$/.test(l) && !/\[(Contents|Index)\]\s*$/.test(l)).join('\n');
+  return normalizeText(s.replace(/¶/g, ''));
 }
 
 /** A whitespace- and case-insensitive key for exact de-duplication. */

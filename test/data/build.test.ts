@@ -64,14 +64,29 @@ test('ensureData is idempotent: a second call loads the same bundle without rewr
   assert.deepEqual(hashTree(b.dir), before);
 });
 
-test('a corrupt built shard is reported naming the file', async () => {
-  const b = await ensureData('tiny', { quiet: true });
+test('a truncated or corrupt built shard is reported by ensureData naming the file', async () => {
+  const warm = await ensureData('tiny', { quiet: true });
+  for (const damage of ['truncate', 'flip'] as const) {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-corrupt-'));
+    fs.cpSync(warm.dir, path.join(cache, 'data', 'tiny'), { recursive: true });
+    const shard = path.join(cache, 'data', 'tiny', 'shards', 'general.val.bin');
+    if (damage === 'truncate') fs.truncateSync(shard, 1001);
+    else { const b = fs.readFileSync(shard); b[10] ^= 1; fs.writeFileSync(shard, b); }
+    const saved = process.env.MIDTRAIN_CACHE;
+    process.env.MIDTRAIN_CACHE = cache;
+    try {
+      await assert.rejects(ensureData('tiny', { quiet: true }), (e: Error) => e.message.includes(shard) && /truncated|corrupt/.test(e.message));
+    } finally {
+      if (saved === undefined) delete process.env.MIDTRAIN_CACHE; else process.env.MIDTRAIN_CACHE = saved;
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  }
+  // The shard class itself, on a copy: size is checked on open.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-corrupt-'));
   const copy = path.join(dir, 'general.val.bin');
-  fs.copyFileSync(b.roles.general.val.path, copy);
+  fs.copyFileSync(warm.roles.general.val.path, copy);
   fs.truncateSync(copy, 1001);
-  const index = { ...(b.roles.general.val as FileTokenShard).index };
-  assert.throws(() => new FileTokenShard(index, copy), (e: Error) => e.message.includes(copy));
+  assert.throws(() => new FileTokenShard({ ...(warm.roles.general.val as FileTokenShard).index }, copy), (e: Error) => e.message.includes(copy));
   fs.rmSync(dir, { recursive: true });
 });
 
