@@ -2,7 +2,7 @@
 //   run [--preset P] [--timeout S] [--fail-fast] [--out DIR] [--reports DIR] [names…]   npm run notebooks -- …
 //   serve [--preset P] [--port N] [--browser]                                          npm run notebook
 import * as path from 'path';
-import { PresetName, projectRoot } from '../config';
+import { PresetName, projectRoot, reportsDir } from '../config';
 import { formatFailure, listNotebooks, notebooksDir, parsePreset, resolveNotebooks, runNotebooks } from './run';
 import { startNotebookServer } from './server';
 
@@ -52,13 +52,9 @@ async function run(p: Parsed): Promise<number> {
   }
   const rel = (f: string) => path.relative(process.cwd(), f) || f;
   console.log(`[notebooks] executing ${files.length} notebook(s) on preset ${preset}: ${files.map((f) => path.basename(f, '.ipynb')).join(', ')}`);
-  const results = await runNotebooks(files, {
-    preset,
-    cellTimeoutS: positive(p.flags, 'timeout'),
-    outDir: str(p.flags, 'out') && path.resolve(str(p.flags, 'out')!),
-    reportDir: str(p.flags, 'reports') && path.resolve(str(p.flags, 'reports')!),
-    failFast: p.flags['fail-fast'] === true,
-  });
+  const outDir = path.resolve(str(p.flags, 'out') ?? path.join(projectRoot(), 'out', 'notebooks', preset));
+  const reportDir = path.resolve(str(p.flags, 'reports') ?? reportsDir(preset));
+  const results = await runNotebooks(files, { preset, cellTimeoutS: positive(p.flags, 'timeout'), outDir, reportDir, failFast: p.flags['fail-fast'] === true });
   console.log('');
   console.log(`[notebooks] summary (preset ${preset}):`);
   for (const r of results) {
@@ -69,7 +65,7 @@ async function run(p: Parsed): Promise<number> {
   const skipped = files.length - results.length;
   if (skipped) console.log(`  (${skipped} not run: --fail-fast)`);
   const failed = results.filter((r) => !r.ok);
-  if (results.length) console.log(`[notebooks] executed copies in ${rel(path.dirname(results[0].executed))}; reports in ${rel(path.join(projectRoot(), 'reports', preset))}`);
+  console.log(`[notebooks] executed copies in ${rel(outDir)}; reports in ${rel(reportDir)}`);
   return failed.length ? 1 : 0;
 }
 
