@@ -2,7 +2,7 @@
 // src/cli.ts dispatches here; the flags map one to one onto SlurmResources (src/runs/slurm-plan.ts).
 import * as fs from 'fs';
 import type { RunConfig } from './types';
-import { formatSweepStatus, submitSweep, sweepStatus, waitForSweep, type SlurmResources, type SlurmStore, type Sweep } from './slurm';
+import { formatSweepStatus, readLedger, slurmDir, submitSweep, sweepStatus, waitForSweep, type SlurmResources, type SlurmStore, type Sweep } from './slurm';
 import { knownRuns, runStoreView } from './slurm-store';
 
 export const SLURM_USAGE = `midtrain sweep <sweep.json> --slurm [--partition P] [--gpus-per-run N] [--cpus-per-run N] [--time T]
@@ -118,5 +118,20 @@ export async function statusCommand(argv: string[], store?: SlurmStore): Promise
     ? await waitForSweep(sweep, { ...ctx, pollSeconds: flags.pollSeconds, onPoll: (s) => !flags.json && console.error(`${new Date().toISOString()} ${s.counts.finished}/${s.runs.length} finished, ${s.counts.running} running, ${s.counts.failed} failed`) })
     : await sweepStatus(sweep, ctx);
   console.log(flags.json ? JSON.stringify(st, null, 2) : formatSweepStatus(st));
+  return st.counts.failed > 0 ? 1 : 0;
+}
+
+/**
+ * The Slurm part of plain `midtrain status`: runs submitted from this cache with their queue state and,
+ * for failed ones, their log's last lines. Prints nothing when nothing was submitted. Returns 1 if a run failed.
+ */
+export async function printSlurmSection(): Promise<number> {
+  const ledger = readLedger(slurmDir());
+  if (ledger.length === 0) return 0;
+  const submitted = new Set(ledger.flatMap((e) => e.runIds));
+  const { configs, ids } = knownRuns();
+  const runs = configs.filter((c) => submitted.has(ids.get(c)!));
+  const st = await sweepStatus({ name: '(submitted to Slurm)', runs }, { store: await runStoreView(runs, ids) });
+  console.log(`\nSlurm (${slurmDir()}):\n${formatSweepStatus(st)}`);
   return st.counts.failed > 0 ? 1 : 0;
 }
