@@ -53,7 +53,7 @@ export interface WebgpuOptions {
   dawnFlags?: string[];
   /** Command-buffer batching of the tfjs backend (ops per submit; tfjs default 15). Default: MIDTRAIN_WEBGPU_BATCH or 64. */
   submitBatch?: number;
-  /** Replace tfjs's staging-buffer upload with queue.writeBuffer (no createBuffer per upload). Default true. */
+  /** Replace tfjs's staging-buffer upload with queue.writeBuffer (no createBuffer per upload). Default true (MIDTRAIN_WEBGPU_FAST_UPLOAD=0: off). */
   fastUpload?: boolean;
 }
 
@@ -235,7 +235,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
     return { ok: false, reason: `the tfjs webgpu backend failed to initialise on ${name}` };
   }
   registerWebgpuKernelFixes(state.device?.limits.maxStorageBuffersPerShaderStage ?? 8);
-  if (opts.fastUpload ?? true) patchUploads(tf.backend());
+  if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
   return { ok: true, detail: describe(summary), adapter: summary };
 }
