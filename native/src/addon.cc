@@ -388,6 +388,24 @@ napi_value AttentionBwd(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// rotary(x, cos, sin, y, T, hs, r, transpose)
+napi_value Rotary(napi_env env, napi_callback_info info) {
+  Args a(env, info, "rotary", 8);
+  size_t nx, nc, ns, ny;
+  const float* x = a.f32(0, &nx);
+  const float* c = a.f32(1, &nc);
+  const float* s = a.f32(2, &ns);
+  float* y = a.f32(3, &ny);
+  int T = (int)a.integer(4), hs = (int)a.integer(5), r = (int)a.integer(6);
+  if (T < 1 || hs < 1 || r < 0 || r > hs || r % 2 != 0) a.fail(6, "need T >= 1, 0 <= r <= hs, r even");
+  if (nx % ((size_t)T * hs) != 0) a.fail(0, "length is not a multiple of T*hs");
+  need(a, 1, nc, (size_t)T * r);
+  need(a, 2, ns, (size_t)T * r);
+  need(a, 3, ny, nx);
+  K->rotary(x, c, s, y, nx / hs, T, hs, r, a.flag(7));
+  return nullptr;
+}
+
 napi_value CrossEntropyFwd(napi_env env, napi_callback_info info) {
   Args a(env, info, "crossEntropyFwd", 6);
   size_t N = (size_t)a.integer(4), V = (size_t)a.integer(5);
@@ -508,6 +526,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"layerNormBwd", Guard<LayerNormBwd>},
       {"attentionFwd", Guard<AttentionFwd>},
       {"attentionBwd", Guard<AttentionBwd>},
+      {"rotary", Guard<Rotary>},
       {"crossEntropyFwd", Guard<CrossEntropyFwd>},
       {"crossEntropyBwd", Guard<CrossEntropyBwd>},
       {"adamw", Guard<AdamW>},

@@ -709,6 +709,33 @@ void attentionBwd(const float* q, const float* k, const float* v, const float* o
   });
 }
 
+// ---------------------------------------------------------------- fused: rotary embedding
+
+void rotary(const float* x, const float* cs, const float* sn, float* y, size_t rows, int T, int hs, int r,
+            bool transpose) {
+  const int h = r / 2;
+  parallelFor((int64_t)rows, (1 << 13) / (hs + 1) + 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t row = lo; row < hi; row++) {
+      const float* xr = x + row * hs;
+      float* yr = y + row * hs;
+      const float* c = cs + (row % T) * r;
+      const float* s = sn + (row % T) * r;
+      if (!transpose) {  // rotate_half(x) = [-x2, x1]
+        for (int i = 0; i < h; i++) {
+          yr[i] = xr[i] * c[i] - xr[i + h] * s[i];
+          yr[i + h] = xr[i + h] * c[i + h] + xr[i] * s[i + h];
+        }
+      } else {  // rotate_halfᵀ(z) = [z2, -z1]
+        for (int i = 0; i < h; i++) {
+          yr[i] = xr[i] * c[i] + xr[i + h] * s[i + h];
+          yr[i + h] = xr[i + h] * c[i + h] - xr[i] * s[i];
+        }
+      }
+      for (int i = r; i < hs; i++) yr[i] = xr[i];
+    }
+  });
+}
+
 // ---------------------------------------------------------------- fused: cross-entropy
 
 void crossEntropyFwd(const float* logits, const int32_t* labels, float* rowLoss, float* lse, size_t N, size_t V) {
@@ -768,7 +795,7 @@ void adamw(float* p, float* m, float* v, const float* g, size_t n, float lr, flo
 
 const Kernels kTable = {
     MT_STR(MT_ISA), matmul, binary, unary, geluBwd, reduceInner, sumOuter, softmax, transpose, gatherRows,
-    segmentSumRows, addN, copyBox, layerNormFwd, layerNormBwd, attentionFwd, attentionBwd, crossEntropyFwd,
+    segmentSumRows, addN, copyBox, layerNormFwd, layerNormBwd, attentionFwd, attentionBwd, rotary, crossEntropyFwd,
     crossEntropyBwd, adamw,
 };
 

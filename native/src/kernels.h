@@ -54,6 +54,11 @@ struct Kernels {
                        float scale);
   void (*attentionBwd)(const float* q, const float* k, const float* v, const float* out, const float* lse,
                        const float* dout, float* dq, float* dk, float* dv, int BH, int T, int D, float scale);
+  // Rotary embedding (GPT-NeoX rotate-half form) on rows of x [rows, hs] whose position is (row % T):
+  // y[:r] = x[:r]·cos[t] + rotate_half(x[:r])·sin[t], y[r:] = x[r:]; cos/sin are [T, r]. With transpose, applies
+  // the adjoint (the gradient): dx[:r] = cos·dy[:r] + rotate_halfᵀ(sin·dy[:r]).
+  void (*rotary)(const float* x, const float* cos, const float* sin, float* y, size_t rows, int T, int hs, int r,
+                 bool transpose);
   // Cross-entropy of logits [N, V] vs labels (label < 0: row ignored): per-row loss and log-sum-exp.
   void (*crossEntropyFwd)(const float* logits, const int32_t* labels, float* rowLoss, float* lse, size_t N,
                           size_t V);

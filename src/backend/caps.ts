@@ -18,6 +18,8 @@ export const NATIVE_FUSED_KERNELS = {
   layerNorm: 'MidtrainLayerNorm',
   /** Mean token cross-entropy from logits: inputs {logits [N, V], labels int32 [N]}. */
   crossEntropy: 'MidtrainCrossEntropy',
+  /** Rotary position embedding, rotate-half form: inputs {x [..., T, hs], cos [T, r], sin [T, r]}. */
+  rotary: 'MidtrainRotary',
 } as const;
 
 function activeBackend(): string {
@@ -47,6 +49,19 @@ export function hasFusedLayerNorm(): boolean {
 /** True when the native fused cross-entropy kernel (forward + backward) is available on the active backend. */
 export function hasFusedCrossEntropy(): boolean {
   return hasKernel(NATIVE_FUSED_KERNELS.crossEntropy);
+}
+
+/** True when the native fused rotary-embedding kernel (native-fused.ts fusedRotary) is available. */
+export function hasFusedRotary(): boolean {
+  return hasKernel(NATIVE_FUSED_KERNELS.rotary);
+}
+
+/**
+ * True when AdamW can run as one native in-place pass per parameter (native.ts nativeAdamW: no new
+ * tensors per step, ~13 tfjs ops per parameter replaced by one loop).
+ */
+export function hasNativeAdamW(): boolean {
+  return activeBackend() === 'native';
 }
 
 /**

@@ -33,6 +33,8 @@ export interface NativeAddon {
   attentionBwd(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dout: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, bh: number, t: number, d: number,
     scale: number): void;
+  rotary(x: Float32Array, cos: Float32Array, sin: Float32Array, y: Float32Array, t: number, hs: number, r: number,
+    transpose: boolean): void;
   crossEntropyFwd(logits: Float32Array, labels: Int32Array, rowLoss: Float32Array, lse: Float32Array, n: number,
     v: number): void;
   crossEntropyBwd(logits: Float32Array, labels: Int32Array, lse: Float32Array, rowScale: Float32Array,

@@ -6,12 +6,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { NATIVE_FUSED_KERNELS } from './caps';
 import type { NativeAddon } from './native-addon';
-import { values } from './native-kernels';
+import { newF32, values } from './native-kernels';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 const GRAD = {
+  rotary: 'MidtrainRotaryGrad',
   attention: 'MidtrainCausalAttentionGrad',
   layerNorm: 'MidtrainLayerNormGrad',
   crossEntropy: 'MidtrainCrossEntropyGrad',
@@ -31,6 +32,36 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
   const reg = (kernelName: string, kernelFunc: (a: KernelArgs) => TensorInfo | TensorInfo[]) =>
     tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
 
+  // ---- rotary embedding: x [..., T, hs], cos/sin [T, r] → y; the gradient is the adjoint rotation
+  const rotaryKernel = (grad: boolean) => ({ inputs, backend }: KernelArgs) => {
+    const b = backend as MathBackendCPU;
+    const { x, cos, sin } = inputs as { x: TensorInfo; cos: TensorInfo; sin: TensorInfo };
+    requireFloat('fusedRotary', { x, cos, sin });
+    const rank = x.shape.length, T = x.shape[rank - 2], hs = x.shape[rank - 1];
+    const r = cos.shape[cos.shape.length - 1];
+    if (rank < 2 || cos.shape.length !== 2 || cos.shape[0] !== T || !tf.util.arraysEqual(cos.shape, sin.shape)) {
+      throw new Error(`fusedRotary: x [${x.shape}] needs cos and sin of shape [${T}, r]; got [${cos.shape}] and [${sin.shape}]`);
+    }
+    const y = newF32(size(x.shape));
+    addon.rotary(f32(b, x), f32(b, cos), f32(b, sin), y, T, hs, r, grad);
+    return b.makeTensorInfo(x.shape, 'float32', y);
+  };
+  reg(NATIVE_FUSED_KERNELS.rotary, rotaryKernel(false));
+  reg(GRAD.rotary, rotaryKernel(true));
+  tf.registerGradient({
+    kernelName: NATIVE_FUSED_KERNELS.rotary,
+    inputsToSave: ['cos', 'sin'],
+    gradFunc: (dy, saved) => {
+      const [cos, sin] = saved;
+      // position tables are constants; their gradient is never used but tfjs asks for one per input
+      return {
+        x: () => tf.engine().runKernel(GRAD.rotary, { x: dy as tf.Tensor, cos, sin }) as tf.Tensor,
+        cos: () => tf.zerosLike(cos),
+        sin: () => tf.zerosLike(sin),
+      };
+    },
+  });
+
   // ---- causal attention: q, k, v [..., T, D] → out [..., T, D], lse [..., T]
   reg(NATIVE_FUSED_KERNELS.attention, ({ inputs, backend, attrs }) => {
     const b = backend as MathBackendCPU;
@@ -41,7 +72,7 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     }
     const r = q.shape.length, T = q.shape[r - 2], D = q.shape[r - 1], BH = size(q.shape.slice(0, -2));
     const scale = Number((attrs as { scale: number }).scale);
-    const out = new Float32Array(BH * T * D), lse = new Float32Array(BH * T);
+    const out = newF32(BH * T * D), lse = newF32(BH * T);
     addon.attentionFwd(f32(b, q), f32(b, k), f32(b, v), out, lse, BH, T, D, scale);
     return [b.makeTensorInfo(q.shape, 'float32', out), b.makeTensorInfo(q.shape.slice(0, -1), 'float32', lse)];
   });
@@ -50,7 +81,7 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     const { q, k, v, out, lse, dy } = inputs as Record<string, TensorInfo>;
     const r = q.shape.length, T = q.shape[r - 2], D = q.shape[r - 1], BH = size(q.shape.slice(0, -2));
     const n = BH * T * D;
-    const dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n);
+    const dq = newF32(n), dk = newF32(n), dv = newF32(n);
     addon.attentionBwd(f32(b, q), f32(b, k), f32(b, v), f32(b, out), f32(b, lse), f32(b, dy), dq, dk, dv, BH, T, D,
       Number((attrs as { scale: number }).scale));
     return [dq, dk, dv].map((a) => b.makeTensorInfo(q.shape, 'float32', a));
@@ -79,7 +110,7 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
       throw new Error(`fusedLayerNorm: gamma [${gamma.shape}] and beta [${beta.shape}] must have ${C} elements (last dim of x [${x.shape}])`);
     }
     const rows = size(x.shape) / C;
-    const y = new Float32Array(rows * C), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+    const y = newF32(rows * C), mean = newF32(rows), rstd = newF32(rows);
     addon.layerNormFwd(f32(b, x), f32(b, gamma), f32(b, beta), y, mean, rstd, rows, C, Number((attrs as { eps: number }).eps));
     const rowShape = x.shape.slice(0, -1);
     return [b.makeTensorInfo(x.shape, 'float32', y), b.makeTensorInfo(rowShape, 'float32', mean),
@@ -89,7 +120,7 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     const b = backend as MathBackendCPU;
     const { x, gamma, mean, rstd, dy } = inputs as Record<string, TensorInfo>;
     const C = x.shape[x.shape.length - 1], rows = size(x.shape) / C;
-    const dx = new Float32Array(rows * C), dg = new Float32Array(C), db = new Float32Array(C);
+    const dx = newF32(rows * C), dg = newF32(C), db = newF32(C);
     addon.layerNormBwd(f32(b, x), f32(b, gamma), f32(b, mean), f32(b, rstd), f32(b, dy), dx, dg, db, rows, C);
     return [b.makeTensorInfo(x.shape, 'float32', dx), b.makeTensorInfo(gamma.shape, 'float32', dg),
       b.makeTensorInfo(gamma.shape, 'float32', db)];
@@ -114,7 +145,7 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     if (labels.dtype !== 'int32') throw new Error(`fusedCrossEntropy: labels must be int32, got ${labels.dtype}`);
     const V = logits.shape[logits.shape.length - 1], N = size(logits.shape) / V;
     if (size(labels.shape) !== N) throw new Error(`fusedCrossEntropy: labels [${labels.shape}] must have one entry per row of logits [${logits.shape}]`);
-    const rowLoss = new Float32Array(N), lse = new Float32Array(N);
+    const rowLoss = newF32(N), lse = newF32(N);
     const lab = values(b, labels) as Int32Array;
     addon.crossEntropyFwd(f32(b, logits), lab, rowLoss, lse, N, V);
     let count = 0, total = 0;
@@ -129,9 +160,9 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     const V = logits.shape[logits.shape.length - 1], N = size(logits.shape) / V;
     const lab = values(b, labels) as Int32Array;
     const s = f32(b, dy)[0] * f32(b, invCount)[0];
-    const rowScale = new Float32Array(N);
+    const rowScale = newF32(N);
     for (let i = 0; i < N; i++) rowScale[i] = lab[i] >= 0 ? s : 0;
-    const d = new Float32Array(N * V);
+    const d = newF32(N * V);
     addon.crossEntropyBwd(f32(b, logits), lab, f32(b, lse), rowScale, d, N, V);
     return b.makeTensorInfo(logits.shape, 'float32', d);
   });
@@ -148,6 +179,15 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
       };
     },
   });
+}
+
+/**
+ * Rotary position embedding (GPT-NeoX rotate-half form) on the first r dims of x [..., T, hs]:
+ * x[:r]·cos + rotate_half(x[:r])·sin with cos/sin [T, r]; dims r… pass through. Only on the native backend
+ * (caps.hasFusedRotary()); replaces 3 slices, a negation, a concat, 2 products and a sum (and their gradients).
+ */
+export function fusedRotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(NATIVE_FUSED_KERNELS.rotary, { x, cos, sin }) as tf.Tensor;
 }
 
 /**

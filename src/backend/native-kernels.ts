@@ -2,6 +2,8 @@
 // (matmuls, broadcasting elementwise, reductions, softmax, transpose, embedding gather and its gradient).
 // Tensors live in plain TypedArrays exactly as in tfjs's cpu backend, so any case not handled here (other
 // dtypes, unusual attributes) falls through to the cpu backend's own kernel on the same data.
+import * as v8 from 'v8';
+import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BINARY_OPS, NativeAddon, REDUCE_OPS, UNARY_OPS } from './native-addon';
@@ -11,6 +13,39 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+// Memory: every kernel output is a fresh TypedArray; a disposed tensor's array is freed only when V8 collects
+// its (tiny) wrapper object, and a training step allocates far more array memory (GBs) than JS objects, so
+// V8 sees little reason to collect: RSS grew to ~3.4 GB on the small preset. So we count the bytes our
+// kernels allocate and run a full collection every `gcEveryBytes` (MIDTRAIN_NATIVE_GC_MB, default 512;
+// 0 turns it off). Measured cost: see native/README.md.
+const gcEveryBytes = Number(process.env.MIDTRAIN_NATIVE_GC_MB ?? 512) * 2 ** 20;
+let allocatedSinceGc = 0;
+let collect: (() => void) | null | undefined;
+function noteAllocation(bytes: number): void {
+  if (!(gcEveryBytes > 0)) return;
+  allocatedSinceGc += bytes;
+  if (allocatedSinceGc < gcEveryBytes) return;
+  allocatedSinceGc = 0;
+  if (collect === undefined) {
+    try {
+      if (typeof (globalThis as { gc?: () => void }).gc === 'function') collect = (globalThis as unknown as { gc: () => void }).gc;
+      else {
+        v8.setFlagsFromString('--expose-gc');
+        collect = vm.runInNewContext('gc') as () => void;
+      }
+    } catch {
+      collect = null;  // no way to collect: fall back to V8's own heuristics
+    }
+  }
+  collect?.();
+}
+
+/** A zeroed float32 output array of n elements (counted towards the next collection). */
+export function newF32(n: number): Float32Array {
+  noteAllocation(4 * n);
+  return new Float32Array(n);
+}
 
 /**
  * The tensor's values as the TypedArray its dtype implies. tfjs's cpu Cast is a shallow copy when no
@@ -67,7 +102,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
     if (k !== kb) throw new Error(`matMul: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transposeA}, transposeB=${transposeB}) do not match`);
     const outBatchShape = batchA >= batchB ? batchShapeA : batchShapeB;
     const outShape = [...(outBatchShape.length >= batchShapeB.length ? outBatchShape : batchShapeB), m, n];
-    const out = new Float32Array(Math.max(batchA, batchB) * m * n);
+    const out = newF32(Math.max(batchA, batchB) * m * n);
     addon.matmul(f32(backend, a), f32(backend, b), out, batchA, batchB, m, n, k, !!transposeA, !!transposeB);
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
@@ -89,7 +124,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
     }
     if (act !== 'linear') {
       const opName = act === 'relu' ? 'Relu' : act === 'sigmoid' ? 'Sigmoid' : act === 'elu' ? 'Elu' : 'LeakyRelu';
-      const out = new Float32Array(size(y.shape));
+      const out = newF32(size(y.shape));
       addon.unary(UNARY_OPS[opName], f32(backend, y), out, leakyreluAlpha ?? 0.2);
       backend.disposeIntermediateTensorInfo(y);
       y = backend.makeTensorInfo(y.shape, 'float32', out);
@@ -106,7 +141,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
       const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
       if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
       const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-      const out = new Float32Array(size(outShape));
+      const out = newF32(size(outShape));
       addon.binary(op, f32(backend, a), f32(backend, b), out, Int32Array.from(outShape),
         broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
       return backend.makeTensorInfo(outShape, 'float32', out);
@@ -124,7 +159,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
       const { x } = args.inputs as { x: TensorInfo };
       if (x.dtype !== 'float32') return fallback(args);
       const alpha = Number((args.attrs as { alpha?: number } | undefined)?.alpha ?? 0);
-      const out = new Float32Array(size(x.shape));
+      const out = newF32(size(x.shape));
       addon.unary(op, f32(backend, x), out, alpha);
       return backend.makeTensorInfo(x.shape, 'float32', out);
     };
@@ -151,7 +186,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
       const kept = x.shape.filter((_, i) => !axes.includes(i));
       const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept;
       const outer = size(kept), inner = size(axes.map((i) => x.shape[i]));
-      const out = new Float32Array(outer);
+      const out = newF32(outer);
       const xv = f32(backend, x);
       const innermost = axes.every((ax, i) => ax === rank - axes.length + i);
       const leading = axes.every((ax, i) => ax === i);
@@ -162,7 +197,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
         if (name === 'Mean') for (let i = 0; i < outer; i++) out[i] /= inner;
       } else {
         const perm = [...x.shape.keys()].filter((i) => !axes.includes(i)).concat(axes);
-        const moved = new Float32Array(xv.length);
+        const moved = newF32(xv.length);
         addon.transpose(xv, moved, Int32Array.from(x.shape), Int32Array.from(perm));
         addon.reduceInner(op, moved, out, outer, inner);
       }
@@ -178,7 +213,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
     const rank = logits.shape.length;
     if (logits.dtype !== 'float32' || (dim !== -1 && dim !== rank - 1)) return cpuKernel(tf.Softmax)(args);
     const cols = logits.shape[rank - 1];
-    const out = new Float32Array(size(logits.shape));
+    const out = newF32(size(logits.shape));
     addon.softmax(f32(backend, logits), out, size(logits.shape) / cols, cols, false);
     return backend.makeTensorInfo(logits.shape, 'float32', out);
   };
@@ -190,7 +225,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
     if ((x.dtype !== 'float32' && x.dtype !== 'int32') || x.shape.length > 8) return cpuKernel(tf.Transpose)(args);
     const outShape = perm.map((p) => x.shape[p]);
     const n = size(x.shape);
-    const out = x.dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
+    const out = x.dtype === 'float32' ? newF32(n) : new Int32Array(n);
     addon.transpose(values(backend, x) as Float32Array, out, Int32Array.from(x.shape), Int32Array.from(perm));
     return backend.makeTensorInfo(outShape, x.dtype, out);
   };
@@ -209,7 +244,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
     for (let i = 0; i < idx.length; i++) {
       if (idx[i] < 0 || idx[i] >= rows) throw new Error(`GatherV2: index ${idx[i]} at position ${i} is not in [0, ${rows - 1}]`);
     }
-    const out = new Float32Array(idx.length * cols);
+    const out = newF32(idx.length * cols);
     addon.gatherRows(f32(backend, x), idx, out, rows, cols);
     return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], 'float32', out);
   };
@@ -224,7 +259,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
       return cpuKernel(tf.UnsortedSegmentSum)(args);
     }
     const cols = size(x.shape.slice(1));
-    const out = new Float32Array(numSegments * cols);
+    const out = newF32(numSegments * cols);
     addon.segmentSumRows(f32(backend, x), values(backend, segmentIds) as Int32Array, out, numSegments, cols);
     return backend.makeTensorInfo([numSegments, ...x.shape.slice(1)], 'float32', out);
   };
@@ -232,7 +267,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
   // ---- layout: slice, pad, concat, split are box copies between arrays of 4-byte elements
   const i32 = (a: number[]) => Int32Array.from(a);
   const word = (t: TensorInfo) => t.dtype === 'float32' || t.dtype === 'int32';
-  const alloc = (dtype: string, n: number) => (dtype === 'int32' ? new Int32Array(n) : new Float32Array(n));
+  const alloc = (dtype: string, n: number) => (dtype === 'int32' ? new Int32Array(n) : newF32(n));
   const zeros = (r: number) => new Array<number>(r).fill(0);
 
   kernels[tf.Slice] = (args) => {
@@ -315,7 +350,7 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
     const backend = args.backend as MathBackendCPU;
     const ts = args.inputs as unknown as TensorInfo[];
     if (ts.some((t) => t.dtype !== 'float32')) return cpuKernel(tf.AddN)(args);
-    const out = new Float32Array(size(ts[0].shape));
+    const out = newF32(size(ts[0].shape));
     addon.addN(ts.map((t) => f32(backend, t)), out);
     return backend.makeTensorInfo(ts[0].shape, 'float32', out);
   };

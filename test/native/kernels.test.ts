@@ -7,8 +7,8 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon } from '../../src/backend/native-addon';
 import { tryNativeBackend, nativeAdamW } from '../../src/backend/native';
-import { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy } from '../../src/backend/native-fused';
-import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedLayerNorm } from '../../src/backend/caps';
+import { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy, fusedRotary } from '../../src/backend/native-fused';
+import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedLayerNorm, hasFusedRotary } from '../../src/backend/caps';
 import { Rng } from '../../src/train/rng';
 
 const load = loadNativeAddon();
@@ -110,7 +110,7 @@ for (const [name, f] of CASES) {
 
 test('caps: native reports fast transposed matmul and the fused kernels', { skip }, () => {
   tf.setBackend('native');
-  assert.ok(fastTransposedMatmul() && hasFusedAttention() && hasFusedLayerNorm() && hasFusedCrossEntropy());
+  assert.ok(fastTransposedMatmul() && hasFusedAttention() && hasFusedLayerNorm() && hasFusedCrossEntropy() && hasFusedRotary());
   tf.setBackend('cpu');
   assert.ok(!fastTransposedMatmul() && !hasFusedAttention());
 });
@@ -134,6 +134,20 @@ test('fused causal attention = softmax(q kᵀ/√d + mask) v, values and gradien
   };
   const r = fusedVsPlain((q, k, v) => fusedCausalAttention(q, k, v), plain, [randn([B, H, T, D], 1), randn([B, H, T, D], 2), randn([B, H, T, D], 3)]);
   assert.ok(r.value < 1e-5 && r.grads.every((e) => e < 1e-4), JSON.stringify(r));
+});
+
+test('fused rotary = x·cos + rotate_half(x)·sin on the first r dims, values and gradients', { skip }, () => {
+  const [B, H, T, hs, r] = [2, 3, 5, 8, 4];
+  // tables with distinct halves, so the test also covers cos/sin that are not cat(freqs, freqs)
+  const cos = randn([T, r], 4), sin = randn([T, r], 5);
+  const plain = (x: tf.Tensor) => {
+    const xr = tf.slice(x, [0, 0, 0, 0], [B, H, T, r]);
+    const x1 = tf.slice(xr, [0, 0, 0, 0], [B, H, T, r / 2]), x2 = tf.slice(xr, [0, 0, 0, r / 2], [B, H, T, r / 2]);
+    const rot = tf.add(tf.mul(xr, cos), tf.mul(tf.concat([tf.neg(x2), x1], -1), sin));
+    return tf.concat([rot, tf.slice(x, [0, 0, 0, r], [B, H, T, hs - r])], -1);
+  };
+  const res = fusedVsPlain((x) => fusedRotary(x, cos, sin), plain, [randn([B, H, T, hs], 1)]);
+  assert.ok(res.value < 1e-6 && res.grads.every((e) => e < 1e-6), JSON.stringify(res));
 });
 
 test('fused layer norm = (x − mean)/√(var + eps)·γ + β, values and gradients', { skip }, () => {
