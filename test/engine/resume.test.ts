@@ -9,8 +9,7 @@ import { spawn } from 'child_process';
 import { getOrRun, readMetrics, runId, runDir, runStatus } from '../../src/runs/store';
 import { listCheckpoints } from '../../src/train/checkpoint';
 import { setupBackend } from './helpers';
-import { microData } from './fixtures';
-import { resumeConfig } from './resume-config';
+import { microData, microPretrain } from './fixtures';
 
 let backend = 'wasm';
 before(async () => {
@@ -20,25 +19,33 @@ before(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('SIGKILL mid-run, then resume: final loss equals the uninterrupted run', async () => {
-  const data = microData();
-  const cfg = resumeConfig();
-  const id = runId(cfg, data.manifestHash);
-  const ckRoot = path.join(runDir(id), 'checkpoints');
-  const child = spawn(process.execPath, [path.join(__dirname, 'resume-child.js')], {
+/** Start a child process running getOrRun(config) in this test's store; resolves with its exit signal. */
+function startChild(config: object, name: string) {
+  const file = path.join(process.env.MIDTRAIN_CACHE!, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(config));
+  const child = spawn(process.execPath, [path.join(__dirname, 'run-child.js'), file], {
     env: { ...process.env, MIDTRAIN_BACKEND: backend }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  return { child, exited, output: () => output };
+}
+
+test('SIGKILL mid-run, then resume: final loss equals the uninterrupted run', async () => {
+  const data = microData();
+  const cfg = microPretrain({ name: 'micro/resume', totalSteps: 40, evalEvery: 10, checkpointEvery: 4, seed: 11 });
+  const id = runId(cfg, data.manifestHash);
+  const ckRoot = path.join(runDir(id), 'checkpoints');
+  const c = startChild(cfg, 'resume');
   // Wait (no time limit: load varies) for a checkpoint past the first one, then kill without warning.
   let alive = true;
-  void exited.then(() => (alive = false));
+  void c.exited.then(() => (alive = false));
   while (alive && !listCheckpoints(ckRoot).some((s) => s >= 8)) await sleep(10);
-  assert.ok(alive, `the child ended before it could be killed: ${output}`);
-  child.kill('SIGKILL');
-  assert.equal(await exited, 'SIGKILL');
+  assert.ok(alive, `the child ended before it could be killed: ${c.output()}`);
+  c.child.kill('SIGKILL');
+  assert.equal((await c.exited).signal, 'SIGKILL');
   const killedAt = Math.max(...listCheckpoints(ckRoot));
   assert.ok(killedAt < cfg.totalSteps, 'killed before the end');
   assert.equal(runStatus(id), 'pending', 'a dead holder\'s lock does not count: the run reads as resumable');
@@ -55,4 +62,18 @@ test('SIGKILL mid-run, then resume: final loss equals the uninterrupted run', as
   assert.ok(Math.abs(a.val!.general! - b.val!.general!) < 1e-5, `final val loss ${a.val!.general} vs ${b.val!.general}`);
   logs.forEach((l, i) => assert.ok(Math.abs(l.trainLoss - ref[i].trainLoss) < 1e-5, `step ${l.step}: ${l.trainLoss} vs ${ref[i].trainLoss}`));
   console.log(`killed after checkpoint ${killedAt}; final loss resumed ${a.trainLoss.toFixed(6)} vs uninterrupted ${b.trainLoss.toFixed(6)}`);
+});
+
+test('two processes on the same run: one trains, the other waits and returns the finished run', async () => {
+  const data = microData();
+  const cfg = microPretrain({ name: 'micro/contended', totalSteps: 20, seed: 12 });
+  const a = startChild(cfg, 'a');
+  const b = startChild(cfg, 'b');
+  const [ea, eb] = await Promise.all([a.exited, b.exited]);
+  assert.equal(ea.code, 0, a.output());
+  assert.equal(eb.code, 0, b.output());
+  const outs = [a.output(), b.output()];
+  assert.equal(outs.filter((o) => /starting, 20 steps/.test(o)).length, 1, outs.join('\n---\n'));
+  assert.equal(outs.filter((o) => /finished by another process|already finished/.test(o)).length, 1, outs.join('\n---\n'));
+  assert.deepEqual(readMetrics(runId(cfg, data.manifestHash)).map((l) => l.step), [...Array(20).keys()].map((i) => i + 1));
 });
