@@ -4,3 +4,4 @@ export * from './definitions';
 export * from './scale';
 export * from './plan';
 export * from './result';
+export * from './run';

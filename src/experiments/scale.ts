@@ -19,6 +19,8 @@ export interface PretrainScale {
 }
 
 export interface SftScale {
+  // evalTokens equals the pretraining evalTokens at every preset: the general val windows are then the same
+  // tokens, so the pretrained model's final general loss is the forgetting curve's value at SFT step 0.
   epochs: number;
   batchSize: number;
   /** The LR sweep; the best LR per (model, task) cell is chosen on mean SFT val loss. */
@@ -60,12 +62,12 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
   tiny: {
     preset: 'tiny',
     model: MODEL_PRESETS.tiny,
-    pretrain: { totalSteps: 60, batchSize: 4, microBatch: 4, evalEvery: 20, evalTokens: 1024, optim: adamw(2e-3, 1e-5), seed: 0 },
-    sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0, 1], maxExamples: 32, evalEvery: 2, evalTokens: 1024, accuracyExamples: 8, optim: SFT_OPTIM },
+    pretrain: { totalSteps: 40, batchSize: 4, microBatch: 4, evalEvery: 10, evalTokens: 1024, optim: adamw(2e-3, 1e-5), seed: 0 },
+    sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0, 1], maxExamples: 16, evalEvery: 1, evalTokens: 1024, accuracyExamples: 4, optim: SFT_OPTIM },
     grid: { timings: [0.33, 0.66], weights: [0.2, 0.5] },
     reductions: [
-      'SFT: 1 learning rate × 2 seeds (paper: LR sweep × 5 seeds), 1 epoch on 32 examples (paper: 4 epochs on the full task).',
-      'Accuracy on 8 test examples per run.',
+      'SFT: 1 learning rate × 2 seeds (paper: LR sweep × 5 seeds), 1 epoch on 16 examples (paper: 4 epochs on the full task).',
+      'Accuracy on 4 test examples per run.',
       'Timing × weight grid: 2 × 2 cells (start 33%/66% × weight 20%/50%) instead of 4 × 5.',
     ],
   },
@@ -74,7 +76,7 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
     preset: 'small',
     model: MODEL_PRESETS.small,
     pretrain: { totalSteps: 600, batchSize: 8, microBatch: 8, evalEvery: 50, evalTokens: 8192, optim: adamw(1e-3, 1e-5), seed: 0 },
-    sft: { epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 256, evalEvery: 16, evalTokens: 4096, accuracyExamples: 50, optim: SFT_OPTIM },
+    sft: { epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 256, evalEvery: 16, evalTokens: 8192, accuracyExamples: 50, optim: SFT_OPTIM },
     grid: { timings: PAPER_TIMINGS, weights: PAPER_WEIGHTS },
     reductions: [
       'SFT: 2 learning rates × 5 seeds, 2 epochs on at most 256 examples per task (paper: 4 epochs on the full task).',
@@ -92,7 +94,7 @@ function paperScale(preset: 'pythia-70m' | 'pythia-160m' | 'pythia-410m'): Exper
     preset,
     model: MODEL_PRESETS[preset],
     pretrain: { totalSteps: 61035, batchSize: 1024, microBatch: 16, evalEvery: 1000, evalTokens: 1 << 20, optim: adamw(3e-4, 1e-6), seed: 0 },
-    sft: { epochs: 4, batchSize: 16, lrs: [1e-5, 3e-5, 1e-4], seeds: [0, 1, 2, 3, 4], maxExamples: 10000, evalEvery: 200, evalTokens: 1 << 18, accuracyExamples: 500, optim: SFT_OPTIM },
+    sft: { epochs: 4, batchSize: 16, lrs: [1e-5, 3e-5, 1e-4], seeds: [0, 1, 2, 3, 4], maxExamples: 10000, evalEvery: 200, evalTokens: 1 << 20, accuracyExamples: 500, optim: SFT_OPTIM },
     grid: { timings: PAPER_TIMINGS, weights: PAPER_WEIGHTS },
     reductions: [],
   };

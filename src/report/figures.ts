@@ -98,6 +98,12 @@ export function sftCurves(result: ExperimentResult, task: SftTaskName, key: 'gen
     const ids = rows.filter((r) => r.model === model && r.task === task && r.lr === best.get(`${model}\u0000${task}`)).map((r) => r.id);
     if (ids.length === 0) continue;
     const byStep = new Map<number, number[]>();
+    // Step 0 of forgetting is the pretrained model's own general val loss, when measured on the same tokens.
+    const parent = pretrainRuns(result).find((r) => r.model === model);
+    const parentRec = parent ? result.records[parent.id] : undefined;
+    const sameTokens = parentRec && parentRec.config.kind === 'pretrain' && ids.every((id) => { const c = result.records[id]?.config; return c?.kind === 'sft' && c.evalTokens === parentRec.config.evalTokens; });
+    const start = parentRec?.summary?.finalVal.general;
+    if (key === 'general' && sameTokens && start !== undefined) byStep.set(0, ids.map(() => start));
     for (const id of ids) for (const l of result.metrics[id] ?? []) {
       const v = l.val?.[key];
       if (v === undefined || !Number.isFinite(v)) continue;

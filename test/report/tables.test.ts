@@ -27,12 +27,12 @@ function fakeResult(): ExperimentResult {
       records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd',
         summary: { finalVal: { general: 3 + f, code: 3 - f }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' } };
       const start = Math.round(f * r.config.totalSteps);
-      metrics[r.id] = [start, 60].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 4, val: { general: 5 - step / 60, code: 5 } }));
+      metrics[r.id] = [start, r.config.totalSteps].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 4, val: { general: 5 - step / 100, code: 5 } }));
     } else {
       const sft = (r.lr === 1e-3 ? 2.0 - f : 2.5 - f) + 0.1 * r.seed!;
       records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd',
         summary: { finalVal: { sft, general: 4 + f }, accuracy: f, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' } };
-      metrics[r.id] = [0, 2, 4].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 3, val: { sft: sft + 1 - step / 4, general: 4 + f + step / 10 } }));
+      metrics[r.id] = [1, 2, 4].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 3, val: { sft: sft + 1 - step / 4, general: 4 + f + step / 10 } }));
     }
   }
   return { plan, records, metrics };
@@ -94,10 +94,13 @@ test('figures: one trace per run, starts marked, error bars, heatmap cells', () 
   const curves = pretrainCurves(r);
   assert.equal(curves.data.length, 5);
   assert.equal((curves.layout.shapes as unknown[]).length, 4, 'one start marker per branch');
-  assert.deepEqual((curves.data[1] as { x: number[] }).x, [20, 60]);
+  const T = scale.pretrain.totalSteps;
+  assert.deepEqual((curves.data[1] as { x: number[] }).x, [Math.round(0.33 * T), T], 'a branch logs from its start to the end of the schedule');
   const forgetting = sftCurves(r, 'pycode');
   assert.equal(forgetting.data.length, 5);
-  assert.deepEqual((forgetting.data[0] as { y: number[] }).y, [4, 4.2, 4.4]);
+  // Step 0 is the pretrained model's general val loss (same eval tokens), then the SFT evals.
+  assert.deepEqual((forgetting.data[0] as { x: number[] }).x, [0, 1, 2, 4]);
+  assert.deepEqual((forgetting.data[0] as { y: number[] }).y, [3, 4.1, 4.2, 4.4]);
   const scatter = lossVsForgetting(r);
   assert.equal(scatter.data.length, 5);
   const timing = ablationLines(r, 'startFraction');

@@ -1,0 +1,40 @@
+// `npm run report -- [--preset tiny|small|…] [--timeout S]`: execute every notebook headlessly on a preset
+// (the foundation's runner), then check that each experiment notebook left its artifact (tables and figures)
+// and print where the report is: reports/<preset>/{<notebook>.html, figures/, tables/, summary.md, runs.json}.
+import * as fs from 'fs';
+import * as path from 'path';
+import { reportsDir } from '../config';
+import { listNotebooks, parsePreset, runNotebooks, formatFailure } from '../notebooks/run';
+import { readNotebookArtifact } from './artifacts';
+
+async function main(argv: string[]): Promise<number> {
+  let preset = 'tiny';
+  let timeout: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--preset') preset = argv[++i] ?? '';
+    else if (argv[i].startsWith('--preset=')) preset = argv[i].slice(9);
+    else if (argv[i] === '--timeout') timeout = Number(argv[++i]);
+    else throw new Error(`report: unknown argument "${argv[i]}" (usage: npm run report -- [--preset tiny|small|…] [--timeout seconds])`);
+  }
+  const p = parsePreset(preset, '--preset');
+  const files = listNotebooks();
+  console.log(`[report] preset ${p}: executing ${files.length} notebooks (finished runs are reused from the run store)`);
+  const results = await runNotebooks(files, { preset: p, ...(timeout ? { cellTimeoutS: timeout } : {}) });
+  const dir = reportsDir(p);
+  let failed = 0;
+  for (const r of results) {
+    if (!r.ok) { failed++; console.log(`  FAIL  ${formatFailure(r.failure!)}`); continue; }
+    const artifact = path.join(dir, `${r.notebook}.json`);
+    if (!fs.existsSync(artifact)) { console.log(`  ok    ${r.notebook}  ${r.seconds.toFixed(0)} s`); continue; }
+    const a = readNotebookArtifact(artifact);
+    console.log(`  ok    ${r.notebook}  ${r.seconds.toFixed(0)} s  ${a.tables.length} tables, ${a.figures.length} figures, ${a.runs.length} runs`);
+  }
+  const rel = (f: string) => path.relative(process.cwd(), f) || f;
+  console.log(`[report] ${rel(dir)}: one HTML per notebook, figures/ (PNG + HTML), tables/ (CSV), summary.csv, summary.md, runs.json (run configs + data manifest hashes)`);
+  return failed ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+  console.error((e as Error).message);
+  process.exit(2);
+});
