@@ -16,6 +16,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { cacheRoot } from '../config';
 import { registerWebgpuKernelFixes } from './webgpu-kernels';
+import { registerWebgpuFusedKernels } from './webgpu-fused';
 
 /** Minimal shapes of the Dawn objects we touch (the `webgpu` package's DOM-flavoured types stay out of src/). */
 export interface DawnAdapterInfo {
@@ -235,6 +236,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
     return { ok: false, reason: `the tfjs webgpu backend failed to initialise on ${name}` };
   }
   registerWebgpuKernelFixes(state.device?.limits.maxStorageBuffersPerShaderStage ?? 8);
+  registerWebgpuFusedKernels();
   if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
   return { ok: true, detail: describe(summary), adapter: summary };

@@ -1,0 +1,290 @@
+// Fused training kernels for the webgpu backend, in WGSL, under the kernel names the model already routes
+// through src/backend/caps.ts (NATIVE_FUSED_KERNELS): registering them for 'webgpu' makes
+// hasFusedLayerNorm() true there, and src/model/ops.ts then calls them with no change of its own.
+//
+// Layer norm: tfjs runs it as ~9 kernels forward and ~14 backward (means, centring, rsqrt, products,
+// the column sums of dγ and dβ), each with a dispatch, bind group, uniform buffer and a full-size
+// intermediate. Here: 1 dispatch forward (one workgroup per row), 3 backward (a row pass for dx, then
+// dγ/dβ as partial column sums over row blocks and a final sum).
+//
+// Kernel contract (the native backend's, src/backend/native-fused.ts, so one gradient serves both):
+//   MidtrainLayerNorm      {x [..., C], gamma [C], beta [C]}, {eps} → [y, mean [...], rstd [...]]
+//   MidtrainLayerNormGrad  {x, gamma, mean, rstd, dy} → [dx, dgamma, dbeta]
+// The gradient is registered here too when the native backend has not registered it (it only does when
+// it starts, and a GPU machine picks webgpu first).
+import * as tf from '@tensorflow/tfjs';
+import { NATIVE_FUSED_KERNELS } from './caps';
+import { webgpuDevice } from './webgpu';
+
+type TensorInfo = tf.TensorInfo;
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+const LN_GRAD = 'MidtrainLayerNormGrad';
+const WG = 256;
+/** Rows per workgroup in the dγ/dβ partial sums (the final pass sums rows/LN_BLOCK partials per column). */
+const LN_BLOCK = 128;
+
+interface Pipeline { getBindGroupLayout(i: number): unknown }
+interface Backend {
+  tensorMap: { get(id: object): { resource: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType): TensorInfo;
+  uploadToGPU(id: object): void;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  commandEncoder: { beginComputePass(d?: object): Pass };
+  computePassEncoder: Pass | null;
+  commandQueueOwnedIds: WeakSet<object>;
+  dispatchCountInPass: number;
+  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
+  uniformPendingDisposal: unknown[];
+  queue: { writeBuffer(b: unknown, o: number, d: ArrayBufferView): void };
+}
+interface Pass { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y?: number, z?: number): void }
+interface Device {
+  createShaderModule(d: object): unknown;
+  createComputePipeline(d: object): Pipeline;
+  createBindGroup(d: object): unknown;
+}
+
+const pipelines = new WeakMap<object, Map<string, Pipeline>>();
+
+function pipeline(device: Device, name: string, code: string): Pipeline {
+  let m = pipelines.get(device);
+  if (!m) pipelines.set(device, (m = new Map()));
+  let p = m.get(name);
+  if (!p) {
+    p = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code, label: name }), entryPoint: 'main' }, label: name });
+    m.set(name, p);
+  }
+  return p;
+}
+
+/** A 1-D count of workgroups as a grid within WebGPU's 65535-per-dimension limit; shaders rebuild the index. */
+function grid(groups: number): [number, number] {
+  const gx = Math.min(groups, 65535);
+  return [gx, Math.ceil(groups / gx)];
+}
+
+/**
+ * Runs one WGSL pipeline inside tfjs's command stream: inputs are bound read-only in order, then the
+ * outputs (fresh tensors, read_write), then a uniform block; recorded into tfjs's open compute pass so
+ * it is ordered with the ops around it, with tfjs's own bookkeeping (buffers in flight, batch submits).
+ */
+function run(name: string, code: string, inputs: TensorInfo[], outShapes: number[][], uniform: ArrayBuffer, groups: [number, number]): TensorInfo[] {
+  const backend = tf.backend() as unknown as Backend;
+  const device = webgpuDevice() as unknown as Device;
+  const p = pipeline(device, name, code);
+  const outputs = outShapes.map((s) => backend.makeTensorInfo(s, 'float32'));
+  for (const t of [...inputs, ...outputs]) backend.uploadToGPU(t.dataId);
+  const ub = backend.bufferManager.acquireBuffer(uniform.byteLength, UNIFORM | COPY_DST);
+  backend.queue.writeBuffer(ub, 0, new Uint8Array(uniform));
+  backend.uniformPendingDisposal.push(ub); // tfjs returns it to the pool at the next submit
+  const entries = [...inputs, ...outputs].map((t, i) => ({ binding: i, resource: { buffer: backend.tensorMap.get(t.dataId).resource } }));
+  entries.push({ binding: entries.length, resource: { buffer: ub } });
+  const bindGroup = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
+  backend.ensureCommandEncoderReady();
+  if (!backend.computePassEncoder) backend.computePassEncoder = backend.commandEncoder.beginComputePass();
+  backend.computePassEncoder.setPipeline(p);
+  backend.computePassEncoder.setBindGroup(0, bindGroup);
+  backend.computePassEncoder.dispatchWorkgroups(groups[0], groups[1]);
+  for (const t of [...inputs, ...outputs]) backend.commandQueueOwnedIds.add(t.dataId);
+  backend.dispatchCountInPass++;
+  if (backend.dispatchCountInPass >= (tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') as number)) {
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+  }
+  return outputs;
+}
+
+/** A uniform block of u32 fields, then f32 fields (each 4 bytes), padded to 16 bytes. */
+function uniforms(u32s: number[], f32s: number[] = []): ArrayBuffer {
+  const n = Math.ceil((u32s.length + f32s.length) / 4) * 4;
+  const buf = new ArrayBuffer(n * 4);
+  new Uint32Array(buf, 0, u32s.length).set(u32s);
+  new Float32Array(buf, u32s.length * 4, f32s.length).set(f32s);
+  return buf;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+// A workgroup-wide sum of `v` (all WG threads call it; the result is valid in every thread).
+const REDUCE = /* wgsl */ `
+var<workgroup> red: array<f32, ${WG}>;
+fn wgSum(v: f32, li: u32) -> f32 {
+  workgroupBarrier();
+  red[li] = v;
+  workgroupBarrier();
+  for (var k = ${WG / 2}u; k > 0u; k = k >> 1u) {
+    if (li < k) { red[li] = red[li] + red[li + k]; }
+    workgroupBarrier();
+  }
+  return red[0];
+}`;
+
+const LN_FWD = /* wgsl */ `
+struct U { rows: u32, C: u32, nx: u32, eps: f32 };
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
+@group(0) @binding(6) var<uniform> u: U;
+${REDUCE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * u.nx;
+  if (row >= u.rows) { return; }
+  let base = row * u.C;
+  let n = f32(u.C);
+  var s = 0.0;
+  for (var i = li; i < u.C; i = i + ${WG}u) { s = s + x[base + i]; }
+  let mu = wgSum(s, li) / n;
+  var s2 = 0.0;
+  for (var i = li; i < u.C; i = i + ${WG}u) { let d = x[base + i] - mu; s2 = s2 + d * d; }
+  let rs = inverseSqrt(wgSum(s2, li) / n + u.eps);
+  for (var i = li; i < u.C; i = i + ${WG}u) { y[base + i] = ((x[base + i] - mu) * rs) * gamma[i] + beta[i]; }
+  if (li == 0u) { mean[row] = mu; rstd[row] = rs; }
+}`;
+
+// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = γ·dy, x̂ = (x − mean)·rstd — one workgroup per row.
+const LN_BWD_DX = /* wgsl */ `
+struct U { rows: u32, C: u32, nx: u32, pad: u32 };
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> rstd: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(6) var<uniform> u: U;
+${REDUCE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * u.nx;
+  if (row >= u.rows) { return; }
+  let base = row * u.C;
+  let n = f32(u.C);
+  let mu = mean[row];
+  let rs = rstd[row];
+  var a = 0.0;
+  var b = 0.0;
+  for (var i = li; i < u.C; i = i + ${WG}u) {
+    let g = dy[base + i] * gamma[i];
+    a = a + g;
+    b = b + g * ((x[base + i] - mu) * rs);
+  }
+  let ma = wgSum(a, li) / n;
+  let mb = wgSum(b, li) / n;
+  for (var i = li; i < u.C; i = i + ${WG}u) {
+    let g = dy[base + i] * gamma[i];
+    dx[base + i] = rs * ((g - ma) - ((x[base + i] - mu) * rs) * mb);
+  }
+}`;
+
+// Partial column sums of dy·x̂ and dy over blocks of ${LN_BLOCK} rows: partial [blocks, 2C].
+const LN_BWD_PARTIAL = /* wgsl */ `
+struct U { rows: u32, C: u32, colGroups: u32, pad: u32 };
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> mean: array<f32>;
+@group(0) @binding(2) var<storage, read> rstd: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(5) var<uniform> u: U;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let flat = wg.x + wg.y * 65535u;
+  let block = flat / u.colGroups;
+  let c = (flat % u.colGroups) * ${WG}u + li;
+  if (c >= u.C) { return; }
+  let r0 = block * ${LN_BLOCK}u;
+  let r1 = min(r0 + ${LN_BLOCK}u, u.rows);
+  var sg = 0.0;
+  var sb = 0.0;
+  for (var r = r0; r < r1; r = r + 1u) {
+    let d = dy[r * u.C + c];
+    sg = sg + d * ((x[r * u.C + c] - mean[r]) * rstd[r]);
+    sb = sb + d;
+  }
+  partial[block * 2u * u.C + c] = sg;
+  partial[block * 2u * u.C + u.C + c] = sb;
+}`;
+
+const LN_BWD_FINAL = /* wgsl */ `
+struct U { blocks: u32, C: u32, pad0: u32, pad1: u32 };
+@group(0) @binding(0) var<storage, read> partial: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let c = id.x;
+  if (c >= u.C) { return; }
+  var sg = 0.0;
+  var sb = 0.0;
+  for (var k = 0u; k < u.blocks; k = k + 1u) {
+    sg = sg + partial[k * 2u * u.C + c];
+    sb = sb + partial[k * 2u * u.C + u.C + c];
+  }
+  dgamma[c] = sg;
+  dbeta[c] = sb;
+}`;
+
+function layerNormForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  for (const [k, t] of Object.entries({ x, gamma, beta })) {
+    if (t.dtype !== 'float32') throw new Error(`fusedLayerNorm (webgpu): input ${k} must be float32, got ${t.dtype}`);
+  }
+  const C = x.shape[x.shape.length - 1];
+  if (size(gamma.shape) !== C || size(beta.shape) !== C) {
+    throw new Error(`fusedLayerNorm (webgpu): gamma [${gamma.shape}] and beta [${beta.shape}] must have ${C} elements (last dim of x [${x.shape}])`);
+  }
+  const rows = size(x.shape) / C;
+  const g = grid(rows);
+  const eps = Number((attrs as { eps: number }).eps);
+  return run('midtrain-ln-fwd', LN_FWD, [x, gamma, beta], [x.shape, x.shape.slice(0, -1), x.shape.slice(0, -1)], uniforms([rows, C, g[0]], [eps]), g);
+}
+
+function layerNormBackward({ inputs }: KernelArgs): TensorInfo[] {
+  const { x, gamma, mean, rstd, dy } = inputs as Record<string, TensorInfo>;
+  const C = x.shape[x.shape.length - 1], rows = size(x.shape) / C;
+  const g = grid(rows);
+  const [dx] = run('midtrain-ln-bwd-dx', LN_BWD_DX, [x, gamma, mean, rstd, dy], [x.shape], uniforms([rows, C, g[0], 0]), g);
+  const blocks = Math.ceil(rows / LN_BLOCK), colGroups = Math.ceil(C / WG);
+  const [partial] = run('midtrain-ln-bwd-partial', LN_BWD_PARTIAL, [x, mean, rstd, dy], [[blocks, 2 * C]], uniforms([rows, C, colGroups, 0]), grid(blocks * colGroups));
+  const [dgamma, dbeta] = run('midtrain-ln-bwd-final', LN_BWD_FINAL, [partial], [gamma.shape, gamma.shape], uniforms([blocks, C, 0, 0]), [Math.ceil(C / WG), 1]);
+  (tf.backend() as unknown as { disposeData(id: object): void }).disposeData(partial.dataId);
+  return [dx, dgamma, dbeta];
+}
+
+/** The layer-norm gradient, as src/backend/native-fused.ts registers it (same kernel contract). */
+function registerLayerNormGradient(): void {
+  if (tf.getGradient(NATIVE_FUSED_KERNELS.layerNorm)) return;
+  tf.registerGradient({
+    kernelName: NATIVE_FUSED_KERNELS.layerNorm,
+    inputsToSave: ['x', 'gamma'],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved) => {
+      const [dy] = dys as tf.Tensor[];
+      const [x, gamma, mean, rstd] = saved;
+      // One backward call for all three gradients, here rather than in the closures (tfjs tidies each).
+      const [dx, dgamma, dbeta] = tf.engine().runKernel(LN_GRAD, { x, gamma, mean, rstd, dy }) as tf.Tensor[];
+      return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
+    },
+  });
+}
+
+/**
+ * Registers the fused webgpu kernels (idempotent). MIDTRAIN_WEBGPU_FUSED=0 leaves them out, so the
+ * model falls back to its tf-op formulation (for comparisons).
+ */
+export function registerWebgpuFusedKernels(): void {
+  if (process.env.MIDTRAIN_WEBGPU_FUSED === '0') return;
+  if (tf.getKernel(NATIVE_FUSED_KERNELS.layerNorm, 'webgpu')) return;
+  tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.layerNorm, backendName: 'webgpu', kernelFunc: layerNormForward as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: LN_GRAD, backendName: 'webgpu', kernelFunc: layerNormBackward as unknown as tf.KernelFunc });
+  registerLayerNormGradient();
+}
+
+// GPUBufferUsage bits (WebGPU spec constants).
+const COPY_DST = 0x0008, UNIFORM = 0x0040;

@@ -1,0 +1,66 @@
+// The fused webgpu kernels (src/backend/webgpu-fused.ts) against the model's own tf-op formulation on
+// wasm: same values and same gradients through src/model/ops.ts, which routes to them by itself
+// (caps.hasFusedLayerNorm()). Skips, saying why, without lavapipe.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, releaseBackend } from '../../src/backend/choose';
+import { hasFusedLayerNorm } from '../../src/backend/caps';
+import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
+import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
+import { layerNorm } from '../../src/model/ops';
+import { Rng } from '../../src/train/rng';
+
+function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => mean + std * rng.normal());
+}
+
+// rows × C: C below, at and above the 256-thread workgroup; rows over one 128-row block of the dγ/dβ sums.
+const SHAPES: [number, number][] = [[37, 40], [300, 24], [5, 300]];
+
+async function layerNormCase(rows: number, C: number): Promise<Float32Array[]> {
+  const x = tf.tensor2d(randn(rows * C, 1, 0.5, 2), [rows, C]);
+  const g = tf.tensor1d(randn(C, 2, 1, 0.1)), b = tf.tensor1d(randn(C, 3, 0, 0.1));
+  const dy = tf.tensor2d(randn(rows * C, 4), [rows, C]);
+  const f = (xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => layerNorm(xi, gi, bi, 1e-5);
+  const y = f(x, g, b);
+  const grads = tf.grads(f)([x, g, b], dy);
+  const out = [await y.data(), ...(await Promise.all(grads.map((t) => t.data())))] as Float32Array[];
+  tf.dispose([x, g, b, dy, y, ...grads]);
+  return out;
+}
+
+function assertClose(got: Float32Array, want: Float32Array, what: string, tol = 2e-4): void {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i])));
+  assert.ok(worst < tol, `${what}: worst difference ${worst}`);
+}
+
+const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
+
+test('webgpu fused layer norm: same y, dx, dγ, dβ as the tf-op layer norm on wasm, in 4 dispatches', { skip, timeout: 240_000 }, async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+  assert.equal(hasFusedLayerNorm(), false);
+  const ref: Float32Array[][] = [];
+  for (const [r, c] of SHAPES) ref.push(await layerNormCase(r, c));
+  releaseBackend();
+
+  const w = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(w.ok, w.ok ? '' : w.reason);
+  try {
+    assert.ok(hasFusedLayerNorm(), 'the fused layer norm must be registered for webgpu');
+    for (let k = 0; k < SHAPES.length; k++) {
+      const got = await layerNormCase(...SHAPES[k]);
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => assertClose(got[i], ref[k][i], `${name} ${SHAPES[k]}`));
+    }
+    // Forward + backward of one layer norm: 1 + 3 dispatches (tf ops: ~20).
+    const x = tf.randomNormal([64, 32]), g = tf.ones([32]), b = tf.zeros([32]);
+    const { counts } = await countWebgpuCalls(() => tf.tidy(() => tf.grads((xi: tf.Tensor) => layerNorm(xi, g, b, 1e-5))([x])));
+    assert.ok(counts.dispatches <= 6, `dispatches for a layer norm forward+backward: ${counts.dispatches} (${JSON.stringify(counts.byKernel)})`);
+    tf.dispose([x, g, b]);
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+  } finally {
+    releaseWebgpu();
+  }
+});
