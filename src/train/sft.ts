@@ -113,7 +113,8 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
       step = opts.start.step;
     }
     let t0 = Date.now();
-    let tokens = 0;
+    // Padded tokens processed so far (SFT batches vary in length, so this travels in the checkpoint).
+    let tokens = opts.resume ? Number(opts.start.extra?.tokens ?? 0) : 0;
     while (step < stop) {
       const lr = lrAt(step, total, config.optim);
       const batch = sftBatch(sftStepExamples(train.length, config.batchSize, config.seed, step).map((i) => train[i]));
@@ -138,7 +139,7 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
       // metrics, so a run killed in between resumes from the previous checkpoint and redoes these steps.
       yield log;
       if (opts.checkpointAt?.(step)) {
-        opts.onCheckpoint?.({ step, params: paramsToArrays(params), adam: optimizer.state(), sampler: { seed: config.seed, step } });
+        opts.onCheckpoint?.({ step, params: paramsToArrays(params), adam: optimizer.state(), sampler: { seed: config.seed, step }, extra: { tokens } });
       }
       await yieldToEventLoop();
       t0 = Date.now();
