@@ -11,7 +11,7 @@ import { validateRunConfig } from './runs/validate';
 import { initBackend, parseBackendName, formatBackendReport, releaseBackend } from './backend/choose';
 import { ensureData } from './data';
 import { SCALES } from './experiments/scale';
-import { readSweepFile, slurmSweepCommand, statusCommand as slurmStatusCommand, SLURM_USAGE } from './runs/slurm-cli';
+import { printSlurmSection, readSweepFile, slurmSweepCommand, statusCommand as slurmStatusCommand, SLURM_USAGE } from './runs/slurm-cli';
 
 const USAGE = `usage: midtrain <command> [--backend NAME] [--quiet]
   run <config.json | tiny-demo>   train, resume or reuse a run (tiny-demo: pretrain → midtrain → SFT on the tiny preset)
@@ -168,7 +168,8 @@ export async function statusCommand(args: string[]): Promise<number> {
   const runs = listRuns();
   if (runs.length === 0) {
     console.log(`no runs in ${storeRoot()}`);
-    return 0;
+    // Submitted runs still queued have no store record yet: the Slurm section shows them.
+    return printSlurmSection();
   }
   const byParent = new Map<string, RunRecord[]>();
   const ids = new Set(runs.map((r) => r.id));
@@ -183,7 +184,9 @@ export async function statusCommand(args: string[]): Promise<number> {
   };
   console.log(`${runs.length} run(s) in ${storeRoot()}`);
   for (const r of byParent.get('') ?? []) print(r, 0);
-  return runs.some((r) => r.status === 'failed') ? 1 : 0;
+  // Runs submitted to Slurm from this cache: queue state (pending / running) and failed tasks' log tails.
+  const slurmCode = await printSlurmSection();
+  return runs.some((r) => r.status === 'failed') ? 1 : slurmCode;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -35,7 +35,6 @@ function midtrain(args: string[]): { status: number | null; out: string } {
 
 test('tiny sweep on a one-node Slurm: SFT waits for its parent, the store holds every result, resubmitting submits nothing', { timeout: 600_000 }, async (t) => {
   if ('skip' in cluster) return t.skip(cluster.skip);
-  if (!fs.existsSync(cli)) return t.skip(`${cli} is not built (src/cli.ts missing)`);
   // A fresh run store on the "shared filesystem" (the cluster's folder); built data is shared with the
   // project cache (deterministic, published atomically), so the sweep does not rebuild it.
   const shared = cacheRoot();
@@ -80,6 +79,13 @@ test('tiny sweep on a one-node Slurm: SFT waits for its parent, the store holds 
   const status = midtrain(['status', sweepFile]);
   assert.equal(status.status, 0, status.out);
   assert.match(status.out, /sweep slurm-test: 3 finished, 0 running, 0 pending, 0 failed/);
+
+  // Plain `midtrain status`: the store's lineage view, then the Slurm section of submitted runs.
+  const all = midtrain(['status']);
+  assert.equal(all.status, 0, all.out);
+  assert.match(all.out, /3 run\(s\) in /);
+  assert.match(all.out, /Slurm \(.*\):\nsweep \(submitted to Slurm\): 3 finished, 0 running, 0 pending, 0 failed/);
+  assert.match(all.out, new RegExp(`finished +tiny/sft-sciq-baseline-lr0.001-s0 +sft-[0-9a-f]+ +${jobIds[2]}_1 +finished`));
 
   const second = midtrain(['sweep', sweepFile, '--slurm']);
   assert.equal(second.status, 0, second.out);
