@@ -171,7 +171,8 @@ export function planSlurm(sweep: Sweep, store: StoreView, tasks: Map<string, Run
     } else {
       throw new Error(
         `slurm: sweep "${sweep.name}": run "${run.config.name}" (${run.id}) needs parent ${parentId}, ` +
-          `which is not in the sweep, not finished in the store and not queued in Slurm`,
+          `which is not in the sweep, not finished in the store and not queued in Slurm ` +
+          `(ids computed with other data or code? regenerate the sweep)`,
       );
     }
   }

@@ -91,7 +91,7 @@ test('resubmission: only failed, lost and blocked runs; blocked tasks are cancel
 test('a parent neither in the sweep, finished nor queued is a one-line error', () => {
   assert.throws(
     () => planSlurm({ name: 'orphans', runs: [sft('x1', 'X')] }, store()),
-    /^Error: slurm: sweep "orphans": run "x1" \(id-x1\) needs parent id-X, which is not in the sweep, not finished in the store and not queued in Slurm$/,
+    /^Error: slurm: sweep "orphans": run "x1" \(id-x1\) needs parent id-X, which is not in the sweep, not finished in the store and not queued in Slurm \(ids computed with other data or code\? regenerate the sweep\)$/,
   );
   assert.throws(() => planSlurm({ name: 'bad', runs: [{ kind: 'eval' } as unknown as RunConfig] }, store()), /runs\[0\]\.kind must be "pretrain" or "sft"/);
 });
