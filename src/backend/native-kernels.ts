@@ -2,8 +2,6 @@
 // (matmuls, broadcasting elementwise, reductions, softmax, transpose, embedding gather and its gradient).
 // Tensors live in plain TypedArrays exactly as in tfjs's cpu backend, so any case not handled here (other
 // dtypes, unusual attributes) falls through to the cpu backend's own kernel on the same data.
-import * as v8 from 'v8';
-import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BINARY_OPS, NativeAddon, REDUCE_OPS, UNARY_OPS } from './native-addon';
@@ -14,36 +12,11 @@ type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-// Memory: every kernel output is a fresh TypedArray; a disposed tensor's array is freed only when V8 collects
-// its (tiny) wrapper object, and a training step allocates far more array memory (GBs) than JS objects, so
-// V8 sees little reason to collect: RSS grew to ~3.4 GB on the small preset. So we count the bytes our
-// kernels allocate and run a full collection every `gcEveryBytes` (MIDTRAIN_NATIVE_GC_MB, default 512;
-// 0 turns it off). Measured cost: see native/README.md.
-const gcEveryBytes = Number(process.env.MIDTRAIN_NATIVE_GC_MB ?? 512) * 2 ** 20;
-let allocatedSinceGc = 0;
-let collect: (() => void) | null | undefined;
-function noteAllocation(bytes: number): void {
-  if (!(gcEveryBytes > 0)) return;
-  allocatedSinceGc += bytes;
-  if (allocatedSinceGc < gcEveryBytes) return;
-  allocatedSinceGc = 0;
-  if (collect === undefined) {
-    try {
-      if (typeof (globalThis as { gc?: () => void }).gc === 'function') collect = (globalThis as unknown as { gc: () => void }).gc;
-      else {
-        v8.setFlagsFromString('--expose-gc');
-        collect = vm.runInNewContext('gc') as () => void;
-      }
-    } catch {
-      collect = null;  // no way to collect: fall back to V8's own heuristics
-    }
-  }
-  collect?.();
-}
-
-/** A zeroed float32 output array of n elements (counted towards the next collection). */
+/**
+ * A zeroed float32 output array of n elements: the one place kernel outputs are allocated. (Tried: a full GC
+ * every 512 MB allocated; RSS stayed the same, because the peak is the live set of one step, not garbage.)
+ */
 export function newF32(n: number): Float32Array {
-  noteAllocation(4 * n);
   return new Float32Array(n);
 }
 
