@@ -37,6 +37,10 @@ def cell_stderr(cell):
 def describe_failure(stderr):
     """(ename, evalue) from what tslab printed for the failing cell."""
     lines = [l.rstrip() for l in stderr.splitlines() if l.strip()]
+    # tslab's own failures (not the cell's), e.g. "unexpected error: Error: Unexpected pending rebuildTimer".
+    internal = [l for l in lines if l.startswith("unexpected error: ")]
+    if internal:
+        return "TslabInternalError", internal[-1][len("unexpected error: "):]
     errors = [m for m in (ERROR_LINE.match(l) for l in lines) if m]
     if errors:
         return errors[-1].group(1), errors[-1].group(2)

@@ -148,8 +148,24 @@ function resolved(opts: RunOptions): Required<RunOptions> {
   };
 }
 
+/**
+ * tslab's TypeScript watcher can fail a cell on its own ("Unexpected pending rebuildTimer") when files it
+ * watches change during a session; that is the kernel's fault, not the notebook's, so such a run is
+ * repeated once (with the run store, finished runs are not trained again).
+ */
+export function isKernelGlitch(f: NotebookFailure): boolean {
+  return f.ename === 'TslabInternalError' && f.evalue.includes('Unexpected pending rebuildTimer');
+}
+
 /** Executes one notebook. Resolves with ok: false and the failure when a cell fails; rejects only when it could not run at all. */
 export async function runNotebook(file: string, options: RunOptions = {}): Promise<NotebookResult> {
+  const first = await runNotebookOnce(file, options);
+  if (first.ok || !isKernelGlitch(first.failure!)) return first;
+  resolved(options).log(`[notebooks] ${first.notebook}: tslab's compiler failed on its own (${first.failure!.evalue}); running the notebook once more`);
+  return runNotebookOnce(file, options);
+}
+
+async function runNotebookOnce(file: string, options: RunOptions): Promise<NotebookResult> {
   const o = resolved(options);
   const name = path.basename(file, '.ipynb');
   if (!fs.existsSync(file)) throw new Error(`midtrain: notebook ${file} does not exist`);

@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { projectRoot } from '../../src/config';
 import { hasJupyter, hasNotebookServer, jupyterEnv, jupyterPython, kernelspecRoot } from '../../src/notebooks/jupyter';
-import { formatFailure, listNotebooks, notebookPreset, readFailure, resolveNotebooks, runNotebook } from '../../src/notebooks/run';
+import { formatFailure, isKernelGlitch, listNotebooks, notebookPreset, readFailure, resolveNotebooks, runNotebook } from '../../src/notebooks/run';
 import { getWithToken, startNotebookServer, waitForServer } from '../../src/notebooks/server';
 
 const noJupyter = !hasJupyter() && 'no python with Jupyter (nbconvert, nbclient, jupyter_client): run npm run setup';
@@ -87,6 +87,34 @@ test('readFailure finds the first error output and counts cells from 1', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 // With Jupyter.
+
+test('errors tslab prints into a cell are classified: runtime error, type error, tslab\'s own failure', { skip: noJupyter }, () => {
+  const samples = [
+    'evalmachine.<anonymous>:2\nthrow new RangeError("boom");\n^\n\nRangeError: boom\n    at evalmachine.<anonymous>:2:7\n',
+    'Error: rejected\n    at evalmachine.<anonymous>:3:43\n',
+    "1:7 - Type 'string' is not assignable to type 'number'.\n2:1 - Cannot find name 'y'.\n",
+    'Warning: Couldn\'t load Vulkan\nunexpected error: Error: Unexpected pending rebuildTimer\n    at sys.setTimeout (converter.js:111:19)\n',
+    'something odd\n',
+    '',
+  ];
+  const script = [
+    'import importlib.util, json, sys',
+    "spec = importlib.util.spec_from_file_location('d', sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)",
+    'print(json.dumps([m.describe_failure(s) for s in json.loads(sys.argv[2])]))',
+  ].join('\n');
+  const r = spawnSync(jupyterPython(), ['-c', script, path.join(projectRoot(), 'src', 'notebooks', 'execute-notebook.py'), JSON.stringify(samples)], { encoding: 'utf8', env: jupyterEnv() });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [
+    ['RangeError', 'boom'],
+    ['Error', 'rejected'],
+    ['TypeScriptError', "1:7 - Type 'string' is not assignable to type 'number'.; 2:1 - Cannot find name 'y'."],
+    ['TslabInternalError', 'Error: Unexpected pending rebuildTimer'],
+    ['Error', 'something odd'],
+    ['Error', 'the cell failed without printing an error'],
+  ]);
+  assert.ok(isKernelGlitch({ notebook: 'n', cell: 1, codeCell: 1, ename: 'TslabInternalError', evalue: 'Error: Unexpected pending rebuildTimer', source: '' }));
+  assert.ok(!isKernelGlitch({ notebook: 'n', cell: 1, codeCell: 1, ename: 'RangeError', evalue: 'Unexpected pending rebuildTimer', source: '' }));
+});
 
 test('the project kernelspec is what Jupyter lists as tslab', { skip: noJupyter }, () => {
   const r = spawnSync(jupyterPython(), ['-m', 'jupyter', 'kernelspec', 'list', '--json'], { env: jupyterEnv(), encoding: 'utf8' });
