@@ -1,8 +1,11 @@
 // The files a notebook leaves in reports/<preset>/: CSV per table, PNG/HTML per figure (export.ts), a
 // machine-checkable <notebook>.json listing what it produced, and runs.json — the configs, code versions and
 // data manifest hash of every run behind the numbers, so a committed report names exactly what made it.
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { projectRoot } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import type { RunConfig, RunStatus, RunSummary } from '../runs/types';
 import type { Table } from './tables';
@@ -28,6 +31,9 @@ export interface FigureArtifact {
 export interface NotebookArtifact {
   notebook: string;
   preset: string;
+  /** Content hash of the code that produced it (src/ and notebooks/, see codeHash) and the git commit it sat on. */
+  codeHash: string;
+  git: string;
   experiments: string[];
   dataHash: string[];
   codeVersion: string[];
@@ -94,11 +100,39 @@ export function provenance(results: ExperimentResult[]): { dataHash: string[]; c
   return { dataHash: [...dataHash].sort(), codeVersion: [...codeVersion].sort(), runs: [...runs].sort() };
 }
 
+/**
+ * sha256 (first 16 hex) over every file of src/ and notebooks/ (path and bytes, sorted): the code a report
+ * was made with. A committed report whose codeHash equals the tree's was produced by the code in that commit.
+ */
+export function codeHash(root = projectRoot()): string {
+  const h = crypto.createHash('sha256');
+  const walk = (rel: string) => {
+    const abs = path.join(root, rel);
+    if (!fs.existsSync(abs)) return;
+    for (const e of fs.readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const r = path.posix.join(rel, e.name);
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile() && !e.name.startsWith('.')) h.update(r).update('\0').update(fs.readFileSync(path.join(root, r))).update('\0');
+    }
+  };
+  walk('src');
+  walk('notebooks');
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The git commit the working tree sits on, with "+dirty" when src/ or notebooks/ differ from it ("unknown" outside git). */
+export function gitDescribe(root = projectRoot()): string {
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (head.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src', 'notebooks'], { cwd: root, encoding: 'utf8' });
+  return head.stdout.trim() + (dirty.stdout.trim() ? '+dirty' : '');
+}
+
 /** Read and check a notebook's artifact: throws one line naming the file and what is missing. */
 export function readNotebookArtifact(file: string): NotebookArtifact {
   if (!fs.existsSync(file)) throw new Error(`report: ${file} does not exist (the notebook did not finish)`);
   const a = JSON.parse(fs.readFileSync(file, 'utf8')) as NotebookArtifact;
-  for (const k of ['notebook', 'preset', 'tables', 'figures', 'runs', 'dataHash'] as const) {
+  for (const k of ['notebook', 'preset', 'codeHash', 'tables', 'figures', 'runs', 'dataHash'] as const) {
     if (a[k] === undefined) throw new Error(`report: ${file}: field "${k}" is missing`);
   }
   return a;

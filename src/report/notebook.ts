@@ -7,7 +7,7 @@ import { reportsDir } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import { show, plot, tslab, type PlotlyFigure, type Tabular } from './display';
 import { savePlot, writeFileAtomic } from './export';
-import { recordRuns, provenance, tableCsv, type NotebookArtifact, type TableArtifact, type FigureArtifact } from './artifacts';
+import { recordRuns, provenance, tableCsv, codeHash, gitDescribe, type NotebookArtifact, type TableArtifact, type FigureArtifact } from './artifacts';
 import type { Table } from './tables';
 
 export interface NotebookReportOptions {
@@ -61,6 +61,8 @@ export class NotebookReport {
     const artifact: NotebookArtifact = {
       notebook: this.notebook,
       preset: this.preset,
+      codeHash: codeHash(),
+      git: gitDescribe(),
       experiments: [...new Set(results.map((r) => r.plan.experiment.name))],
       ...prov,
       tables: this.tables,

@@ -5,7 +5,7 @@ import * as aq from 'arquero';
 import type { AllResults } from '../experiments/result';
 import { allResults } from '../experiments/result';
 import { summaryRows, paperComparisonRows, sftCells, type Table } from './tables';
-import { provenance } from './artifacts';
+import { provenance, codeHash, gitDescribe } from './artifacts';
 import { writeFileAtomic } from './export';
 import { describeProximity } from './findings';
 
@@ -19,7 +19,7 @@ export function writeSummary(dir: string, f: AllResults): Table {
   const md = [
     `# Midtraining reproduction — summary (preset \`${f.midtraining.plan.scale.preset}\`)`,
     '',
-    `Data manifest: ${prov.dataHash.map((h) => `\`${h}\``).join(', ')} · code version: ${prov.codeVersion.map((h) => `\`${h}\``).join(', ')} · ${prov.runs.length} runs (configs in \`runs.json\`).`,
+    `Data manifest: ${prov.dataHash.map((h) => `\`${h}\``).join(', ')} · engine: ${prov.codeVersion.map((h) => `\`${h}\``).join(', ')} · code hash (src/ + notebooks/): \`${codeHash()}\` · git: \`${gitDescribe()}\` · ${prov.runs.length} runs (configs in \`runs.json\`).`,
     '',
     '## Paper (410M) beside ours',
     '',

@@ -12,7 +12,7 @@ import * as path from 'path';
 import { projectRoot, reportsDir } from '../../src/config';
 import { hasJupyter } from '../../src/notebooks/jupyter';
 import { listNotebooks, runNotebook, formatFailure } from '../../src/notebooks/run';
-import { readNotebookArtifact } from '../../src/report/artifacts';
+import { readNotebookArtifact, codeHash } from '../../src/report/artifacts';
 
 const PRESET = 'tiny';
 const EXPERIMENT_NOTEBOOK = /^0[1-7]-/;
@@ -58,6 +58,7 @@ test('experiment notebooks produce their tables and figures on tiny', { skip }, 
       const a = readNotebookArtifact(artifactFile);
       assert.equal(a.notebook, name);
       assert.equal(a.preset, PRESET);
+      assert.equal(a.codeHash, codeHash(), `${name}: produced by the code in this tree (src/ and notebooks/)`);
       assert.ok(a.runs.length > 0, `${name}: lists the runs behind its numbers`);
       assert.ok(a.dataHash.length > 0 && a.dataHash.every((h) => h.length > 0), `${name}: names the data manifest hash`);
       const want = expectedOutputs(file);
