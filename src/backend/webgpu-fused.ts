@@ -7,9 +7,15 @@
 // intermediate. Here: 1 dispatch forward (one workgroup per row), 3 backward (a row pass for dx, then
 // dγ/dβ as partial column sums over row blocks and a final sum).
 //
+// Cross-entropy: tfjs builds a one-hot [N, V] (V = 50304 for Pythia: 1.6 GB at B 16 × T 512), then
+// logsumexp, products and sums, and softmax again backward. Here: 2 dispatches forward (a row pass for
+// logsumexp and each row's loss, a one-workgroup mean), 1 backward, and no one-hot.
+//
 // Kernel contract (the native backend's, src/backend/native-fused.ts, so one gradient serves both):
 //   MidtrainLayerNorm      {x [..., C], gamma [C], beta [C]}, {eps} → [y, mean [...], rstd [...]]
 //   MidtrainLayerNormGrad  {x, gamma, mean, rstd, dy} → [dx, dgamma, dbeta]
+//   MidtrainCrossEntropy   {logits [N, V], labels int32 [N] (< 0: left out)} → [mean loss [], lse [N], 1/count []]
+//   MidtrainCrossEntropyGrad {logits, labels, lse, invCount, dy} → dlogits
 // The gradient is registered here too when the native backend has not registered it (it only does when
 // it starts, and a GPU machine picks webgpu first).
 import * as tf from '@tensorflow/tfjs';
@@ -20,6 +26,7 @@ type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 const LN_GRAD = 'MidtrainLayerNormGrad';
+const CE_GRAD = 'MidtrainCrossEntropyGrad';
 const WG = 256;
 /** Rows per workgroup in the dγ/dβ partial sums (the final pass sums rows/LN_BLOCK partials per column). */
 const LN_BLOCK = 128;
@@ -230,6 +237,126 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   dbeta[c] = sb;
 }`;
 
+const CE_ROWS = /* wgsl */ `
+struct U { N: u32, V: u32, nx: u32, pad: u32 };
+@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rowLoss: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+var<workgroup> redMax: array<f32, ${WG}>;
+${REDUCE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * u.nx;
+  if (row >= u.N) { return; }
+  let base = row * u.V;
+  var m = -3.4e38;
+  for (var i = li; i < u.V; i = i + ${WG}u) { m = max(m, z[base + i]); }
+  redMax[li] = m;
+  workgroupBarrier();
+  for (var k = ${WG / 2}u; k > 0u; k = k >> 1u) {
+    if (li < k) { redMax[li] = max(redMax[li], redMax[li + k]); }
+    workgroupBarrier();
+  }
+  let rowMax = redMax[0];
+  var s = 0.0;
+  for (var i = li; i < u.V; i = i + ${WG}u) { s = s + exp(z[base + i] - rowMax); }
+  let l = rowMax + log(wgSum(s, li));
+  if (li == 0u) {
+    lse[row] = l;
+    let t = labels[row];
+    rowLoss[row] = select(0.0, l - z[base + u32(max(t, 0))], t >= 0);
+  }
+}`;
+
+// Mean over the rows whose label is >= 0, in one workgroup: out = [loss, 1/count] (0, 0 when none count).
+const CE_MEAN = /* wgsl */ `
+struct U { N: u32, pad0: u32, pad1: u32, pad2: u32 };
+@group(0) @binding(0) var<storage, read> rowLoss: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(3) var<storage, read_write> invCount: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+${REDUCE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) li: u32) {
+  var s = 0.0;
+  var c = 0.0;
+  for (var i = li; i < u.N; i = i + ${WG}u) {
+    s = s + rowLoss[i];
+    c = c + select(0.0, 1.0, labels[i] >= 0);
+  }
+  let total = wgSum(s, li);
+  let count = wgSum(c, li);
+  if (li == 0u) {
+    let inv = select(0.0, 1.0 / count, count > 0.0);
+    loss[0] = total * inv;
+    invCount[0] = inv;
+  }
+}`;
+
+// dlogits = (label ≥ 0) · dy · (1/count) · (softmax(z) − onehot(label)), softmax from the saved lse.
+const CE_BWD = /* wgsl */ `
+struct U { N: u32, V: u32, nx: u32, pad: u32 };
+@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read> lse: array<f32>;
+@group(0) @binding(3) var<storage, read> invCount: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dz: array<f32>;
+@group(0) @binding(6) var<uniform> u: U;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = (wg.x + wg.y * u.nx) * ${WG}u + li;
+  if (i >= u.N * u.V) { return; }
+  let row = i / u.V;
+  let col = i % u.V;
+  let t = labels[row];
+  let scale = select(0.0, dy[0] * invCount[0], t >= 0);
+  let onehot = select(0.0, 1.0, i32(col) == t);
+  dz[i] = (exp(z[i] - lse[row]) - onehot) * scale;
+}`;
+
+function crossEntropyForward({ inputs }: KernelArgs): TensorInfo[] {
+  const { logits, labels } = inputs as { logits: TensorInfo; labels: TensorInfo };
+  if (logits.dtype !== 'float32') throw new Error(`fusedCrossEntropy (webgpu): logits must be float32, got ${logits.dtype}`);
+  if (labels.dtype !== 'int32') throw new Error(`fusedCrossEntropy (webgpu): labels must be int32, got ${labels.dtype}`);
+  const V = logits.shape[logits.shape.length - 1], N = size(logits.shape) / V;
+  if (size(labels.shape) !== N) throw new Error(`fusedCrossEntropy (webgpu): labels [${labels.shape}] must have one entry per row of logits [${logits.shape}]`);
+  const g = grid(N);
+  const [lse, rowLoss] = run('midtrain-ce-rows', CE_ROWS, [logits, labels], [[N], [N]], uniforms([N, V, g[0], 0]), g);
+  const [loss, invCount] = run('midtrain-ce-mean', CE_MEAN, [rowLoss, labels], [[], []], uniforms([N, 0, 0, 0]), [1, 1]);
+  (tf.backend() as unknown as { disposeData(id: object): void }).disposeData(rowLoss.dataId);
+  return [loss, lse, invCount];
+}
+
+function crossEntropyBackward({ inputs }: KernelArgs): TensorInfo {
+  const { logits, labels, lse, invCount, dy } = inputs as Record<string, TensorInfo>;
+  const V = logits.shape[logits.shape.length - 1], N = size(logits.shape) / V;
+  if (N * V >= 2 ** 32) throw new Error(`fusedCrossEntropy (webgpu): ${N}×${V} logits exceed 32-bit indexing`);
+  const g = grid(Math.ceil((N * V) / WG));
+  return run('midtrain-ce-bwd', CE_BWD, [logits, labels, lse, invCount, dy], [logits.shape], uniforms([N, V, g[0], 0]), g)[0];
+}
+
+/** The cross-entropy gradient, as src/backend/native-fused.ts registers it (same kernel contract). */
+function registerCrossEntropyGradient(): void {
+  if (tf.getGradient(NATIVE_FUSED_KERNELS.crossEntropy)) return;
+  tf.registerGradient({
+    kernelName: NATIVE_FUSED_KERNELS.crossEntropy,
+    inputsToSave: ['logits', 'labels'],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved) => {
+      const [dy] = dys as tf.Tensor[];
+      const [logits, labels, lse, invCount] = saved;
+      return {
+        logits: () => tf.engine().runKernel(CE_GRAD, { logits, labels, lse, invCount, dy }) as tf.Tensor,
+        labels: () => tf.zeros(labels.shape, 'float32'),
+      };
+    },
+  });
+}
+
 function layerNormForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   for (const [k, t] of Object.entries({ x, gamma, beta })) {
@@ -284,6 +411,9 @@ export function registerWebgpuFusedKernels(): void {
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.layerNorm, backendName: 'webgpu', kernelFunc: layerNormForward as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: LN_GRAD, backendName: 'webgpu', kernelFunc: layerNormBackward as unknown as tf.KernelFunc });
   registerLayerNormGradient();
+  tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.crossEntropy, backendName: 'webgpu', kernelFunc: crossEntropyForward as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: CE_GRAD, backendName: 'webgpu', kernelFunc: crossEntropyBackward as unknown as tf.KernelFunc });
+  registerCrossEntropyGradient();
 }
 
 // GPUBufferUsage bits (WebGPU spec constants).

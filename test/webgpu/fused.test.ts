@@ -1,14 +1,14 @@
-// The fused webgpu kernels (src/backend/webgpu-fused.ts) against the model's own tf-op formulation on
+// The fused webgpu kernels (src/backend/webgpu-fused.ts: layer norm, cross-entropy) against the model's own tf-op formulation on
 // wasm: same values and same gradients through src/model/ops.ts, which routes to them by itself
 // (caps.hasFusedLayerNorm()). Skips, saying why, without lavapipe.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../../src/backend/choose';
-import { hasFusedLayerNorm } from '../../src/backend/caps';
+import { hasFusedCrossEntropy, hasFusedLayerNorm } from '../../src/backend/caps';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
-import { layerNorm } from '../../src/model/ops';
+import { crossEntropy, layerNorm } from '../../src/model/ops';
 import { Rng } from '../../src/train/rng';
 
 function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
@@ -59,6 +59,50 @@ test('webgpu fused layer norm: same y, dx, dγ, dβ as the tf-op layer norm on w
     const { counts } = await countWebgpuCalls(() => tf.tidy(() => tf.grads((xi: tf.Tensor) => layerNorm(xi, g, b, 1e-5))([x])));
     assert.ok(counts.dispatches <= 6, `dispatches for a layer norm forward+backward: ${counts.dispatches} (${JSON.stringify(counts.byKernel)})`);
     tf.dispose([x, g, b]);
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+  } finally {
+    releaseWebgpu();
+  }
+});
+
+// N × V: V below and above the 256-thread workgroup; with and without a 0/1 token mask (SFT).
+const CE: [number, number, boolean][] = [[37, 300, false], [16, 1000, true], [5, 97, true]];
+
+async function crossEntropyCase(N: number, V: number, masked: boolean): Promise<Float32Array[]> {
+  const z = tf.tensor2d(randn(N * V, 5, 0, 3), [N, V]);
+  const rng = new Rng(6);
+  const targets = tf.tensor1d(Int32Array.from({ length: N }, () => rng.int(V)), 'int32');
+  const weights = masked ? tf.tensor1d(Float32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? 0 : 1))) : undefined;
+  const f = (zi: tf.Tensor) => crossEntropy(zi, targets, weights);
+  const loss = f(z);
+  const dz = tf.grad(f)(z);
+  const out = [await loss.data(), await dz.data()] as Float32Array[];
+  tf.dispose([z, targets, loss, dz]);
+  if (weights) weights.dispose();
+  return out;
+}
+
+test('webgpu fused cross-entropy: same loss and dlogits as the tf-op one on wasm (masked and not), no one-hot', { skip, timeout: 240_000 }, async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+  assert.equal(hasFusedCrossEntropy(), false);
+  const ref: Float32Array[][] = [];
+  for (const c of CE) ref.push(await crossEntropyCase(...c));
+  releaseBackend();
+
+  const w = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(w.ok, w.ok ? '' : w.reason);
+  try {
+    assert.ok(hasFusedCrossEntropy(), 'the fused cross-entropy must be registered for webgpu');
+    for (let k = 0; k < CE.length; k++) {
+      const got = await crossEntropyCase(...CE[k]);
+      assertClose(got[0], ref[k][0], `loss ${CE[k]}`);
+      assertClose(got[1], ref[k][1], `dlogits ${CE[k]}`, 1e-5);
+    }
+    const z = tf.randomNormal([8, 50]), t = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8], 'int32');
+    const { counts } = await countWebgpuCalls(() => tf.tidy(() => tf.grad((zi: tf.Tensor) => crossEntropy(zi, t))(z)));
+    assert.equal(counts.byKernel.OneHot ?? 0, 0, 'no one-hot');
+    assert.ok(counts.dispatches <= 4, `dispatches for cross-entropy forward+backward: ${counts.dispatches} (${JSON.stringify(counts.byKernel)})`);
+    tf.dispose([z, t]);
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
   } finally {
     releaseWebgpu();
