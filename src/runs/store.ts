@@ -284,7 +284,9 @@ async function trainRun(
       const p = parentRecord(config);
       const pcfg = p.config as PretrainConfig;
       const k = Math.round(config.parent.atFraction * pcfg.totalSteps);
+      if (config.preset !== pcfg.preset) throw new Error(`${config.name}.preset: ${config.preset} differs from parent ${p.id}'s ${pcfg.preset} (tokenizer and data must match)`);
       if (config.kind === 'pretrain' && canonicalJson(config.model) !== canonicalJson(pcfg.model)) throw new Error(`${config.name}.model: differs from parent ${p.id}'s model; a branch continues the same network`);
+      if (config.kind === 'pretrain' && k >= config.totalSteps) throw new Error(`${config.name}.totalSteps: ${config.totalSteps} does not go past the branch step ${k}`);
       start = await checkpointOfRun(p, k, data, say);
       say(`${config.name} (${id}): ${config.kind === 'sft' ? 'fine-tuning' : 'branching'} from ${pcfg.name} (${p.id}) at step ${k}/${pcfg.totalSteps}`);
     } else {
