@@ -31,8 +31,8 @@ async function main(): Promise<void> {
   const manifest = readManifest(preset);
   const root = projectRoot();
   for (const [dir, name, text] of [
-    ['manifests', `${preset}.json`, JSON.stringify(manifest, null, 2) + '\n'],
-    ['cards', `${preset}.md`, renderCards(bundle, manifest)],
+    ['manifests', `${manifest.preset}.json`, JSON.stringify(manifest, null, 2) + '\n'],
+    ['cards', `${manifest.preset}.md`, renderCards(bundle, manifest)],
   ] as const) {
     const file = path.join(root, 'data', dir, name);
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   console.log(`\nPreset ${preset}: tokenizer ${bundle.tokenizer.hash} (vocab ${bundle.tokenizer.vocabSize}), data hash ${bundle.manifestHash}, in ${bundle.dir}\n`);
   console.log(table(roles) + '\n');
   console.log(table(tasks) + '\n');
-  console.log(`Cards: data/cards/${preset}.md   Manifest: data/manifests/${preset}.json`);
+  console.log(`Cards: data/cards/${manifest.preset}.md   Manifest: data/manifests/${manifest.preset}.json`);
 }
 
 main().catch((e) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });

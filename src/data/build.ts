@@ -10,7 +10,7 @@ import type { DataBundle, RoleCard, RoleData, SftExample, SftTask, SourceRecord 
 import { dataPreset, type DataPreset } from './presets';
 import { fetchSource, SOURCES, type FetchedSource, type SourceKey } from './sources';
 import { hashUnit } from './prng';
-import type { Doc } from './text';
+import { dedup, nearDedup, type Doc } from './text';
 import { generalDocs } from './extract/general';
 import { codeDocs } from './extract/code';
 import { mathDocs, MATH_SOURCES } from './extract/math';
@@ -24,7 +24,7 @@ import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../to
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
-export const DATA_FORMAT_VERSION = 5;
+export const DATA_FORMAT_VERSION = 7;
 
 export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
   general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],
@@ -84,12 +84,19 @@ class SourceSet {
   records(keys: readonly SourceKey[]): SourceRecord[] { return keys.map((k) => this.get(k).record); }
 }
 
+/** Document counts through cleaning, recorded in the manifest. */
+export type CleaningStats = Record<string, number>;
+
 /** The whole cleaned corpus of a role (before preset selection), cached by sources + code version. */
-function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): Doc[] {
+function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs: Doc[]; stats: CleaningStats } {
   const key = sha256(stableStringify({ v: DATA_FORMAT_VERSION, role, sources: src.records(ROLE_SOURCES[role]), mathSynthetic: role === 'math' ? p.mathSynthetic : 0, seed: p.seed })).slice(0, 16);
   const file = path.join(cacheRoot(), 'corpus', `${role}-${key}.jsonl`);
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc);
+  const statsFile = file.replace(/\.jsonl$/, '.stats.json');
+  if (fs.existsSync(file) && fs.existsSync(statsFile)) {
+    return { docs: fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc), stats: JSON.parse(fs.readFileSync(statsFile, 'utf8')) };
+  }
   log(`extracting ${role} corpus`);
+  const stats: CleaningStats = {};
   let docs: Doc[];
   switch (role) {
     case 'general': docs = generalDocs(src.many(['gutenberg', 'sotu', 'brown', 'spamAssassin'])); break;
@@ -97,12 +104,20 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): Doc[] 
     case 'math': docs = mathDocs(src.many(MATH_SOURCES), p.mathSynthetic, p.seed); break;
     case 'instruction': docs = instructionDocs(src.many(['bsdgames']), src.synsets(), p.seed); break;
     case 'knowledge': docs = knowledgeDocs(src.many(['gcide', 'foldoc']), src.synsets()); break;
-    case 'web-quality': docs = webDocs(src.many(WEB_SOURCES)); break;
+    case 'web-quality': docs = webDocs(src.many(WEB_SOURCES), stats); break;
   }
   docs = docs.filter((d) => d.text.length > 0);
+  stats.extracted = docs.length;
+  docs = dedup(docs);
+  stats.exactDuplicatesRemoved = stats.extracted - docs.length;
+  const beforeNear = docs.length;
+  docs = nearDedup(docs);
+  stats.nearDuplicatesRemoved = beforeNear - docs.length;
+  stats.kept = docs.length;
   if (docs.length === 0) throw new Error(`data: role ${role} extracted no documents from ${ROLE_SOURCES[role].join(', ')}`);
   writeAtomic(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
-  return docs;
+  writeAtomic(statsFile, stableStringify(stats));
+  return { docs, stats };
 }
 
 /**
@@ -125,6 +140,8 @@ export function splitDocs(docs: Doc[], p: DataPreset): { train: Doc[]; val: Doc[
 
 interface RoleManifest {
   card: RoleCard;
+  /** Documents extracted, duplicates removed (exact, near), kept — over the role's whole corpus, before the preset's selection. */
+  cleaning: CleaningStats;
   train: ShardIndex & { docOffsets: string };
   val: ShardIndex & { docOffsets: string };
   sourcesBySplit: { train: Record<string, number>; val: Record<string, number> };
@@ -132,9 +149,10 @@ interface RoleManifest {
 interface SftManifestEntry { file: string; sha256: string; sizes: { train: number; val: number; test: number }; sources: SourceRecord[] }
 export interface DataManifest {
   formatVersion: number;
-  preset: PresetName;
+  /** The data set's name (tiny, small, pythia): presets sharing data share one build. */
+  preset: string;
   buildKey: string;
-  sizes: DataPreset;
+  sizes: Omit<DataPreset, 'preset'>;
   tokenizer: { file: string; hash: string; vocabSize: number; bpeVocabSize: number; eosId: number; sampleChars: Record<string, number> };
   roles: Record<Role, RoleManifest>;
   sft: Record<SftTaskName, SftManifestEntry>;
@@ -143,10 +161,11 @@ export interface DataManifest {
 
 function buildKey(p: DataPreset): string {
   const sources = Object.fromEntries(Object.entries(SOURCES).map(([k, s]) => [k, `${s.kind}:${s.name}@${s.version}`]));
-  return sha256(stableStringify({ v: DATA_FORMAT_VERSION, p, sources })).slice(0, 16);
+  const { preset: _name, ...sizes } = p; // presets that share a data set share its key
+  return sha256(stableStringify({ v: DATA_FORMAT_VERSION, p: sizes, sources })).slice(0, 16);
 }
 
-export function dataDir(preset: PresetName): string { return path.join(cacheRoot(), 'data', preset); }
+export function dataDir(preset: PresetName): string { return path.join(cacheRoot(), 'data', dataPreset(preset).dataName); }
 
 // ---------------------------------------------------------------- build
 
@@ -175,7 +194,12 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
 
   // 1. Corpora and splits.
   const splits = {} as Record<Role, { train: Doc[]; val: Doc[] }>;
-  for (const role of ROLES) splits[role] = splitDocs(roleCorpus(role, src, p, log), p);
+  const cleaning = {} as Record<Role, CleaningStats>;
+  for (const role of ROLES) {
+    const c = roleCorpus(role, src, p, log);
+    splits[role] = splitDocs(c.docs, p);
+    cleaning[role] = c.stats;
+  }
 
   // 2. Tokenizer on a sample of every role's train split (the first documents in seeded order).
   log(`training tokenizer (vocab ${p.bpeVocabSize})`);
@@ -222,6 +246,7 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
       documents: { train: splits[role].train.length, val: splits[role].val.length }, tokens,
     };
     rm.sourcesBySplit = bySource;
+    rm.cleaning = cleaning[role];
     roles[role] = rm as RoleManifest;
   }
 
@@ -249,7 +274,7 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
 
   // 5. Manifest: hash over role manifests, tokenizer hash and SFT files; no timestamps.
   const m: Omit<DataManifest, 'manifestHash'> = {
-    formatVersion: DATA_FORMAT_VERSION, preset, buildKey: buildKey(p), sizes: p,
+    formatVersion: DATA_FORMAT_VERSION, preset: p.dataName, buildKey: buildKey(p), sizes: (({ preset: _n, ...rest }) => rest)(p),
     tokenizer: { file: tokFile, hash: tok.hash, vocabSize: tok.vocabSize, bpeVocabSize: tok.eosId + 1, eosId: tok.eosId, sampleChars },
     roles, sft,
   };

@@ -52,13 +52,13 @@ export function htmlToText(html: string): string {
     // Sphinx / DocBook navigation blocks.
     .replace(/<div[^>]*class="[^"]*(sphinxsidebar|related|navheader|navfooter|footer|toc)[^"]*"[\s\S]*?<\/div>/gi, '');
   // Keep <pre> contents as-is (after entity decoding) by protecting their newlines.
-  s = s.replace(/<pre\b[^>]*>([\s\S]*?)<\/pre>/gi, (_m, body: string) => '\n\n' + body.replace(/<[^>]+>/g, '').replace(/\n/g, '\u0001') + '\n\n');
+  s = s.replace(/<pre\b[^>]*>([\s\S]*?)<\/pre>/gi, (_m, body: string) => '\n\n' + body.replace(/<[^>]+>/g, '').replace(/\n/g, '\u0001').replace(/ /g, '\u0002').replace(/\t/g, '\u0003') + '\n\n');
   s = s
     .replace(/<(br|hr)\b[^>]*>/gi, '\n')
     .replace(/<\/?(p|div|h[1-6]|li|ul|ol|dl|dt|dd|tr|table|blockquote|section|article|title)\b[^>]*>/gi, '\n\n')
     .replace(/<[^>]+>/g, '')
     .replace(/[ \t\n]+/g, (ws) => (ws.includes('\n') ? (ws.split('\n').length > 2 ? '\n\n' : '\n') : ' '))
-    .replace(/\u0001/g, '\n');
+    .replace(/\u0001/g, '\n').replace(/\u0002/g, ' ').replace(/\u0003/g, '\t');
   // Navigation residue: breadcrumb separators and Texinfo "Next: … [Contents][Index]" bars.
   s = decodeEntities(s).split('\n').filter((l) => !/^\s*([|»]|Prev|Previous|Next|Up|Home|Navigation|Contents|Index|Table of Contents|Go)\s*$/i.test(l) && !/»\s*$/.test(l) && !/\[(Contents|Index)\]\s*$/.test(l)).join('\n');
   return normalizeText(s.replace(/¶/g, ''));
@@ -120,4 +120,70 @@ export function chunkParagraphs(text: string, target: number): string[] {
 export function letterFraction(s: string): number {
   if (!s.length) return 0;
   return s.replace(/[^\p{L}]/gu, '').length / s.length;
+}
+
+/** Word 5-gram shingles of a text, lower-cased, as 32-bit hashes (C4/Gopher-style near-duplicate features). */
+function shingleHashes(text: string, n = 5): Uint32Array {
+  const words = text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? [];
+  if (words.length < n) return new Uint32Array([fnv1a(words.join(' '))]);
+  const out = new Uint32Array(words.length - n + 1);
+  for (let i = 0; i + n <= words.length; i++) out[i] = fnv1a(words.slice(i, i + n).join(' '));
+  return out;
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return h >>> 0;
+}
+
+/** MinHash signature: for each of k universal hash functions (fixed odd multipliers), the minimum over shingles. */
+function minhash(shingles: Uint32Array, k: number): Uint32Array {
+  const sig = new Uint32Array(k).fill(0xffffffff);
+  for (let j = 0; j < k; j++) {
+    // Multipliers and offsets from a fixed LCG: deterministic, no randomness at run time.
+    const a = (Math.imul(j + 1, 0x9e3779b1) | 1) >>> 0, b = Math.imul(j + 7, 0x85ebca6b) >>> 0;
+    let m = 0xffffffff;
+    for (let i = 0; i < shingles.length; i++) {
+      let h = (Math.imul(shingles[i] ^ b, a) + b) >>> 0;
+      h ^= h >>> 15;
+      if (h < m) m = h;
+    }
+    sig[j] = m;
+  }
+  return sig;
+}
+
+/**
+ * Near-duplicate removal (MinHash + LSH over word 5-grams, as in C4/Gopher/DCLM pipelines): a document
+ * whose estimated Jaccard similarity with an earlier kept document is >= threshold is dropped.
+ * 128 hashes in 16 bands of 8 rows: pairs above ~0.7 Jaccard are almost surely compared.
+ */
+export function nearDedup(docs: Doc[], threshold = 0.8): Doc[] {
+  const K = 128, BANDS = 16, ROWS = K / BANDS;
+  const buckets = new Map<string, number[]>();
+  const sigs: Uint32Array[] = [];
+  const kept: Doc[] = [];
+  for (const d of docs) {
+    const sig = minhash(shingleHashes(d.text), K);
+    let dup = false;
+    const keys: string[] = [];
+    for (let b = 0; b < BANDS && !dup; b++) {
+      const key = `${b}:${Array.from(sig.subarray(b * ROWS, (b + 1) * ROWS)).join(',')}`;
+      keys.push(key);
+      for (const other of buckets.get(key) ?? []) {
+        const o = sigs[other];
+        let eq = 0;
+        for (let j = 0; j < K; j++) if (o[j] === sig[j]) eq++;
+        if (eq / K >= threshold) { dup = true; break; }
+      }
+    }
+    if (dup) continue;
+    const id = sigs.length;
+    sigs.push(sig);
+    for (let b = keys.length; b < BANDS; b++) keys.push(`${b}:${Array.from(sig.subarray(b * ROWS, (b + 1) * ROWS)).join(',')}`);
+    for (const key of keys) { const l = buckets.get(key); if (l) l.push(id); else buckets.set(key, [id]); }
+    kept.push(d);
+  }
+  return kept;
 }

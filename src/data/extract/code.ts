@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { listFiles, type FetchedSource } from '../sources';
-import { dedup, normalizeText, type Doc } from '../text';
+import { normalizeText, type Doc } from '../text';
 
 /** Files above this size are generated tables or vendored blobs, not representative code. */
 const MAX_FILE_CHARS = 120_000;
@@ -20,5 +20,5 @@ export function pythonFiles(src: FetchedSource, key: string): Doc[] {
 }
 
 export function codeDocs(s: Record<'numpy' | 'networkx' | 'sklearn' | 'django' | 'pystdlib', FetchedSource>): Doc[] {
-  return dedup((['numpy', 'networkx', 'sklearn', 'django', 'pystdlib'] as const).flatMap((k) => pythonFiles(s[k], k)));
+  return (['numpy', 'networkx', 'sklearn', 'django', 'pystdlib'] as const).flatMap((k) => pythonFiles(s[k], k));
 }

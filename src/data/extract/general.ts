@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { type FetchedSource } from '../sources';
 import { listFiles } from '../sources';
-import { chunkParagraphs, dedup, dropFrequentLines, letterFraction, normalizeText, type Doc } from '../text';
+import { chunkParagraphs, dropFrequentLines, letterFraction, normalizeText, type Doc } from '../text';
 
 /** Books are cut into ~6k-character documents at paragraph breaks (about a chapter section). */
 const BOOK_CHUNK_CHARS = 6000;
@@ -80,5 +80,5 @@ export function spamAssassinHamDocs(src: FetchedSource): Doc[] {
 }
 
 export function generalDocs(s: { gutenberg: FetchedSource; sotu: FetchedSource; brown: FetchedSource; spamAssassin: FetchedSource }): Doc[] {
-  return dedup([...gutenbergDocs(s.gutenberg), ...sotuDocs(s.sotu), ...brownDocs(s.brown), ...spamAssassinHamDocs(s.spamAssassin)]);
+  return [...gutenbergDocs(s.gutenberg), ...sotuDocs(s.sotu), ...brownDocs(s.brown), ...spamAssassinHamDocs(s.spamAssassin)];
 }

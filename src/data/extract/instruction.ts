@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { FetchedSource } from '../sources';
 import { Rng } from '../prng';
-import { dedup, type Doc } from '../text';
+import type { Doc } from '../text';
 import { groupEntries } from './knowledge';
 import { SCIENCE_LEXNAMES, type Synset } from './wordnet';
 
@@ -84,6 +84,7 @@ function wordnetExamples(synsets: Map<string, Synset>, rng: Rng): string[] {
 export function instructionDocs(s: { bsdgames: FetchedSource }, synsets: Map<string, Synset>, seed: number): Doc[] {
   const rng = new Rng(seed);
   // Interleave tasks (seeded) so each document mixes task kinds, like FLAN's mixture.
-  const examples = rng.shuffle([...wordnetExamples(synsets, rng), ...quizExamples(readQuizTables(s.bsdgames))]);
-  return dedup(groupEntries('flan', 'instruction', examples, 1500));
+  // Duplicate examples (the same quiz fact in two tables, homonymous synsets) are dropped before grouping.
+  const examples = rng.shuffle([...new Set([...wordnetExamples(synsets, rng), ...quizExamples(readQuizTables(s.bsdgames))])]);
+  return groupEntries('flan', 'instruction', examples, 1500);
 }

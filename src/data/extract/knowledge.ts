@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import type { FetchedSource } from '../sources';
-import { dedup, normalizeText, type Doc } from '../text';
+import { normalizeText, type Doc } from '../text';
 import { SCIENCE_LEXNAMES, type Synset } from './wordnet';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -65,12 +65,13 @@ export function groupEntries(prefix: string, source: string, entries: string[], 
 
 export function gcideDocs(src: FetchedSource): Doc[] {
   const entries = readDictd(path.join(src.dir, 'usr/share/dictd'), 'gcide').map((e) => cleanGcide(e.body)).filter((t) => t.length > 40);
-  return groupEntries('gcide', 'gcide', entries, 3000);
+  // Entries repeated under several headwords are kept once.
+  return groupEntries('gcide', 'gcide', [...new Set(entries)], 3000);
 }
 
 export function foldocDocs(src: FetchedSource): Doc[] {
   const entries = readDictd(path.join(src.dir, 'usr/share/dictd'), 'foldoc').map((e) => cleanFoldoc(e.body)).filter((t) => t.length > 60);
-  return groupEntries('foldoc', 'foldoc', entries, 3000);
+  return groupEntries('foldoc', 'foldoc', [...new Set(entries)], 3000);
 }
 
 /** WordNet definitions as short Q/A, excluding the science nouns reserved for the SciQ-style task. */
@@ -83,9 +84,9 @@ export function wordnetQaDocs(synsets: Map<string, Synset>): Doc[] {
     if (s.words.length > 1) qa += ` It is also called ${s.words.slice(1).join(', ')}.`;
     entries.push(qa);
   }
-  return groupEntries('wordnet-qa', 'wordnet', entries, 2000);
+  return groupEntries('wordnet-qa', 'wordnet', [...new Set(entries)], 2000);
 }
 
 export function knowledgeDocs(s: { gcide: FetchedSource; foldoc: FetchedSource }, synsets: Map<string, Synset>): Doc[] {
-  return dedup([...gcideDocs(s.gcide), ...foldocDocs(s.foldoc), ...wordnetQaDocs(synsets)]);
+  return [...gcideDocs(s.gcide), ...foldocDocs(s.foldoc), ...wordnetQaDocs(synsets)];
 }

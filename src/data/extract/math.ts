@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { listFiles, type FetchedSource } from '../sources';
-import { chunkParagraphs, dedup, htmlToText, normalizeText, type Doc } from '../text';
+import { chunkParagraphs, htmlToText, normalizeText, type Doc } from '../text';
 import { GSM_TRAIN_TEMPLATES, generateProblems } from '../sft/gsm-templates';
 import { groupEntries } from './knowledge';
 
@@ -62,12 +62,12 @@ export function syntheticWordProblemDocs(n: number, seed: number): Doc[] {
 export const MATH_SOURCES = ['maximaTest', 'maximaShare', 'maximaDoc', 'gapDoc', 'pariDoc'] as const;
 
 export function mathDocs(s: Record<(typeof MATH_SOURCES)[number], FetchedSource>, nSynthetic: number, seed: number): Doc[] {
-  return dedup([
+  return [
     ...maximaTestDocs(s.maximaTest, 'maximaTest'),
     ...maximaTestDocs(s.maximaShare, 'maximaShare'),
     ...maximaManualDocs(s.maximaDoc),
     ...gapManualDocs(s.gapDoc),
     ...pariTexDocs(s.pariDoc),
     ...syntheticWordProblemDocs(nSynthetic, seed),
-  ]);
+  ];
 }

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { listFiles, type FetchedSource } from '../sources';
-import { chunkParagraphs, dedup, dropFrequentLines, htmlToText, type Doc } from '../text';
+import { chunkParagraphs, dropFrequentLines, htmlToText, type Doc } from '../text';
 
 /** Gopher quality rules (Rae et al. 2021), on words split by whitespace. */
 export function passesQualityRules(text: string): boolean {
@@ -38,7 +38,7 @@ function pages(src: FetchedSource, key: string, dir: string, keep: (rel: string)
 
 export const WEB_SOURCES = ['pythonDoc', 'debianReference', 'debianHandbook', 'developersReference', 'maintGuide', 'debianPolicy', 'hardenDoc'] as const;
 
-export function webDocs(s: Record<(typeof WEB_SOURCES)[number], FetchedSource>): Doc[] {
+export function webDocs(s: Record<(typeof WEB_SOURCES)[number], FetchedSource>, stats: Record<string, number> = {}): Doc[] {
   const notIndex = (r: string) => !/(^|\/)(genindex|py-modindex|search|index)[^/]*\.html$/.test(r) && !r.startsWith('_');
   const pool = [
     ...pages(s.pythonDoc, 'pythonDoc', 'usr/share/doc/python3.11/html', (r) => !r.startsWith('faq/') && notIndex(r)),
@@ -49,5 +49,8 @@ export function webDocs(s: Record<(typeof WEB_SOURCES)[number], FetchedSource>):
     ...pages(s.debianPolicy, 'debianPolicy', 'usr/share/doc/debian-policy', notIndex),
     ...pages(s.hardenDoc, 'hardenDoc', 'usr/share/doc/harden-doc/html/en-US', notIndex),
   ];
-  return dedup(dropFrequentLines(pool, 20).filter((d) => passesQualityRules(d.text)));
+  const kept = dropFrequentLines(pool, 20).filter((d) => passesQualityRules(d.text));
+  stats.webPages = pool.length;
+  stats.webPagesPassingQualityRules = kept.length;
+  return kept;
 }
