@@ -24,6 +24,7 @@ import { initBackend, currentBackend } from '../backend/choose';
 import { pretrain } from '../train/pretrain';
 import { sft, sftTotalSteps, type SftResult } from '../train/sft';
 import { initParams, paramsToArrays, disposeParams } from '../model/gpt';
+import { countParams } from '../model/presets';
 import { checkpointDir, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint, type Checkpoint } from '../train/checkpoint';
 import { progress } from '../report/display';
 import { ensureData } from '../data';
@@ -290,7 +291,7 @@ async function trainRun(
       start = await checkpointOfRun(p, k, data, say);
       say(`${config.name} (${id}): ${config.kind === 'sft' ? 'fine-tuning' : 'branching'} from ${pcfg.name} (${p.id}) at step ${k}/${pcfg.totalSteps}`);
     } else {
-      say(`${config.name} (${id}): starting, ${totalSteps} steps`);
+      say(`${config.name} (${id}): starting, ${totalSteps} steps${config.kind === 'pretrain' ? `, ${countParams(config.model).toLocaleString('en-US')} parameters` : ''}`);
     }
     // Metrics up to the start step stay; anything after it is redone.
     const kept = resume ? readMetrics(id).filter((l) => l.step <= start!.step) : [];
