@@ -61,6 +61,11 @@ test('tiny sweep on a one-node Slurm: SFT waits for its parent, the store holds 
   const jobIds = /job ids: (\d+) (\d+)/.exec(first.out);
   assert.ok(jobIds, first.out);
   assert.match(first.out, new RegExp(`submitted ${jobIds[2]}: 2 run\\(s\\) .* after afterok:${jobIds[1]}_0`));
+  // The CLI's --time reached the script, with the USR1 warning scaled to it (a tenth of 10 min).
+  const script = fs.readFileSync(/submitted \d+: .*\n {2}(\S+\.sh)/.exec(first.out)![1], 'utf8');
+  assert.match(script, /^#SBATCH --time=10$/m);
+  assert.match(script, /^#SBATCH --signal=B:USR1@60$/m);
+  assert.match(script, new RegExp(`^export MIDTRAIN_CACHE=${cache.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
 
   const done = await waitForSweep(sweep, { pollSeconds: 2, timeoutSeconds: 420, until: 'all' });
   assert.equal(done.ok, true, formatSweepStatus(done));
