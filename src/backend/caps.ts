@@ -57,8 +57,8 @@ export function hasFusedRotary(): boolean {
 }
 
 /**
- * True when AdamW can run as one native in-place pass per parameter (native.ts nativeAdamW: no new
- * tensors per step, ~13 tfjs ops per parameter replaced by one loop).
+ * True when AdamW can run as one native in-place pass per parameter (native.ts nativeFusedAdamW, the same
+ * signature as webgpu-adamw's fusedAdamW: no new tensors per step, ~13 tfjs ops per parameter → one loop).
  */
 export function hasNativeAdamW(): boolean {
   return activeBackend() === 'native';

@@ -16,6 +16,15 @@ class NativeBackend extends MathBackendCPU {
     // the cpu backend prints a "use tfjs-node" banner on first write; that advice does not apply here
     (this as unknown as { firstUse: boolean }).firstUse = false;
   }
+
+  /**
+   * dataSync()/data() return a copy: the cpu backend hands out its live array, and nativeAdamW updates
+   * parameters in place, so a snapshot taken with dataSync() (a checkpoint) would otherwise change later.
+   */
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    const v = super.readSync(dataId);
+    return ArrayBuffer.isView(v) ? (v as Float32Array).slice() : v;
+  }
 }
 
 let registered: { addon: NativeAddon; overridden: string[] } | undefined;
@@ -62,6 +71,23 @@ export async function tryNativeBackend(): Promise<{ ok: true; detail: string } |
   if (!(await tf.setBackend(NATIVE_BACKEND))) return { ok: false, reason: `tf.setBackend('${NATIVE_BACKEND}') failed` };
   await tf.ready();
   return { ok: true, detail: nativeDetail() };
+}
+
+/**
+ * The AdamW.step hook (src/train/optim.ts), same signature as the webgpu one: one in-place native pass per
+ * parameter; weight decay only where `decays(name)`.
+ */
+export function nativeFusedAdamW(
+  params: Record<string, tf.Variable>, m: Record<string, tf.Variable>, v: Record<string, tf.Variable>,
+  grads: Record<string, tf.Tensor>, o: { beta1: number; beta2: number; eps: number; weightDecay: number; lr: number; t: number },
+  decays: (name: string) => boolean,
+): void {
+  for (const name of Object.keys(params)) {
+    if (!grads[name]) throw new Error(`AdamW: no gradient for ${name}`);
+    nativeAdamW([params[name]], [grads[name]], [m[name]], [v[name]], {
+      lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, step: o.t, weightDecay: decays(name) ? o.weightDecay : 0,
+    });
+  }
 }
 
 /** Hyperparameters of one AdamW step (PyTorch semantics: decoupled decay p ← p·(1 − lr·wd), then Adam). */

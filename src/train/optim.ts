@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimConfig } from '../runs/types';
 import { decays, type Params } from '../model/gpt';
 import { fusedAdamW, fusedAdamWAvailable } from '../backend/webgpu-adamw';
+import { hasNativeAdamW } from '../backend/caps';
+import { nativeFusedAdamW } from '../backend/native';
 
 /** Learning rate for optimizer step `step` (0-based) of `totalSteps`: linear warmup, then cosine to minLr. */
 export function lrAt(step: number, totalSteps: number, o: OptimConfig): number {
@@ -53,6 +55,8 @@ export class AdamW {
     const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this.o;
     // webgpu: the same update as one in-place WGSL kernel per parameter (src/backend/webgpu-adamw.ts).
     if (fusedAdamWAvailable()) return fusedAdamW(this.params, this.m, this.v, grads, { beta1: b1, beta2: b2, eps, weightDecay: wd, lr, t: this.t }, decays);
+    // native: one in-place C++ pass per parameter (src/backend/native.ts).
+    if (hasNativeAdamW()) return nativeFusedAdamW(this.params, this.m, this.v, grads, { beta1: b1, beta2: b2, eps, weightDecay: wd, lr, t: this.t }, decays);
     const bc1 = 1 - Math.pow(b1, this.t);
     const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, this.t));
     tf.tidy(() => {

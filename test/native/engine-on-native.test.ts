@@ -1,6 +1,7 @@
 // The engine's numerics tests, re-run on the native backend: the same finite-difference gradient checks
 // (ops, whole model), causality/KV-cache checks and the PyTorch parity test (logits, loss, every gradient,
-// three AdamW steps) that the wasm path passes. The engine's tests pick their backend from MIDTRAIN_BACKEND,
+// three AdamW steps) that the wasm path passes, and the training/store/resume tests (the native AdamW updates
+// parameters in place, so checkpoints and SIGKILL-resume must still give identical runs). The engine's tests pick their backend from MIDTRAIN_BACKEND,
 // so this file runs them in a child process with MIDTRAIN_BACKEND=native rather than copying them.
 // Also checks the install-time fallback: a failed native build prints one line and does not fail `npm install`.
 import { test } from 'node:test';
@@ -15,7 +16,7 @@ const load = loadNativeAddon();
 const skip = load.ok ? false : load.reason;
 const root = projectRoot();
 
-for (const file of ['ops', 'model', 'parity']) {
+for (const file of ['ops', 'model', 'parity', 'train', 'resume', 'store']) {
   test(`engine ${file} tests pass on the native backend`, { skip }, () => {
     const compiled = path.join(root, 'dist', 'test', 'engine', `${file}.test.js`);
     assert.ok(fs.existsSync(compiled), `${compiled} missing: build with npx tsc -p .`);
