@@ -12,7 +12,8 @@
 # Env:
 #   GPU_CHECK_LOG       log file (default: $OUT/gpu-check.log when $OUT is set, else BUNDLE_DIR/gpu-check.log)
 #   GPU_CHECK_ARGS      bench/bench.js arguments (default: --backend webgpu --config pythia-70m)
-#   GPU_CHECK_PROFILE_ARGS  bench/webgpu-profile.js arguments; GPU_CHECK_PROFILE=0 skips that run
+#   GPU_CHECK_PROFILE_ARGS  bench/webgpu-profile.js arguments; GPU_CHECK_PROFILE=0 skips the profile runs,
+#                       GPU_CHECK_BASELINE=0 only the second one (the same profile with the fixes off)
 #   GPU_CHECK_TIMEOUT   seconds for each run (default 420)
 #   MIDTRAIN_PYTHON     the python with CUDA PyTorch (default: python3 on PATH)
 #   GPU_CHECK_LAVAPIPE  1: use the lavapipe in .cache/lavapipe instead of a GPU (to test the bundle on a CPU box)
@@ -94,6 +95,7 @@ fi
 #    context 512, B 16, through the real pretraining loop; its last line is the ratio.
 # 2. The profile: the same shape's step with per-step counts (kernels, dispatches, submits, buffers,
 #    readbacks), host time vs time blocked on the GPU, and a CPU profile's top functions by self time.
+# 3. The same profile with the host-time fixes off, for the before/after on this GPU.
 export MIDTRAIN_PYTHON=${MIDTRAIN_PYTHON:-$(command -v python3)}
 BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m}
 PROFILE_ARGS=${GPU_CHECK_PROFILE_ARGS:---preset pythia-70m --context 512 --batch 16 --steps 5 --warmup 2}
@@ -109,6 +111,14 @@ if [[ ${GPU_CHECK_PROFILE:-1} == 1 ]]; then
   mkdir -p "$PROF_DIR"
   timeout "$TMO" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS --cpu-profile "$PROF_DIR/step.cpuprofile"
   say "profile exit code $?"
+  if [[ ${GPU_CHECK_BASELINE:-1} == 1 ]]; then
+    # The same profile with this project's host-time fixes off (tfjs's own upload, submit batch, AdamW,
+    # layer norm, cross-entropy): what the fixes are worth on this GPU.
+    say "baseline profile (fixes off): node bench/webgpu-profile.js $PROFILE_ARGS"
+    MIDTRAIN_WEBGPU_BATCH=15 MIDTRAIN_WEBGPU_FAST_UPLOAD=0 MIDTRAIN_WEBGPU_FUSED_ADAMW=0 MIDTRAIN_WEBGPU_FUSED=0 \
+      timeout "$TMO" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS
+    say "baseline profile exit code $?"
+  fi
 fi
 if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader | sed 's/^/[gpu-check] after: /'; fi
 RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | tail -n1)
