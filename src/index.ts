@@ -31,3 +31,7 @@ export { validateRunConfig } from './runs/validate';
 export * as train from './train';
 // Slurm scale-out: submitSweep / waitForSweep / sweepStatus / formatSweepStatus for a sweep { name, runs } (docs/cluster.md).
 export * as slurm from './runs/slurm';
+// Native CPU kernels (issue 6): capability flags the model asks, and the native backend's fused ops.
+export * as caps from './backend/caps';
+export * as native from './backend/native';
+export { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy, fusedRotary } from './backend/native-fused';
