@@ -103,7 +103,8 @@ export function planExperiment(
   runId: RunIdFn,
   overrides: BranchOverrides = {},
 ): ExperimentPlan {
-  const e = experiment(exp, overrides, scale.grid);
+  const full = experiment(exp, overrides, scale.grid);
+  const e = { ...full, sftTasks: full.sftTasks.filter((t) => !scale.sftTasks || scale.sftTasks.includes(t)) };
   const runs: PlannedRun[] = [];
   const base = baselineConfig(scale, e.branches.map((b) => b.startFraction));
   const baseId = runId(base, dataHash);

@@ -2,7 +2,7 @@
 // Presets scale sizes, never the protocol (RESEARCH.md "Scaling down"): mixture weights and start
 // fractions live in definitions.ts and are the same at every preset. The few places where `tiny`
 // trims the protocol to fit CI are listed in `reductions` and printed by the notebooks.
-import type { PresetName } from '../config';
+import type { PresetName, SftTaskName } from '../config';
 import type { ModelConfig, OptimConfig } from '../runs/types';
 import { MODEL_PRESETS } from '../model/presets';
 
@@ -39,6 +39,8 @@ export interface ExperimentScale {
   model: ModelConfig;
   pretrain: PretrainScale;
   sft: SftScale;
+  /** When set, only these SFT tasks are fine-tuned at this preset (a documented reduction). */
+  sftTasks?: SftTaskName[];
   /** The timing × weight grid's axes at this preset (the full paper grid except where `reductions` says). */
   grid: { timings: number[]; weights: number[] };
   /** Honest list of how this preset departs from the paper's protocol (beyond size). */
@@ -61,13 +63,17 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
   // exercise the code; they are not evidence about midtraining (60 steps of a 1.3M-param model).
   tiny: {
     preset: 'tiny',
-    model: MODEL_PRESETS.tiny,
-    pretrain: { totalSteps: 40, batchSize: 4, microBatch: 4, evalEvery: 10, evalTokens: 1024, optim: adamw(2e-3, 1e-5), seed: 0 },
-    sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0, 1], maxExamples: 16, evalEvery: 1, evalTokens: 1024, accuracyExamples: 4, optim: SFT_OPTIM },
+    // Narrower and shallower than MODEL_PRESETS.tiny (same vocabulary and context): on 2 shared cores a step
+    // costs per-op overhead more than FLOPs, and the whole notebook suite has to run inside `npm test`.
+    model: { ...MODEL_PRESETS.tiny, dModel: 64, nLayers: 2, nHeads: 2 },
+    pretrain: { totalSteps: 30, batchSize: 4, microBatch: 4, evalEvery: 10, evalTokens: 1024, optim: adamw(3e-3, 1e-5), seed: 0 },
+    sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0], maxExamples: 16, evalEvery: 2, evalTokens: 1024, accuracyExamples: 2, optim: SFT_OPTIM },
+    sftTasks: ['pycode', 'gsm'],
     grid: { timings: [0.33, 0.66], weights: [0.2, 0.5] },
     reductions: [
-      'SFT: 1 learning rate × 2 seeds (paper: LR sweep × 5 seeds), 1 epoch on 16 examples (paper: 4 epochs on the full task).',
-      'Accuracy on 4 test examples per run.',
+      'Model d 64 × 2 layers (MODEL_PRESETS.tiny is d 128 × 4), 30 pretraining steps of 4 × 128 tokens.',
+      'SFT on two tasks (pycode, gsm) with 1 learning rate × 1 seed, so no confidence intervals (paper: four tasks, LR sweep × 5 seeds), two steps on 16 examples (paper: 4 epochs on the full task).',
+      'Accuracy on 2 test examples per run.',
       'Timing × weight grid: 2 × 2 cells (start 33%/66% × weight 20%/50%) instead of 4 × 5.',
     ],
   },

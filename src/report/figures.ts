@@ -111,7 +111,7 @@ export function sftCurves(result: ExperimentResult, task: SftTaskName, key: 'gen
       byStep.get(l.step)!.push(v);
     }
     const steps = [...byStep.keys()].sort((a, b) => a - b);
-    data.push({ type: 'scatter', mode: 'lines+markers', name: `${model} (${ids.length} seeds)`, x: steps, y: steps.map((s) => mean(byStep.get(s)!)), line: { color: colorOf(models, model) }, marker: { size: 4 } });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `${model} (${ids.length} seed${ids.length === 1 ? '' : 's'})`, x: steps, y: steps.map((s) => mean(byStep.get(s)!)), line: { color: colorOf(models, model) }, marker: { size: 4 } });
   }
   const what = key === 'general' ? 'general val loss during SFT (forgetting)' : 'SFT val loss';
   return { data, layout: baseLayout(`${task}: ${what}, mean over seeds at the best LR`, 'SFT step', key === 'general' ? 'general val loss' : `${task} val loss`) };

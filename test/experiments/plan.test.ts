@@ -48,7 +48,9 @@ test('timing ablation: 4 runs branching at 0.33/0.49/0.66/0.82 from ONE baseline
 test('SFT grid: every model × task × LR × seed, parents before children', () => {
   const plan = planExperiment('midtraining', tiny, 'data0', contentId);
   const sft = plan.runs.filter((r) => r.config.kind === 'sft');
-  assert.equal(sft.length, 6 * 4 * tiny.sft.lrs.length * tiny.sft.seeds.length);
+  assert.equal(sft.length, 6 * tiny.sftTasks!.length * tiny.sft.lrs.length * tiny.sft.seeds.length);
+  assert.deepEqual(plan.experiment.sftTasks, ['pycode', 'gsm'], 'tiny fine-tunes on its two tasks');
+  assert.equal(planExperiment('midtraining', scaleFor('small'), 'd', contentId).experiment.sftTasks.length, 4, 'small on all four');
   const index = new Map(plan.runs.map((r, i) => [r.id, i]));
   plan.runs.forEach((r, i) => { if (r.parentId) assert.ok(index.get(r.parentId)! < i, `${r.config.name} after its parent`); });
   const one = sft[0].config;
@@ -65,7 +67,7 @@ test('changing the code weight changes only that run and its SFT children', () =
   assert.ok(b.runs.some((r) => r.model === 'code-w30-f10'));
   assert.equal(a.runs[0].id, b.runs[0].id, 'the baseline id is unchanged');
   assert.deepEqual(new Set(changed.map((r) => r.model)), new Set(['code-w20-f10']));
-  assert.equal(changed.length, 1 + 4 * tiny.sft.lrs.length * tiny.sft.seeds.length, 'the code run and its SFT children');
+  assert.equal(changed.length, 1 + tiny.sftTasks!.length * tiny.sft.lrs.length * tiny.sft.seeds.length, 'the code run and its SFT children');
   assert.ok(changed.every((r) => r.id === codeA.id || r.parentId === codeA.id));
 });
 
