@@ -61,7 +61,7 @@ interface Gpu {
 }
 interface GpuBuffer { destroy(): void }
 interface Backend {
-  tensorMap: { get(id: object): { resource: unknown; refCount?: number } };
+  tensorMap: { get(id: object): { resource: unknown; values: unknown } };
   uploadToGPU(id: object): void;
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
@@ -155,6 +155,9 @@ export function fusedAdamW(
     // Keeps the gradient's buffer out of the free pool until the submit (a queue.writeBuffer into a
     // reused buffer would otherwise land before this dispatch reads it).
     for (const t of [p, m[name], v[name], grad]) backend.commandQueueOwnedIds.add(t.dataId);
+    // A read (data()/dataSync()) caches the values on the CPU and later reads return that copy; the GPU
+    // buffer has just changed under it, so drop the copy.
+    for (const t of [p, m[name], v[name]]) backend.tensorMap.get(t.dataId).values = null;
   }
   // Submit now: the next step's uniform write must not overtake these dispatches.
   backend.endComputePassEncoder();

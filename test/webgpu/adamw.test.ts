@@ -77,9 +77,13 @@ test('fused in-place AdamW on webgpu equals the engine\'s op-by-op AdamW', { ski
     const m = mk(), v = mk();
     const grads = Object.fromEntries(names.map((k) => [k, tf.fill(SHAPES[k], 0.5)]));
     fusedAdamW(params, m, v, grads, { ...OPT, t: 1 }, decays);
+    // Reading caches the values on the CPU; the next in-place step must not leave that copy stale.
+    const afterOne = (await params.wte.data())[0];
+    params.wte.dataSync();
     const before = tf.memory().numTensors;
     const { counts } = await countWebgpuCalls(() => fusedAdamW(params, m, v, grads, { ...OPT, t: 2 }, decays));
     assert.equal(tf.memory().numTensors, before, 'a fused step must not create tensors');
+    assert.ok(params.wte.dataSync()[0] < afterOne - 1e-4, 'a read after an in-place step must see the new values');
     assert.equal(counts.dispatches, names.length, 'one dispatch per parameter');
     assert.equal(counts.kernels, 0, 'no tfjs kernels');
     // ln1.w does not decay: after two steps with g = 0.5 everywhere it moved by exactly 2 lr-sized Adam steps.
