@@ -2,7 +2,7 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { matmul, layerNorm, gelu, embedding, crossEntropy, tokenLosses } from '../../src/model/ops';
+import { matmul, layerNorm, gelu, embedding, crossEntropy, tokenLosses, causalAttention } from '../../src/model/ops';
 import { setupBackend, gradCheck, randn } from './helpers';
 
 before(setupBackend);
@@ -69,4 +69,17 @@ test('crossEntropy: equals mean(logsumexp − z[target]), weights mask tokens, g
     const { rel, pairs } = gradCheck((zi) => crossEntropy(zi, t, weights), [z], 1e-2);
     assert.ok(rel < 2e-2, JSON.stringify(pairs));
   }
+});
+
+test('causalAttention: rows are causal softmax averages of v, and q/k/v gradients match finite differences', () => {
+  const q = randn([1, 2, 4, 3], 50), k = randn([1, 2, 4, 3], 51), v = randn([1, 2, 4, 3], 52);
+  const out = causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D).arraySync() as number[][][][];
+  // The first query sees only the first key: its output is v[0].
+  assert.ok(out[0][1][0].every((x, j) => Math.abs(x - (v.arraySync() as number[][][][])[0][1][0][j]) < 1e-5));
+  const { rel, pairs } = gradCheck((a, b, c) => project(causalAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D), 53), [q, k, v]);
+  assert.ok(rel < 2e-2, JSON.stringify(pairs));
+  // With a cache: 2 new queries against 4 keys attend like the last 2 rows of the full computation.
+  const full = causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
+  const tail = causalAttention(tf.slice(q, [0, 0, 2, 0], [1, 2, 2, 3]) as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
+  assert.ok(tf.max(tf.abs(tf.sub(tail, tf.slice(full, [0, 0, 2, 0], [1, 2, 2, 3])))).dataSync()[0] < 1e-5);
 });
