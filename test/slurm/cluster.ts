@@ -1,6 +1,8 @@
 // Test helper: a one-node Slurm cluster in a temp folder (kernel-setup/slurm/start-cluster.sh), stopped
-// by PID however the test ends. Tests call `startCluster()` and skip with its reason when Slurm cannot
-// run here; MIDTRAIN_REQUIRE_SLURM=1 (CI with the packages installed) turns a failed start into a failure.
+// by PID however the test ends. Tests call `startCluster()` and skip, printing the reason, when Slurm
+// cannot run here (not Linux, packages missing: the script's exit 3, or MIDTRAIN_SKIP_SLURM=1). With the
+// packages installed, daemons that fail to come up are a test failure, not a skip: CI must not go green
+// on a harness that silently stopped working.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -29,6 +31,7 @@ function freePort(): Promise<number> {
 
 /** Start the cluster; returns it, or `{ skip: reason }` when Slurm cannot run on this machine. */
 export async function startCluster(): Promise<Cluster | { skip: string }> {
+  if (process.env.MIDTRAIN_SKIP_SLURM === '1') return { skip: 'MIDTRAIN_SKIP_SLURM=1' };
   if (process.platform !== 'linux') return { skip: `Slurm test needs Linux (this is ${process.platform})` };
   const scripts = path.join(projectRoot(), 'kernel-setup', 'slurm');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midtrain-slurm-'));
@@ -45,7 +48,7 @@ export async function startCluster(): Promise<Cluster | { skip: string }> {
   if (r.status !== 0) {
     stop(); // a half-started cluster (munged up, slurmctld not) must not outlive the test either
     const why = `start-cluster.sh exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || String(r.error)).trim()}`;
-    if (r.status !== 3 && process.env.MIDTRAIN_REQUIRE_SLURM === '1') throw new Error(why);
+    if (r.status !== 3) throw new Error(`${why}\n(set MIDTRAIN_SKIP_SLURM=1 to skip the Slurm tests on this machine)`);
     return { skip: why };
   }
   process.env.SLURM_CONF = conf;
