@@ -271,6 +271,10 @@ export function sbatchScript(input: ScriptInput): string {
   const { group } = input;
   const n = group.runs.length;
   if (n === 0) throw new Error(`slurm: group ${group.name} of sweep "${input.sweep}" has no runs`);
+  for (const [what, p] of [['dir', input.dir], ['logDir', input.logDir]] as const) {
+    // #SBATCH lines cannot quote, and the config path sits inside double quotes in the script.
+    if (/[\s"'$`\\]/.test(p)) throw new Error(`slurm: ${what} ${JSON.stringify(p)} has spaces, quotes, $ or \\; use a MIDTRAIN_CACHE path without them`);
+  }
   const signal = input.signalSeconds ?? defaultSignalSeconds(input.time);
   const throttle = input.maxParallel ? `%${input.maxParallel}` : '';
   const sb: string[] = [

@@ -159,6 +159,13 @@ test('sbatch script: array, dependency, resources, requeue on USR1, the same CLI
   ].join('\n'));
 });
 
+test('sbatch script: a folder the script cannot carry is a one-line error', () => {
+  const group = planSlurm(sweep, store()).groups[0];
+  const input = { sweep: 's', group, logDir: '/l', cacheRoot: '/c', runCommand: ['node'] };
+  assert.throws(() => sbatchScript({ ...input, dir: '/my cache/x' }), /^Error: slurm: dir "\/my cache\/x" has spaces, quotes, \$ or \\; use a MIDTRAIN_CACHE path without them$/);
+  assert.throws(() => sbatchScript({ ...input, dir: '/d', logDir: '/a$b' }), /slurm: logDir "\/a\$b" has spaces/);
+});
+
 test('slurm time parsing and the USR1 warning time', () => {
   assert.equal(slurmTimeSeconds('30'), 1800);
   assert.equal(slurmTimeSeconds('5:30'), 330);
