@@ -16,6 +16,12 @@
 //   MidtrainLayerNormGrad  {x, gamma, mean, rstd, dy} → [dx, dgamma, dbeta]
 //   MidtrainCrossEntropy   {logits [N, V], labels int32 [N] (< 0: left out)} → [mean loss [], lse [N], 1/count []]
 //   MidtrainCrossEntropyGrad {logits, labels, lse, invCount, dy} → dlogits
+//   MidtrainCausalAttention     {q, k, v [..., T, D]}, {scale} → [out [..., T, D], lse [..., T]]
+//   MidtrainCausalAttentionGrad {q, k, v, out, lse, dy}, {scale} → [dq, dk, dv]
+//
+// Attention keeps tfjs's matmuls (q·kᵀ, P·v and the four backward ones) and fuses what sits between them:
+// scale, causal mask and softmax forward (1 dispatch per call instead of ~7, and the row logsumexp saved
+// for backward), the probabilities from that logsumexp and the softmax gradient backward (2 instead of ~8).
 // The gradient is registered here too when the native backend has not registered it (it only does when
 // it starts, and a GPU machine picks webgpu first).
 import * as tf from '@tensorflow/tfjs';
@@ -27,6 +33,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 
 const LN_GRAD = 'MidtrainLayerNormGrad';
 const CE_GRAD = 'MidtrainCrossEntropyGrad';
+const ATT_GRAD = 'MidtrainCausalAttentionGrad';
 const WG = 256;
 /** Rows per workgroup in the dγ/dβ partial sums (the final pass sums rows/LN_BLOCK partials per column). */
 const LN_BLOCK = 128;
@@ -357,6 +364,143 @@ function registerCrossEntropyGradient(): void {
   });
 }
 
+// Causal softmax of scale·S per row (row r of [R, T] is query i = r mod T; keys j > i are masked):
+// P and the row's logsumexp.
+const ATT_SOFTMAX = /* wgsl */ `
+struct U { R: u32, T: u32, nx: u32, scale: f32 };
+@group(0) @binding(0) var<storage, read> S: array<f32>;
+@group(0) @binding(1) var<storage, read_write> P: array<f32>;
+@group(0) @binding(2) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+var<workgroup> redMax: array<f32, ${WG}>;
+${REDUCE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * u.nx;
+  if (row >= u.R) { return; }
+  let q = row % u.T;
+  let base = row * u.T;
+  var m = -3.4e38;
+  for (var j = li; j <= q; j = j + ${WG}u) { m = max(m, S[base + j] * u.scale); }
+  redMax[li] = m;
+  workgroupBarrier();
+  for (var k = ${WG / 2}u; k > 0u; k = k >> 1u) {
+    if (li < k) { redMax[li] = max(redMax[li], redMax[li + k]); }
+    workgroupBarrier();
+  }
+  let rowMax = redMax[0];
+  var s = 0.0;
+  for (var j = li; j <= q; j = j + ${WG}u) { s = s + exp(S[base + j] * u.scale - rowMax); }
+  let l = rowMax + log(wgSum(s, li));
+  for (var j = li; j < u.T; j = j + ${WG}u) { P[base + j] = select(0.0, exp(S[base + j] * u.scale - l), j <= q); }
+  if (li == 0u) { lse[row] = l; }
+}`;
+
+// P again in backward, from S and the saved logsumexp (elementwise).
+const ATT_P = /* wgsl */ `
+struct U { R: u32, T: u32, nx: u32, scale: f32 };
+@group(0) @binding(0) var<storage, read> S: array<f32>;
+@group(0) @binding(1) var<storage, read> lse: array<f32>;
+@group(0) @binding(2) var<storage, read_write> P: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let idx = (wg.x + wg.y * u.nx) * ${WG}u + li;
+  if (idx >= u.R * u.T) { return; }
+  let row = idx / u.T;
+  let j = idx % u.T;
+  P[idx] = select(0.0, exp(S[idx] * u.scale - lse[row]), j <= row % u.T);
+}`;
+
+// Softmax gradient per row, with the score scale: dS = scale · P ∘ (dP − Σⱼ P∘dP).
+const ATT_DS = /* wgsl */ `
+struct U { R: u32, T: u32, nx: u32, scale: f32 };
+@group(0) @binding(0) var<storage, read> P: array<f32>;
+@group(0) @binding(1) var<storage, read> dP: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dS: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+${REDUCE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * u.nx;
+  if (row >= u.R) { return; }
+  let base = row * u.T;
+  var s = 0.0;
+  for (var j = li; j < u.T; j = j + ${WG}u) { s = s + P[base + j] * dP[base + j]; }
+  let d = wgSum(s, li);
+  for (var j = li; j < u.T; j = j + ${WG}u) { dS[base + j] = u.scale * (P[base + j] * (dP[base + j] - d)); }
+}`;
+
+type KernelFunc = (a: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo;
+
+/** tfjs's own webgpu batched matmul (any rank ≥ 2), called as a kernel function: returns a new TensorInfo. */
+function matmul(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+  const k = tf.getKernel('BatchMatMul', 'webgpu');
+  if (!k) throw new Error('webgpu: no BatchMatMul kernel registered');
+  return (k.kernelFunc as unknown as KernelFunc)({ inputs: { a, b }, backend: tf.backend(), attrs: { transposeA, transposeB } });
+}
+
+function dispose(...ts: TensorInfo[]): void {
+  const b = tf.backend() as unknown as { disposeData(id: object): void };
+  for (const t of ts) b.disposeData(t.dataId);
+}
+
+function attentionShapes(q: TensorInfo, k: TensorInfo, v: TensorInfo): { T: number; R: number } {
+  for (const [n, t] of Object.entries({ q, k, v })) {
+    if (t.dtype !== 'float32') throw new Error(`fusedCausalAttention (webgpu): ${n} must be float32, got ${t.dtype}`);
+  }
+  if (!tf.util.arraysEqual(q.shape, k.shape) || !tf.util.arraysEqual(q.shape, v.shape) || q.shape.length < 2) {
+    throw new Error(`fusedCausalAttention (webgpu): q, k, v must share one shape [..., T, D]; got [${q.shape}], [${k.shape}], [${v.shape}]`);
+  }
+  return { T: q.shape[q.shape.length - 2], R: size(q.shape.slice(0, -1)) };
+}
+
+function attentionForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
+  const { q, k, v } = inputs as { q: TensorInfo; k: TensorInfo; v: TensorInfo };
+  const { T, R } = attentionShapes(q, k, v);
+  const scale = Number((attrs as { scale: number }).scale);
+  const S = matmul(q, k, false, true);
+  const g = grid(R);
+  const [P, lse] = run('midtrain-att-softmax', ATT_SOFTMAX, [S], [S.shape, q.shape.slice(0, -1)], uniforms([R, T, g[0]], [scale]), g);
+  const out = matmul(P, v, false, false);
+  dispose(S, P);
+  return [out, lse];
+}
+
+function attentionBackward({ inputs, attrs }: KernelArgs): TensorInfo[] {
+  const { q, k, v, lse, dy } = inputs as Record<string, TensorInfo>;
+  const { T, R } = attentionShapes(q, k, v);
+  if (R * T >= 2 ** 32) throw new Error(`fusedCausalAttention (webgpu): ${R}×${T} scores exceed 32-bit indexing`);
+  const scale = Number((attrs as { scale: number }).scale);
+  const S = matmul(q, k, false, true);
+  const ge = grid(Math.ceil((R * T) / WG));
+  const [P] = run('midtrain-att-p', ATT_P, [S, lse], [S.shape], uniforms([R, T, ge[0]], [scale]), ge);
+  const dv = matmul(P, dy, true, false);
+  const dP = matmul(dy, v, false, true);
+  const g = grid(R);
+  const [dS] = run('midtrain-att-ds', ATT_DS, [P, dP], [S.shape], uniforms([R, T, g[0]], [scale]), g);
+  const dq = matmul(dS, k, false, false);
+  const dk = matmul(dS, q, true, false);
+  dispose(S, P, dP, dS);
+  return [dq, dk, dv];
+}
+
+/** The attention gradient, as src/backend/native-fused.ts registers it (same kernel contract). */
+function registerAttentionGradient(): void {
+  if (tf.getGradient(NATIVE_FUSED_KERNELS.attention)) return;
+  tf.registerGradient({
+    kernelName: NATIVE_FUSED_KERNELS.attention,
+    inputsToSave: ['q', 'k', 'v'],
+    outputsToSave: [true, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [dy] = dys as tf.Tensor[];
+      const [q, k, v, out, lse] = saved;
+      const [dq, dk, dv] = tf.engine().runKernel(ATT_GRAD, { q, k, v, out, lse, dy }, attrs) as tf.Tensor[];
+      return { q: () => dq, k: () => dk, v: () => dv };
+    },
+  });
+}
+
 function layerNormForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   for (const [k, t] of Object.entries({ x, gamma, beta })) {
@@ -414,6 +558,9 @@ export function registerWebgpuFusedKernels(): void {
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.crossEntropy, backendName: 'webgpu', kernelFunc: crossEntropyForward as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: CE_GRAD, backendName: 'webgpu', kernelFunc: crossEntropyBackward as unknown as tf.KernelFunc });
   registerCrossEntropyGradient();
+  tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.attention, backendName: 'webgpu', kernelFunc: attentionForward as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: ATT_GRAD, backendName: 'webgpu', kernelFunc: attentionBackward as unknown as tf.KernelFunc });
+  registerAttentionGradient();
 }
 
 // GPUBufferUsage bits (WebGPU spec constants).

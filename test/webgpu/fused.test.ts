@@ -1,14 +1,14 @@
-// The fused webgpu kernels (src/backend/webgpu-fused.ts: layer norm, cross-entropy) against the model's own tf-op formulation on
+// The fused webgpu kernels (src/backend/webgpu-fused.ts: layer norm, cross-entropy, attention) against the model's own tf-op formulation on
 // wasm: same values and same gradients through src/model/ops.ts, which routes to them by itself
 // (caps.hasFusedLayerNorm()). Skips, saying why, without lavapipe.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../../src/backend/choose';
-import { hasFusedCrossEntropy, hasFusedLayerNorm } from '../../src/backend/caps';
+import { hasFusedAttention, hasFusedCrossEntropy, hasFusedLayerNorm } from '../../src/backend/caps';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
-import { crossEntropy, layerNorm } from '../../src/model/ops';
+import { causalAttention, crossEntropy, layerNorm } from '../../src/model/ops';
 import { Rng } from '../../src/train/rng';
 
 function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
@@ -103,6 +103,47 @@ test('webgpu fused cross-entropy: same loss and dlogits as the tf-op one on wasm
     assert.equal(counts.byKernel.OneHot ?? 0, 0, 'no one-hot');
     assert.ok(counts.dispatches <= 4, `dispatches for cross-entropy forward+backward: ${counts.dispatches} (${JSON.stringify(counts.byKernel)})`);
     tf.dispose([z, t]);
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+  } finally {
+    releaseWebgpu();
+  }
+});
+
+// [B, H, T, D]: T below and above the 256-thread workgroup (rows longer than one stride).
+const ATT: [number, number, number, number][] = [[2, 3, 17, 8], [1, 2, 300, 4]];
+
+async function attentionCase(shape: [number, number, number, number]): Promise<Float32Array[]> {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const q = tf.tensor(randn(n, 7), shape) as tf.Tensor4D, k = tf.tensor(randn(n, 8), shape) as tf.Tensor4D;
+  const v = tf.tensor(randn(n, 9), shape) as tf.Tensor4D, dy = tf.tensor(randn(n, 10), shape);
+  const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => causalAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D);
+  const y = f(q, k, v);
+  const grads = tf.grads(f)([q, k, v], dy);
+  const out = [await y.data(), ...(await Promise.all(grads.map((t) => t.data())))] as Float32Array[];
+  tf.dispose([q, k, v, dy, y, ...grads]);
+  return out;
+}
+
+test('webgpu fused causal attention: same output and dq, dk, dv as the tf-op attention on wasm', { skip, timeout: 240_000 }, async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+  assert.equal(hasFusedAttention(), false);
+  const ref: Float32Array[][] = [];
+  for (const s of ATT) ref.push(await attentionCase(s));
+  releaseBackend();
+
+  const w = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(w.ok, w.ok ? '' : w.reason);
+  try {
+    assert.ok(hasFusedAttention(), 'the fused attention must be registered for webgpu');
+    for (let c = 0; c < ATT.length; c++) {
+      const got = await attentionCase(ATT[c]);
+      ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(got[i], ref[c][i], `${name} [${ATT[c]}]`, 1e-4));
+    }
+    const x = tf.randomNormal([1, 2, 16, 8]) as tf.Tensor4D;
+    const { counts } = await countWebgpuCalls(() => tf.tidy(() => tf.grads((a: tf.Tensor) => causalAttention(a as tf.Tensor4D, x, x))([x])));
+    assert.equal(counts.byKernel.Softmax ?? 0, 0, 'no tfjs softmax');
+    assert.ok(counts.dispatches <= 12, `dispatches for attention forward+backward: ${counts.dispatches} (${JSON.stringify(counts.byKernel)})`);
+    tf.dispose(x);
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
   } finally {
     releaseWebgpu();
