@@ -113,15 +113,17 @@ export function embedding(w: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   return f(w);
 }
 
-/** One-hot rows as float32; built as int32 then cast (tf.oneHot with a float dtype is wrong on wasm). */
-function oneHotF32(ids: tf.Tensor, depth: number): tf.Tensor {
-  return tf.cast(tf.oneHot(ids as tf.Tensor1D, depth), 'float32');
+/** (row, target) index pairs [N, 2] (int32): where each row's target logit sits in z [N, V]. */
+function targetIndex(targets: tf.Tensor, n: number): tf.Tensor2D {
+  return tf.stack([tf.range(0, n, 1, 'int32'), targets], 1) as tf.Tensor2D;
 }
 
 /**
  * Token cross-entropy of logits z [N, V] against int32 targets [N], averaged over the tokens whose weight
  * is 1 (weights [N], a 0/1 mask such as SFT's response mask; default all ones):
  *   loss = Σ wᵢ (logsumexp(zᵢ) − zᵢ[tᵢ]) / Σ wᵢ,   ∂loss/∂zᵢ = wᵢ (softmax(zᵢ) − onehot(tᵢ)) / Σ w.
+ * zᵢ[tᵢ] is a gather and the one-hot a scatter of N values: no [N, V] one-hot is built or kept (at V 8192
+ * and 4k tokens that would be two more 134 MB tensors, one of them alive until the backward pass).
  */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
   if (hasFusedCrossEntropy()) {
@@ -129,20 +131,20 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights?: tf
     const labels = weights ? tf.where(tf.greater(weights, 0), targets, tf.fill(targets.shape, -1, 'int32')) : targets;
     return fusedCrossEntropy(logits, labels);
   }
-  const [n, v] = logits.shape;
+  const [n, v] = logits.shape as [number, number];
   const w = weights ?? tf.ones([n]);
   const f = customGrad((z: tf.Tensor, save: tf.GradSaveFunc) => {
-    const lse = tf.logSumExp(z, -1);
-    const onehot = oneHotF32(targets, v);
-    const zt = tf.sum(tf.mul(z, onehot), -1);
+    const idx = targetIndex(targets, n);
+    const zt = tf.gatherND(z, idx);
     const total = tf.maximum(tf.sum(w), 1e-12);
-    save([z, onehot, total, w]);
+    save([z, idx, total, w]);
     return {
-      value: tf.div(tf.sum(tf.mul(w, tf.sub(lse, zt))), total),
+      value: tf.div(tf.sum(tf.mul(w, tf.sub(tf.logSumExp(z, -1), zt))), total),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sz, soh, stotal, sw] = saved;
-        const scale = tf.reshape(tf.div(tf.mul(sw, dy), stotal), [n, 1]);
-        return [tf.mul(tf.sub(tf.softmax(sz), soh), scale)];
+        const [sz, sidx, stotal, sw] = saved;
+        const scale = tf.div(tf.mul(sw, dy), stotal);
+        const probs = tf.mul(tf.softmax(sz), tf.reshape(scale, [n, 1]));
+        return [tf.sub(probs, tf.scatterND(sidx, scale, [n, v]))];
       },
     };
   });
@@ -151,7 +153,7 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights?: tf
 
 /** Per-token cross-entropy [N] (no gradient), for evaluation and per-example losses. */
 export function tokenLosses(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.sub(tf.logSumExp(logits, -1), tf.sum(tf.mul(logits, oneHotF32(targets, logits.shape[1] as number)), -1)));
+  return tf.tidy(() => tf.sub(tf.logSumExp(logits, -1), tf.gatherND(logits, targetIndex(targets, logits.shape[0]))));
 }
 
 /** Additive causal mask [T, Tk]: query i (absolute position pos0+i) sees keys 0 … pos0+i. */
