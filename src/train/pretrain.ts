@@ -39,11 +39,14 @@ export function accumulateGrads(
   const names = Object.keys(params);
   const vars = names.map((n) => params[n]);
   let acc: Record<string, tf.Tensor> | undefined;
-  let lossSum = 0;
+  // Losses are summed on the device and read once per step: every read waits for the device (GPU) to drain.
+  let lossSum: tf.Tensor = tf.scalar(0);
   for (const b of micros()) {
     const { value, grads } = tf.variableGrads(() => batchLoss(params, cfg, b), vars);
-    lossSum += value.dataSync()[0];
+    const sum = tf.add(lossSum, value);
+    lossSum.dispose();
     value.dispose();
+    lossSum = sum;
     const byName: Record<string, tf.Tensor> = {};
     names.forEach((n, i) => (byName[n] = grads[vars[i].name]));
     if (!acc) acc = byName;
@@ -64,7 +67,9 @@ export function accumulateGrads(
       acc[n] = mean;
     }
   }
-  return { loss: lossSum / nMicro, grads: acc };
+  const loss = lossSum.dataSync()[0] / nMicro;
+  lossSum.dispose();
+  return { loss, grads: acc };
 }
 
 export function disposeGrads(grads: Record<string, tf.Tensor>): void {
