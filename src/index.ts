@@ -35,3 +35,6 @@ export * as slurm from './runs/slurm';
 export * as caps from './backend/caps';
 export * as native from './backend/native';
 export { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy, fusedRotary } from './backend/native-fused';
+// WebGPU on Dawn (issue 9): tryWebgpuBackend / releaseWebgpu / lavapipeInfo, call counters for profiling.
+export * as webgpu from './backend/webgpu';
+export * as webgpuStats from './backend/webgpu-stats';
