@@ -20,6 +20,8 @@ export const NATIVE_FUSED_KERNELS = {
   crossEntropy: 'MidtrainCrossEntropy',
   /** Rotary position embedding, rotate-half form: inputs {x [..., T, hs], cos [T, r], sin [T, r]}. */
   rotary: 'MidtrainRotary',
+  /** Exact (erf) GELU: inputs {x}; one output, the gradient kernel recomputes from x. */
+  gelu: 'MidtrainGelu',
 } as const;
 
 function activeBackend(): string {
@@ -49,6 +51,15 @@ export function hasFusedLayerNorm(): boolean {
 /** True when the native fused cross-entropy kernel (forward + backward) is available on the active backend. */
 export function hasFusedCrossEntropy(): boolean {
   return hasKernel(NATIVE_FUSED_KERNELS.crossEntropy);
+}
+
+/**
+ * True when the native fused GELU kernel (native-fused.ts fusedGelu) is available: one output tensor instead
+ * of the ~5 intermediates of x·½(1 + erf(x/√2)) that the gradient tape keeps alive until the backward pass
+ * (on the small preset at B 16 those are ~4 × 16 MB per layer).
+ */
+export function hasFusedGelu(): boolean {
+  return hasKernel(NATIVE_FUSED_KERNELS.gelu);
 }
 
 /** True when the native fused rotary-embedding kernel (native-fused.ts fusedRotary) is available. */

@@ -5,19 +5,21 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { NATIVE_FUSED_KERNELS } from './caps';
-import type { NativeAddon } from './native-addon';
+import { UNARY_OPS, type NativeAddon } from './native-addon';
 import { newF32, values } from './native-kernels';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 const GRAD = {
+  gelu: 'MidtrainGeluGrad',
   rotary: 'MidtrainRotaryGrad',
   attention: 'MidtrainCausalAttentionGrad',
   layerNorm: 'MidtrainLayerNormGrad',
   crossEntropy: 'MidtrainCrossEntropyGrad',
 } as const;
 
+const UNARY_GELU = UNARY_OPS.Gelu;
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const f32 = (b: MathBackendCPU, t: TensorInfo) => values(b, t) as Float32Array;
 
@@ -31,6 +33,28 @@ function requireFloat(name: string, ts: Record<string, TensorInfo>): void {
 export function registerFusedKernels(addon: NativeAddon, backendName: string): void {
   const reg = (kernelName: string, kernelFunc: (a: KernelArgs) => TensorInfo | TensorInfo[]) =>
     tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+
+  // ---- exact GELU: y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)) recomputed from x
+  reg(NATIVE_FUSED_KERNELS.gelu, ({ inputs, backend }) => {
+    const b = backend as MathBackendCPU;
+    const { x } = inputs as { x: TensorInfo };
+    requireFloat('fusedGelu', { x });
+    const y = newF32(size(x.shape));
+    addon.unary(UNARY_GELU, f32(b, x), y, 0);
+    return b.makeTensorInfo(x.shape, 'float32', y);
+  });
+  reg(GRAD.gelu, ({ inputs, backend }) => {
+    const b = backend as MathBackendCPU;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const dx = newF32(size(x.shape));
+    addon.geluBwd(f32(b, x), f32(b, dy), dx);
+    return b.makeTensorInfo(x.shape, 'float32', dx);
+  });
+  tf.registerGradient({
+    kernelName: NATIVE_FUSED_KERNELS.gelu,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GRAD.gelu, { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+  });
 
   // ---- rotary embedding: x [..., T, hs], cos/sin [T, r] → y; the gradient is the adjoint rotation
   const rotaryKernel = (grad: boolean) => ({ inputs, backend }: KernelArgs) => {
@@ -179,6 +203,11 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
       };
     },
   });
+}
+
+/** Exact (erf) GELU x·Φ(x), one kernel forward and backward. Only on the native backend (caps.hasFusedGelu()). */
+export function fusedGelu(x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(NATIVE_FUSED_KERNELS.gelu, { x }) as tf.Tensor;
 }
 
 /**

@@ -7,8 +7,8 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon } from '../../src/backend/native-addon';
 import { tryNativeBackend, nativeAdamW } from '../../src/backend/native';
-import { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy, fusedRotary } from '../../src/backend/native-fused';
-import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedLayerNorm, hasFusedRotary } from '../../src/backend/caps';
+import { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy, fusedRotary, fusedGelu } from '../../src/backend/native-fused';
+import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNorm, hasFusedRotary } from '../../src/backend/caps';
 import { Rng } from '../../src/train/rng';
 
 const load = loadNativeAddon();
@@ -110,7 +110,7 @@ for (const [name, f] of CASES) {
 
 test('caps: native reports fast transposed matmul and the fused kernels', { skip }, () => {
   tf.setBackend('native');
-  assert.ok(fastTransposedMatmul() && hasFusedAttention() && hasFusedLayerNorm() && hasFusedCrossEntropy() && hasFusedRotary());
+  assert.ok(fastTransposedMatmul() && hasFusedAttention() && hasFusedLayerNorm() && hasFusedCrossEntropy() && hasFusedRotary() && hasFusedGelu());
   tf.setBackend('cpu');
   assert.ok(!fastTransposedMatmul() && !hasFusedAttention());
 });
@@ -148,6 +148,12 @@ test('fused rotary = x·cos + rotate_half(x)·sin on the first r dims, values an
   };
   const res = fusedVsPlain((x) => fusedRotary(x, cos, sin), plain, [randn([B, H, T, hs], 1)]);
   assert.ok(res.value < 1e-6 && res.grads.every((e) => e < 1e-6), JSON.stringify(res));
+});
+
+test('fused GELU = x·½(1 + erf(x/√2)), values and gradient', { skip }, () => {
+  const plain = (x: tf.Tensor) => tf.mul(x, tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
+  const res = fusedVsPlain((x) => fusedGelu(x), plain, [randn([7, 33], 1, 2)]);
+  assert.ok(res.value < 1e-6 && res.grads.every((e) => e < 1e-5), JSON.stringify(res));
 });
 
 test('fused layer norm = (x − mean)/√(var + eps)·γ + β, values and gradients', { skip }, () => {
