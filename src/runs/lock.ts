@@ -81,12 +81,28 @@ export function tryLock(dir: string): Lock | string {
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let seen: string;
+      try {
+        seen = fs.readFileSync(file, 'utf8');
+      } catch {
+        continue; // released meanwhile: retry the create
+      }
       const holder = lockHolder(file);
       if (holder) return `pid ${holder.pid} on ${holder.host} since ${holder.since}`;
       // Stale: move it aside atomically (only one breaker wins the rename), then retry the O_EXCL create.
+      // If what we moved is not the stale lock we judged (another breaker already replaced it with a live
+      // one), put it back with link(), which fails rather than overwrite a lock created since.
+      const aside = `${file}.stale-${process.pid}`;
       try {
-        fs.renameSync(file, `${file}.stale-${process.pid}`);
-        fs.rmSync(`${file}.stale-${process.pid}`, { force: true });
+        fs.renameSync(file, aside);
+        if (fs.readFileSync(aside, 'utf8') !== seen) {
+          try {
+            fs.linkSync(aside, file);
+          } catch { /* a newer lock exists; ours was the latecomer */ }
+          fs.rmSync(aside, { force: true });
+          return 'lock contended';
+        }
+        fs.rmSync(aside, { force: true });
       } catch { /* someone else broke it first */ }
     }
   }

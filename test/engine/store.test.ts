@@ -9,6 +9,7 @@ import { getOrRun, getRun, listRuns, readMetrics, readLineageMetrics, runId, run
 import { validateRunConfig } from '../../src/runs/validate';
 import { listCheckpoints, checkpointDir, readCheckpoint } from '../../src/train/checkpoint';
 import { tryLock } from '../../src/runs/lock';
+import { spawnSync } from 'child_process';
 import { setupBackend } from './helpers';
 import { microData, microPretrain, microSft } from './fixtures';
 
@@ -136,4 +137,22 @@ test('lock: a second caller waits for the first and gets its finished run', asyn
   const again = tryLock(path.join(os.tmpdir(), `midtrain-lock-${process.pid}`));
   assert.ok(typeof again !== 'string', 'released locks can be retaken');
   again.release();
+});
+
+test('stale locks are broken: a dead process on this host, or a silent one on another host', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midtrain-stale-'));
+  const file = path.join(dir, 'lock');
+  const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  fs.writeFileSync(file, JSON.stringify({ pid: Number(dead.stdout.trim()), host: os.hostname(), since: 'then' }));
+  const a = tryLock(dir);
+  assert.ok(typeof a !== 'string', `dead holder's lock should be broken: ${a}`);
+  a.release();
+  fs.writeFileSync(file, JSON.stringify({ pid: 1, host: 'elsewhere', since: 'now' }));
+  assert.match(String(tryLock(dir)), /pid 1 on elsewhere/, 'another host with a fresh heartbeat holds it');
+  const old = new Date(Date.now() - 11 * 60 * 1000);
+  fs.utimesSync(file, old, old);
+  const b = tryLock(dir);
+  assert.ok(typeof b !== 'string', `silent remote holder's lock should be broken: ${b}`);
+  b.release();
+  assert.ok(!fs.existsSync(file));
 });
