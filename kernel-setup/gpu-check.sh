@@ -15,6 +15,7 @@
 #   GPU_CHECK_PROFILE_ARGS  bench/webgpu-profile.js arguments; GPU_CHECK_PROFILE=0 skips the profile runs,
 #                       GPU_CHECK_BASELINE=0 only the second one (the same profile with the fixes off)
 #   GPU_CHECK_TIMEOUT   seconds for each run (default 420)
+#   GPU_CHECK_BUDGET    seconds for the whole check (default 540): later runs get what is left, or are skipped
 #   MIDTRAIN_PYTHON     the python with CUDA PyTorch (default: python3 on PATH)
 #   GPU_CHECK_LAVAPIPE  1: use the lavapipe in .cache/lavapipe instead of a GPU (to test the bundle on a CPU box)
 set -uo pipefail
@@ -100,23 +101,35 @@ export MIDTRAIN_PYTHON=${MIDTRAIN_PYTHON:-$(command -v python3)}
 BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m}
 PROFILE_ARGS=${GPU_CHECK_PROFILE_ARGS:---preset pythia-70m --context 512 --batch 16 --steps 5 --warmup 2}
 TMO=${GPU_CHECK_TIMEOUT:-420}
+BUDGET=${GPU_CHECK_BUDGET:-540}
+# Seconds the next run may take: its own limit, capped by what is left of the whole check's budget (the
+# device machine allows 600 s per command); 0 when under a minute is left (the run is then skipped).
+limit() { local left=$(( BUDGET - ($(date +%s) - T0) - 10 )); (( left < 60 )) && { echo 0; return; }; echo $(( left < TMO ? left : TMO )); }
 PROF_DIR=${OUT:-$WORK}/cpuprof
 cd "$B" || exit 1
-say "bench: node bench/bench.js $BENCH_ARGS (python: $MIDTRAIN_PYTHON; timeout ${TMO}s)"
-timeout "$TMO" "$WORK/node" bench/bench.js $BENCH_ARGS
+L=$(limit)
+say "bench: node bench/bench.js $BENCH_ARGS (python: $MIDTRAIN_PYTHON; timeout ${L}s)"
+timeout "$L" "$WORK/node" bench/bench.js $BENCH_ARGS
 RC=$?
 say "bench exit code $RC"
 if [[ ${GPU_CHECK_PROFILE:-1} == 1 ]]; then
-  say "profile: node bench/webgpu-profile.js $PROFILE_ARGS"
+  L=$(limit)
+  say "profile: node bench/webgpu-profile.js $PROFILE_ARGS (timeout ${L}s)"
   mkdir -p "$PROF_DIR"
-  timeout "$TMO" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS --cpu-profile "$PROF_DIR/step.cpuprofile"
-  say "profile exit code $?"
-  if [[ ${GPU_CHECK_BASELINE:-1} == 1 ]]; then
+  if (( L > 0 )); then
+    timeout "$L" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS --cpu-profile "$PROF_DIR/step.cpuprofile"
+    say "profile exit code $?"
+  else
+    say "profile skipped: under a minute of the ${BUDGET}s budget left"
+  fi
+  L=$(limit)
+  if [[ ${GPU_CHECK_BASELINE:-1} == 1 ]] && (( L == 0 )); then say "baseline profile skipped: under a minute of the ${BUDGET}s budget left"
+  elif [[ ${GPU_CHECK_BASELINE:-1} == 1 ]]; then
     # The same profile with this project's host-time fixes off (tfjs's own upload, submit batch, AdamW,
     # layer norm, cross-entropy): what the fixes are worth on this GPU.
-    say "baseline profile (fixes off): node bench/webgpu-profile.js $PROFILE_ARGS"
+    say "baseline profile (fixes off): node bench/webgpu-profile.js $PROFILE_ARGS (timeout ${L}s)"
     MIDTRAIN_WEBGPU_BATCH=15 MIDTRAIN_WEBGPU_FAST_UPLOAD=0 MIDTRAIN_WEBGPU_FUSED_ADAMW=0 MIDTRAIN_WEBGPU_FUSED=0 \
-      timeout "$TMO" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS
+      timeout "$L" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS
     say "baseline profile exit code $?"
   fi
 fi
