@@ -31,6 +31,19 @@ for (const file of ['ops', 'model', 'parity', 'train', 'resume', 'store']) {
   });
 }
 
+// The same kernel tests on the narrower code paths a user's CPU may pick (the addon holds all three).
+for (const isa of ['avx2', 'generic']) {
+  test(`native kernel tests pass on the ${isa} code path`, { skip }, () => {
+    const { NODE_TEST_CONTEXT: _nested, ...env } = process.env;
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', path.join(root, 'dist', 'test', 'native', 'kernels.test.js')], {
+      cwd: root, encoding: 'utf8', env: { ...env, MIDTRAIN_NATIVE_ISA: isa }, timeout: 120_000,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.status, 0, out.split('\n').filter((l) => /✖|Error/.test(l)).slice(0, 20).join('\n'));
+    assert.match(out, new RegExp(`code path in use: ${isa}`));
+  });
+}
+
 test('a native build that cannot compile prints one line and exits 0 under --postinstall', () => {
   const r = spawnSync(process.execPath, [path.join(root, 'native', 'build.js'), '--postinstall', '--force'], {
     cwd: root, encoding: 'utf8', env: { ...process.env, CXX: '/nonexistent/c++' }, timeout: 60_000,

@@ -203,6 +203,16 @@ test('nativeAdamW matches the AdamW formulas (PyTorch order) over two steps', { 
   assert.deepEqual(Array.from(alias.dataSync()), before);
 });
 
+test('the code path in use is the one the CPU (or MIDTRAIN_NATIVE_ISA) asks for', { skip }, (t) => {
+  assert.ok(load.ok);
+  const isa = load.addon.info().isa;
+  t.diagnostic(`code path in use: ${isa}`);
+  console.log(`code path in use: ${isa}`);
+  const forced = process.env.MIDTRAIN_NATIVE_ISA;
+  if (forced && forced !== 'auto') assert.equal(isa, forced);
+  else assert.ok(['avx512', 'avx2', 'generic'].includes(isa));
+});
+
 test('bad input gives a clear error naming the function and argument', { skip }, () => {
   assert.ok(load.ok);
   const addon = load.addon;
