@@ -18,6 +18,9 @@
 //   MidtrainCrossEntropyGrad {logits, labels, lse, invCount, dy} → dlogits
 //   MidtrainCausalAttention     {q, k, v [..., T, D]}, {scale} → [out [..., T, D], lse [..., T]]
 //   MidtrainCausalAttentionGrad {q, k, v, out, lse, dy}, {scale} → [dq, dk, dv]
+//   MidtrainGelu {x} → y;  MidtrainGeluGrad {x, dy} → dx                 (exact erf GELU, 1 dispatch each way)
+//   MidtrainRotary {x [..., T, hs], cos [T, r], sin [T, r]} → y;  MidtrainRotaryGrad {x: dy, cos, sin} → dx
+//     (rotate-half rotary on the first r dims, 1 dispatch each way instead of slices, neg, concat, pads)
 //
 // Attention keeps tfjs's matmuls (q·kᵀ, P·v and the four backward ones) and fuses what sits between them:
 // scale, causal mask and softmax forward (1 dispatch per call instead of ~7, and the row logsumexp saved
@@ -34,6 +37,8 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 const LN_GRAD = 'MidtrainLayerNormGrad';
 const CE_GRAD = 'MidtrainCrossEntropyGrad';
 const ATT_GRAD = 'MidtrainCausalAttentionGrad';
+const GELU_GRAD = 'MidtrainGeluGrad';
+const ROT_GRAD = 'MidtrainRotaryGrad';
 const WG = 256;
 /** Rows per workgroup in the dγ/dβ partial sums (the final pass sums rows/LN_BLOCK partials per column). */
 const LN_BLOCK = 128;
@@ -501,6 +506,108 @@ function registerAttentionGradient(): void {
   });
 }
 
+// erf as tfjs's webgpu backend computes it (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7), so the fused
+// GELU matches the op-by-op one.
+const ERF = /* wgsl */ `
+fn erf_(a: f32) -> f32 {
+  let t = 1.0 / (1.0 + ${tf.backend_util.ERF_P} * abs(a));
+  return sign(a) * (1.0 - (((((${tf.backend_util.ERF_A5} * t + ${tf.backend_util.ERF_A4}) * t) + ${tf.backend_util.ERF_A3}) * t
+    + ${tf.backend_util.ERF_A2}) * t + ${tf.backend_util.ERF_A1}) * t * exp(-a * a));
+}`;
+
+// y = x·Φ(x) forward; dx = dy·(Φ(x) + x·φ(x)) backward (mode 1), elementwise.
+const GELU = /* wgsl */ `
+struct U { n: u32, nx: u32, mode: u32, pad: u32 };
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> u: U;
+${ERF}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = (wg.x + wg.y * u.nx) * ${WG}u + li;
+  if (i >= u.n) { return; }
+  let v = x[i];
+  let cdf = 0.5 * (1.0 + erf_(v * ${Math.SQRT1_2}));
+  if (u.mode == 0u) { y[i] = v * cdf; }
+  else { y[i] = dy[i] * (cdf + v * (${1 / Math.sqrt(2 * Math.PI)} * exp(-0.5 * v * v))); }
+}`;
+
+// Rotate-half rotary on the first r dims of rows of length hs (row's position t = row mod T); mode 1 is
+// the adjoint (the gradient): the same rotation with the sine's sign flipped.
+const ROTARY = /* wgsl */ `
+struct U { n: u32, nx: u32, T: u32, hs: u32, r: u32, mode: u32, pad0: u32, pad1: u32 };
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> cosT: array<f32>;
+@group(0) @binding(2) var<storage, read> sinT: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> u: U;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = (wg.x + wg.y * u.nx) * ${WG}u + li;
+  if (i >= u.n) { return; }
+  let d = i % u.hs;
+  if (d >= u.r) { y[i] = x[i]; return; }
+  let t = (i / u.hs) % u.T;
+  let h = u.r / 2u;
+  let c = cosT[t * u.r + d];
+  if (d < h) {
+    let j = d + h;
+    // forward: x_d·cos_d − x_{d+h}·sin_d; adjoint: dy_d·cos_d + dy_{d+h}·sin_{d+h}
+    y[i] = select(x[i] * c - x[i + h] * sinT[t * u.r + d], x[i] * c + x[i + h] * sinT[t * u.r + j], u.mode == 1u);
+  } else {
+    let j = d - h;
+    // forward: x_d·cos_d + x_{d−h}·sin_d; adjoint: dy_d·cos_d − dy_{d−h}·sin_{d−h}
+    y[i] = select(x[i] * c + x[i - h] * sinT[t * u.r + d], x[i] * c - x[i - h] * sinT[t * u.r + j], u.mode == 1u);
+  }
+}`;
+
+function geluKernel(grad: boolean) {
+  return ({ inputs }: KernelArgs): TensorInfo => {
+    const { x, dy } = inputs as { x: TensorInfo; dy?: TensorInfo };
+    if (x.dtype !== 'float32') throw new Error(`fusedGelu (webgpu): x must be float32, got ${x.dtype}`);
+    const n = size(x.shape), g = grid(Math.ceil(n / WG));
+    return run(grad ? 'midtrain-gelu-bwd' : 'midtrain-gelu', GELU, [x, dy ?? x], [x.shape], uniforms([n, g[0], grad ? 1 : 0, 0]), g)[0];
+  };
+}
+
+function rotaryKernel(grad: boolean) {
+  return ({ inputs }: KernelArgs): TensorInfo => {
+    const { x, cos, sin } = inputs as { x: TensorInfo; cos: TensorInfo; sin: TensorInfo };
+    const rank = x.shape.length, T = x.shape[rank - 2], hs = x.shape[rank - 1], r = cos.shape[cos.shape.length - 1];
+    if (rank < 2 || cos.shape.length !== 2 || cos.shape[0] !== T || !tf.util.arraysEqual(cos.shape, sin.shape) || r > hs || r % 2 !== 0) {
+      throw new Error(`fusedRotary (webgpu): x [${x.shape}] needs cos and sin of shape [${T}, r] with even r <= ${hs}; got [${cos.shape}] and [${sin.shape}]`);
+    }
+    const n = size(x.shape), g = grid(Math.ceil(n / WG));
+    return run(grad ? 'midtrain-rotary-bwd' : 'midtrain-rotary', ROTARY, [x, cos, sin], [x.shape], uniforms([n, g[0], T, hs, r, grad ? 1 : 0, 0, 0]), g)[0];
+  };
+}
+
+/** GELU and rotary gradients, as src/backend/native-fused.ts registers them (same kernel contracts). */
+function registerGeluRotaryGradients(): void {
+  if (!tf.getGradient(NATIVE_FUSED_KERNELS.gelu)) {
+    tf.registerGradient({
+      kernelName: NATIVE_FUSED_KERNELS.gelu,
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
+    });
+  }
+  if (!tf.getGradient(NATIVE_FUSED_KERNELS.rotary)) {
+    tf.registerGradient({
+      kernelName: NATIVE_FUSED_KERNELS.rotary,
+      inputsToSave: ['cos', 'sin'],
+      gradFunc: (dy, saved) => {
+        const [cos, sin] = saved;
+        return {
+          x: () => tf.engine().runKernel(ROT_GRAD, { x: dy as tf.Tensor, cos, sin }) as tf.Tensor,
+          cos: () => tf.zerosLike(cos),
+          sin: () => tf.zerosLike(sin),
+        };
+      },
+    });
+  }
+}
+
 function layerNormForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   for (const [k, t] of Object.entries({ x, gamma, beta })) {
@@ -561,6 +668,11 @@ export function registerWebgpuFusedKernels(): void {
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.attention, backendName: 'webgpu', kernelFunc: attentionForward as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: ATT_GRAD, backendName: 'webgpu', kernelFunc: attentionBackward as unknown as tf.KernelFunc });
   registerAttentionGradient();
+  tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.gelu, backendName: 'webgpu', kernelFunc: geluKernel(false) as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'webgpu', kernelFunc: geluKernel(true) as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.rotary, backendName: 'webgpu', kernelFunc: rotaryKernel(false) as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: ROT_GRAD, backendName: 'webgpu', kernelFunc: rotaryKernel(true) as unknown as tf.KernelFunc });
+  registerGeluRotaryGradients();
 }
 
 // GPUBufferUsage bits (WebGPU spec constants).

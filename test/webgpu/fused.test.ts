@@ -1,14 +1,15 @@
-// The fused webgpu kernels (src/backend/webgpu-fused.ts: layer norm, cross-entropy, attention) against the model's own tf-op formulation on
+// The fused webgpu kernels (src/backend/webgpu-fused.ts: layer norm, cross-entropy, attention, GELU, rotary) against the model's own tf-op formulation on
 // wasm: same values and same gradients through src/model/ops.ts, which routes to them by itself
 // (caps.hasFusedLayerNorm()). Skips, saying why, without lavapipe.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../../src/backend/choose';
-import { hasFusedAttention, hasFusedCrossEntropy, hasFusedLayerNorm } from '../../src/backend/caps';
+import { hasFusedAttention, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNorm, hasFusedRotary } from '../../src/backend/caps';
+import { fusedGelu, fusedRotary } from '../../src/backend/native-fused';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
-import { causalAttention, crossEntropy, layerNorm } from '../../src/model/ops';
+import { causalAttention, crossEntropy, gelu, layerNorm } from '../../src/model/ops';
 import { Rng } from '../../src/train/rng';
 
 function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
@@ -144,6 +145,45 @@ test('webgpu fused causal attention: same output and dq, dk, dv as the tf-op att
     assert.equal(counts.byKernel.Softmax ?? 0, 0, 'no tfjs softmax');
     assert.ok(counts.dispatches <= 12, `dispatches for attention forward+backward: ${counts.dispatches} (${JSON.stringify(counts.byKernel)})`);
     tf.dispose(x);
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+  } finally {
+    releaseWebgpu();
+  }
+});
+
+/** The model's rotate-half rotary (src/model/gpt.ts applyRotary) in plain tf ops: the reference. */
+function rotaryRef(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, r: number): tf.Tensor {
+  const [B, H, T, hs] = x.shape;
+  const xr = tf.slice(x, [0, 0, 0, 0], [B, H, T, r]);
+  const x1 = tf.slice(xr, [0, 0, 0, 0], [B, H, T, r / 2]);
+  const x2 = tf.slice(xr, [0, 0, 0, r / 2], [B, H, T, r / 2]);
+  const rotated = tf.add(tf.mul(xr, cos), tf.mul(tf.concat([tf.neg(x2), x1], -1), sin));
+  return r === hs ? rotated : tf.concat([rotated, tf.slice(x, [0, 0, 0, r], [B, H, T, hs - r])], -1);
+}
+
+async function geluRotaryCase(fused: boolean): Promise<Float32Array[]> {
+  const shape: [number, number, number, number] = [2, 3, 7, 10], r = 4, T = 7, n = 2 * 3 * 7 * 10;
+  const x = tf.tensor4d(randn(n, 11, 0, 2), shape), dy = tf.tensor4d(randn(n, 12), shape);
+  const ang = Float32Array.from({ length: T * r }, (_, i) => 0.3 * Math.floor(i / r) * (1 + (i % (r / 2))));
+  const cos = tf.tensor2d(ang.map(Math.cos), [T, r]), sin = tf.tensor2d(ang.map(Math.sin), [T, r]);
+  const g = (a: tf.Tensor) => (fused ? fusedGelu(a) : gelu(a));
+  const rot = (a: tf.Tensor) => (fused ? fusedRotary(a, cos, sin) : rotaryRef(a as tf.Tensor4D, cos, sin, r));
+  const outs = [g(x), tf.grad(g)(x, dy), rot(x), tf.grad(rot)(x, dy)];
+  const vals = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+  tf.dispose([x, dy, cos, sin, ...outs]);
+  return vals;
+}
+
+test('webgpu fused GELU and rotary: same values and gradients as the tf-op formulas on wasm', { skip, timeout: 240_000 }, async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+  const ref = await geluRotaryCase(false);
+  releaseBackend();
+  const w = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(w.ok, w.ok ? '' : w.reason);
+  try {
+    assert.ok(hasFusedGelu() && hasFusedRotary(), 'fused GELU and rotary must be registered for webgpu');
+    const got = await geluRotaryCase(true);
+    ['gelu', 'dgelu', 'rotary', 'drotary'].forEach((name, i) => assertClose(got[i], ref[i], name, 1e-5));
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
   } finally {
     releaseWebgpu();
