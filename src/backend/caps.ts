@@ -74,11 +74,3 @@ export function hasFusedRotary(): boolean {
 export function hasNativeAdamW(): boolean {
   return activeBackend() === 'native';
 }
-
-/**
- * False when tensor.dataSync()/arraySync() cannot work on the active backend: webgpu in Node has no
- * synchronous GPU readback (use `await t.data()`); a step that must not stall the GPU avoids it anyway.
- */
-export function syncReadback(): boolean {
-  return activeBackend() !== 'webgpu';
-}
