@@ -24,7 +24,7 @@ import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../to
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
-export const DATA_FORMAT_VERSION = 7;
+export const DATA_FORMAT_VERSION = 9;
 
 export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
   general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],

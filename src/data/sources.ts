@@ -74,7 +74,8 @@ function run(cmd: string, args: string[], cwd: string): void {
     execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e: any) {
     const err = String(e.stderr ?? e.message).trim().split('\n').slice(-2).join(' ');
-    throw new Error(`data: '${cmd} ${args.join(' ')}' failed: ${err}`);
+    const hint = cmd === 'apt-get' ? ' (Debian package lists may be missing or outdated: run `apt-get update`; the version is pinned in src/data/sources.ts)' : '';
+    throw new Error(`data: '${cmd} ${args.join(' ')}' failed: ${err}${hint}`);
   }
 }
 

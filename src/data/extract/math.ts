@@ -23,9 +23,11 @@ export function maximaTestDocs(src: FetchedSource, key: string): Doc[] {
 export function maximaManualDocs(src: FetchedSource): Doc[] {
   const dir = path.join(src.dir, 'usr/share/doc/maxima-doc/html');
   const docs: Doc[] = [];
-  for (const rel of listFiles(dir, (r) => r.endsWith('.html'))) {
+  // maxima_singlepage.html repeats the whole manual; the TOC, overview and index pages are lists of links.
+  const skip = /(singlepage|_toc|_ovr|_abt)\.html$/;
+  for (const rel of listFiles(dir, (r) => r.endsWith('.html') && !skip.test(r))) {
     const text = htmlToText(fs.readFileSync(path.join(dir, rel), 'utf8'));
-    if (text.length < 500) continue;
+    if (text.length < 500 || /^[^\n]*\bIndex\s*$/m.test(text.slice(0, 200))) continue;
     chunkParagraphs(text, 8000).forEach((c, i) => docs.push({ id: `maximaDoc/${rel}#${String(i).padStart(3, '0')}`, source: 'maximaDoc', text: c }));
   }
   return docs;
@@ -35,7 +37,8 @@ export function maximaManualDocs(src: FetchedSource): Doc[] {
 export function gapManualDocs(src: FetchedSource): Doc[] {
   const dir = path.join(src.dir, 'usr/share/gap/doc');
   const docs: Doc[] = [];
-  for (const rel of listFiles(dir, (r) => /^(ref|tut)\/chap\d+(_mj)?\.html$/.test(r) && !r.includes('_mj'))) {
+  // chap0.html is each book's table of contents.
+  for (const rel of listFiles(dir, (r) => /^(ref|tut)\/chap[1-9]\d*\.html$/.test(r))) {
     const text = htmlToText(fs.readFileSync(path.join(dir, rel), 'utf8'));
     chunkParagraphs(text, 8000).forEach((c, i) => docs.push({ id: `gapDoc/${rel}#${String(i).padStart(3, '0')}`, source: 'gapDoc', text: c }));
   }

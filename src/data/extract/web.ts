@@ -39,14 +39,16 @@ function pages(src: FetchedSource, key: string, dir: string, keep: (rel: string)
 export const WEB_SOURCES = ['pythonDoc', 'debianReference', 'debianHandbook', 'developersReference', 'maintGuide', 'debianPolicy', 'hardenDoc'] as const;
 
 export function webDocs(s: Record<(typeof WEB_SOURCES)[number], FetchedSource>, stats: Record<string, number> = {}): Doc[] {
-  const notIndex = (r: string) => !/(^|\/)(genindex|py-modindex|search|index)[^/]*\.html$/.test(r) && !r.startsWith('_');
+  const notIndex = (r: string) => !/(^|\/)(genindex|py-modindex|search|index|contents)[^/]*\.html$/.test(r) && !r.startsWith('_');
   const pool = [
     ...pages(s.pythonDoc, 'pythonDoc', 'usr/share/doc/python3.11/html', (r) => !r.startsWith('faq/') && notIndex(r)),
-    ...pages(s.debianReference, 'debianReference', 'usr/share/debian-reference', (r) => r.includes('.en.')),
+    ...pages(s.debianReference, 'debianReference', 'usr/share/debian-reference', (r) => r.includes('.en.') && notIndex(r)),
     ...pages(s.debianHandbook, 'debianHandbook', 'usr/share/doc/debian-handbook/html/en-US', notIndex),
-    ...pages(s.developersReference, 'developersReference', 'usr/share/developers-reference', notIndex),
+    // developers-reference.html is the whole book on one page: the chapter pages already hold it.
+    ...pages(s.developersReference, 'developersReference', 'usr/share/developers-reference', (r) => notIndex(r) && r !== 'developers-reference.html'),
     ...pages(s.maintGuide, 'maintGuide', 'usr/share/doc/maint-guide/html', (r) => r.includes('.en.') && notIndex(r)),
-    ...pages(s.debianPolicy, 'debianPolicy', 'usr/share/doc/debian-policy', notIndex),
+    // perl-policy-1.html / menu-policy-1.html are single-page copies of the perl-policy.html/ and menu-policy.html/ books.
+    ...pages(s.debianPolicy, 'debianPolicy', 'usr/share/doc/debian-policy', (r) => notIndex(r) && !/-policy-1\.html$/.test(r)),
     ...pages(s.hardenDoc, 'hardenDoc', 'usr/share/doc/harden-doc/html/en-US', notIndex),
   ];
   const kept = dropFrequentLines(pool, 20).filter((d) => passesQualityRules(d.text));
