@@ -120,6 +120,7 @@ void matmul(const float* A, const float* B, float* C, int batchA, int batchB, in
     M *= batchA;
     batch = batchA = 1;
   }
+  if (M == 0 || N == 0) return;  // empty output (BLAS would reject the leading dimensions)
   if (K == 0) {
     memset(C, 0, sizeof(float) * (size_t)batch * M * N);
     return;

@@ -59,6 +59,7 @@ const CASES: [string, () => tf.Tensor | tf.Tensor[]][] = [
   ['batched matmul transposeB', () => tf.matMul(randn([2, 3, 8, 4], 1), randn([2, 3, 8, 4], 2), false, true)],
   ['batched matmul transposeA', () => tf.matMul(randn([2, 3, 8, 4], 1), randn([2, 3, 8, 5], 2), true, false)],
   ['batched matmul, broadcast left batch of 1', () => tf.matMul(randn([1, 5, 6], 1), randn([4, 6, 3], 2))],
+  ['matmul with empty dimensions', () => [tf.matMul(randn([0, 4], 1), randn([4, 3], 2)), tf.matMul(randn([2, 0], 1), randn([0, 3], 2))]],
   ['fused matmul + bias + relu', () => tf.fused.matMul({ a: randn([9, 6], 1), b: randn([6, 5], 2), bias: randn([5], 3), activation: 'relu' })],
   ['add, same shape', () => tf.add(randn([4, 5, 6], 1), randn([4, 5, 6], 2))],
   ['add, row vector', () => tf.add(randn([4, 5, 6], 1), randn([6], 2))],
