@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../runs/types';
 import { paramShapes, headDims } from './presets';
-import { matmul, linear, layerNorm, gelu, embedding, crossEntropy, causalAttention } from './ops';
+import { matmul, linear, layerNorm, gelu, embedding, crossEntropy, causalAttention, rotary } from './ops';
 import { Rng } from '../train/rng';
 
 /** All weights by name (names and order from paramShapes: the checkpoint and PyTorch-reference layout). */
@@ -96,18 +96,6 @@ function rotaryTables(cfg: ModelConfig, pos0: number, T: number): { cos: tf.Tens
   return { cos: tf.tensor2d(cos, [T, r]), sin: tf.tensor2d(sin, [T, r]) };
 }
 
-/** Rotate the first rotaryDims of x [B, H, T, hs]: x·cos + rotate_half(x)·sin; the rest passes through. */
-function applyRotary(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, r: number): tf.Tensor4D {
-  if (r === 0) return x;
-  const [B, H, T, hs] = x.shape;
-  const xr = tf.slice(x, [0, 0, 0, 0], [B, H, T, r]);
-  const x1 = tf.slice(xr, [0, 0, 0, 0], [B, H, T, r / 2]);
-  const x2 = tf.slice(xr, [0, 0, 0, r / 2], [B, H, T, r / 2]);
-  const rotated = tf.add(tf.mul(xr, cos), tf.mul(tf.concat([tf.neg(x2), x1], -1), sin));
-  if (r === hs) return rotated as tf.Tensor4D;
-  return tf.concat([rotated, tf.slice(x, [0, 0, 0, r], [B, H, T, hs - r])], -1) as tf.Tensor4D;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Blocks
 
@@ -120,11 +108,11 @@ function attention(
   rope: { cos: tf.Tensor2D; sin: tf.Tensor2D }, past?: LayerCache,
 ): { y: tf.Tensor2D; cache: LayerCache } {
   const H = cfg.nHeads;
-  const { headSize: hs, rotaryDims } = headDims(cfg);
+  const { headSize: hs } = headDims(cfg);
   const qkv = tf.reshape(linear(x, p[`h${i}.attn.qkv.w`], p[`h${i}.attn.qkv.b`]), [B, T, H, 3 * hs]);
   const head = (j: number) => tf.transpose(tf.slice(qkv, [0, 0, 0, j * hs], [B, T, H, hs]), [0, 2, 1, 3]) as tf.Tensor4D;
-  let q = applyRotary(head(0), rope.cos, rope.sin, rotaryDims);
-  let k = applyRotary(head(1), rope.cos, rope.sin, rotaryDims);
+  const q = rotary(head(0), rope.cos, rope.sin);
+  let k = rotary(head(1), rope.cos, rope.sin);
   let v = head(2);
   if (past) {
     k = tf.concat([past.k, k], 2);

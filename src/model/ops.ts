@@ -6,8 +6,8 @@
 // Where the active backend has a fused kernel for an op (the native backend, issue 6), the op uses it; the
 // same tests run against it with MIDTRAIN_BACKEND=native.
 import * as tf from '@tensorflow/tfjs';
-import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedLayerNorm } from '../backend/caps';
-import { fusedCausalAttention, fusedCrossEntropy, fusedLayerNorm } from '../backend/native-fused';
+import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNorm, hasFusedRotary } from '../backend/caps';
+import { fusedCausalAttention, fusedCrossEntropy, fusedGelu, fusedLayerNorm, fusedRotary } from '../backend/native-fused';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 type CustomBody = (...args: any[]) => { value: tf.Tensor; gradFunc: GradFunc };
@@ -82,8 +82,12 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number)
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Exact (erf) GELU, as GPT-NeoX uses: y = x·Φ(x); dy/dx = Φ(x) + x·φ(x). */
-export const gelu: (x: tf.Tensor) => tf.Tensor = customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+/** Exact (erf) GELU, as GPT-NeoX uses: y = x·Φ(x); dy/dx = Φ(x) + x·φ(x). Fused where the backend has it. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return hasFusedGelu() ? fusedGelu(x) : geluOps(x);
+}
+
+const geluOps: (x: tf.Tensor) => tf.Tensor = customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x]);
   const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
   return {
@@ -173,4 +177,22 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D):
   if (Tk === T && hasFusedAttention()) return fusedCausalAttention(q, k, v, 1 / Math.sqrt(d)) as tf.Tensor4D;
   const scores = tf.add(tf.mul(matmul(q, k, false, true), 1 / Math.sqrt(d)), causalMask(Tk - T, T, Tk));
   return matmul(tf.softmax(scores, -1), v) as tf.Tensor4D;
+}
+
+/**
+ * Rotary position embedding (GPT-NeoX rotate-half form) on the first r = cos.shape[1] dims of each head of
+ * x [B, H, T, hs]: x·cos + rotate_half(x)·sin with cos/sin [T, r]; dims r… pass through. Fused where the
+ * backend has it.
+ */
+export function rotary(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  const r = cos.shape[1];
+  if (r === 0) return x;
+  if (hasFusedRotary()) return fusedRotary(x, cos, sin) as tf.Tensor4D;
+  const [B, H, T, hs] = x.shape;
+  const xr = tf.slice(x, [0, 0, 0, 0], [B, H, T, r]);
+  const x1 = tf.slice(xr, [0, 0, 0, 0], [B, H, T, r / 2]);
+  const x2 = tf.slice(xr, [0, 0, 0, r / 2], [B, H, T, r / 2]);
+  const rotated = tf.add(tf.mul(xr, cos), tf.mul(tf.concat([tf.neg(x2), x1], -1), sin));
+  if (r === hs) return rotated as tf.Tensor4D;
+  return tf.concat([rotated, tf.slice(x, [0, 0, 0, r], [B, H, T, hs - r])], -1) as tf.Tensor4D;
 }

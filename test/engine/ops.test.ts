@@ -2,7 +2,7 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { matmul, layerNorm, gelu, embedding, crossEntropy, tokenLosses, causalAttention } from '../../src/model/ops';
+import { matmul, layerNorm, gelu, embedding, crossEntropy, tokenLosses, causalAttention, rotary } from '../../src/model/ops';
 import { setupBackend, gradCheck, randn } from './helpers';
 
 before(setupBackend);
@@ -82,4 +82,21 @@ test('causalAttention: rows are causal softmax averages of v, and q/k/v gradient
   const full = causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
   const tail = causalAttention(tf.slice(q, [0, 0, 2, 0], [1, 2, 2, 3]) as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D);
   assert.ok(tf.max(tf.abs(tf.sub(tail, tf.slice(full, [0, 0, 2, 0], [1, 2, 2, 3])))).dataSync()[0] < 1e-5);
+});
+
+test('rotary: rotate-half on the first r dims (pairs i, i + r/2), the rest passes through; gradient matches', () => {
+  const x = randn([1, 2, 3, 6], 60);
+  const ang = [0.3, -1.1, 2.0];
+  const cos = tf.tensor2d(ang.flatMap((a) => [Math.cos(a), Math.cos(a / 2), Math.cos(a), Math.cos(a / 2)]), [3, 4]);
+  const sin = tf.tensor2d(ang.flatMap((a) => [Math.sin(a), Math.sin(a / 2), Math.sin(a), Math.sin(a / 2)]), [3, 4]);
+  const y = rotary(x as tf.Tensor4D, cos, sin).arraySync()[0][1][2];
+  const xv = (x.arraySync() as number[][][][])[0][1][2];
+  const a = ang[2];
+  // dims (0, 2) rotate by angle a; (1, 3) by a/2; 4, 5 unchanged
+  assert.ok(Math.abs(y[0] - (xv[0] * Math.cos(a) - xv[2] * Math.sin(a))) < 1e-5);
+  assert.ok(Math.abs(y[2] - (xv[2] * Math.cos(a) + xv[0] * Math.sin(a))) < 1e-5);
+  assert.ok(Math.abs(y[1] - (xv[1] * Math.cos(a / 2) - xv[3] * Math.sin(a / 2))) < 1e-5);
+  assert.deepEqual([y[4], y[5]].map((v) => v.toFixed(5)), [xv[4], xv[5]].map((v) => v.toFixed(5)));
+  const { rel, pairs } = gradCheck((xi) => project(rotary(xi as tf.Tensor4D, cos, sin), 61), [x]);
+  assert.ok(rel < 2e-2, JSON.stringify(pairs));
 });
