@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { pollUntil, showJob, startCluster } from './cluster';
+import { pollUntil, showJob, startCluster, startRequeuedNow } from './cluster';
 
 function sbatch(args: string[]): string {
   const r = spawnSync('sbatch', ['--parsable', ...args], { encoding: 'utf8' });
@@ -41,9 +41,7 @@ test('one-node Slurm: array, afterok on one task, failed parent cancels its depe
     const requeued = sbatch(['--requeue', '--open-mode=append', `--output=${out}/requeue.log`, '--wrap', 'echo attempt ${SLURM_RESTART_COUNT:-0}; sleep 2']);
     await pollUntil('the requeue test job to run', () => states(requeued)[0] === 'RUNNING', 30);
     assert.equal(spawnSync('scontrol', ['requeue', requeued]).status, 0);
-    // A requeued job waits ~2.5 min for eligibility; start it at once.
-    await pollUntil('the job to be requeued', () => states(requeued)[0] === 'PENDING', 30);
-    assert.equal(spawnSync('scontrol', ['update', `JobId=${requeued}`, 'StartTime=now']).status, 0);
+    await startRequeuedNow(requeued);
     await pollUntil('the requeued job to finish', () => states(requeued)[0] === 'COMPLETED', 60);
     assert.match(fs.readFileSync(path.join(out, 'requeue.log'), 'utf8'), /attempt 0\n(.|\n)*attempt 1\n/);
   } finally {

@@ -73,3 +73,16 @@ export function showJob(id: string): Record<string, string>[] {
     return [kv.slice(0, i), kv.slice(i + 1)];
   })));
 }
+
+/**
+ * After a requeue: start the job's next attempt at once. Slurm holds a requeued job ~2.5 min for
+ * eligibility (Reason=BeginTime) and sets that hold only once the old attempt has wound down, so the
+ * override is re-issued on every poll while the requeued job pends, until attempt `attempt` runs or ran.
+ */
+export async function startRequeuedNow(id: string, attempt = 1, timeoutS = 90): Promise<void> {
+  await pollUntil(`${id} to start attempt ${attempt}`, () => {
+    const j = showJob(id)[0];
+    if (j.JobState === 'PENDING' && Number(j.Restarts) >= attempt) spawnSync('scontrol', ['update', `JobId=${id}`, 'StartTime=now']);
+    return Number(j.Restarts) >= attempt && ['RUNNING', 'COMPLETED'].includes(j.JobState);
+  }, timeoutS);
+}

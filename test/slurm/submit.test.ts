@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatSweepStatus, readLedger, slurmDir, submitSweep, waitForSweep, type Sweep } from '../../src/runs/slurm';
 import type { OptimConfig, PretrainConfig, SftConfig } from '../../src/runs/types';
-import { pollUntil, showJob, startCluster, type Cluster } from './cluster';
+import { pollUntil, showJob, startCluster, startRequeuedNow, type Cluster } from './cluster';
 import { doubleStore } from './double-store';
 
 const optim: OptimConfig = { lr: 1e-3, minLr: 1e-5, warmupFraction: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
@@ -93,8 +93,7 @@ describe('submitSweep on a one-node Slurm', () => {
     // What Slurm does --signal seconds before the limit: USR1 to the batch shell only.
     assert.equal(spawnSync('scancel', ['--batch', '--signal=USR1', task]).status, 0);
     await pollUntil('the task to requeue itself', () => showJob(task)[0].Restarts === '1', 60);
-    // A requeued task waits ~2.5 min for eligibility: start it at once.
-    assert.equal(spawnSync('scontrol', ['update', `JobId=${task}`, 'StartTime=now']).status, 0);
+    await startRequeuedNow(task);
     const r = await waitForSweep(sweep, { ...ctx, pollSeconds: 0.5, timeoutSeconds: 120 });
     assert.equal(r.ok, true, formatSweepStatus(r));
     const log = fs.readFileSync(path.join(slurmDir(cache), 'logs', `${task}.log`), 'utf8');
