@@ -58,7 +58,7 @@ export function registerNativeBackend(): { addon: NativeAddon; overridden: strin
 export function nativeDetail(): string {
   const { addon, overridden } = registerNativeBackend();
   const i = addon.info();
-  return `native C++ kernels (${i.isa}, OpenBLAS ${i.blasCore}, ${i.threads} threads, ${overridden.length} native kernels + fused attention/layernorm/cross-entropy)`;
+  return `native C++ kernels (${i.isa}, OpenBLAS ${i.blasCore}, ${i.threads} threads, ${overridden.length} native kernels + fused attention, layer norm, cross-entropy, rotary, GELU, AdamW)`;
 }
 
 /** Used by the backend chooser (choose.ts): register the backend and make it active, or say why not. */
