@@ -170,13 +170,31 @@ export function causalMask(pos0: number, T: number, Tk: number): tf.Tensor2D {
 /**
  * softmax(q·kᵀ/√d + causal mask)·v for q [B, H, T, d] and k, v [B, H, Tk, d] (Tk ≥ T: the last T keys are
  * the queries' own positions, earlier ones come from a KV cache). Fused on backends that have it (no cache).
+ * Otherwise one custom-gradient op that keeps only the probabilities P for the backward pass:
+ *   dv = Pᵀ·dy,  dP = dy·vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dq = dS·k/√d,  dk = dSᵀ·q/√d.
+ * Left to autodiff, the scores, scaled scores, masked scores and P ([B, H, T, Tk] each) would all stay
+ * alive until the backward pass — 4× the memory, which is what overflows wasm's heap at the small preset.
  */
 export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
   const [, , T, d] = q.shape;
   const Tk = k.shape[2];
-  if (Tk === T && hasFusedAttention()) return fusedCausalAttention(q, k, v, 1 / Math.sqrt(d)) as tf.Tensor4D;
-  const scores = tf.add(tf.mul(matmul(q, k, false, true), 1 / Math.sqrt(d)), causalMask(Tk - T, T, Tk));
-  return matmul(tf.softmax(scores, -1), v) as tf.Tensor4D;
+  const scale = 1 / Math.sqrt(d);
+  if (Tk === T && hasFusedAttention()) return fusedCausalAttention(q, k, v, scale) as tf.Tensor4D;
+  const f = customGrad((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor, save: tf.GradSaveFunc) => {
+    const scores = tf.add(matmul(tf.mul(qi, scale), ki, false, true), causalMask(Tk - T, T, Tk));
+    const p = tf.softmax(scores, -1);
+    save([qi, ki, vi, p]);
+    return {
+      value: matmul(p, vi),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp] = saved;
+        const dp = matmul(dy, sv, false, true);
+        const ds = tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true)));
+        return [tf.mul(matmul(ds, sk), scale), tf.mul(matmul(ds, sq, true, false), scale), matmul(sp, dy, true, false)];
+      },
+    };
+  });
+  return f(q, k, v) as tf.Tensor4D;
 }
 
 /**
