@@ -46,10 +46,23 @@ export function matmul(a: tf.Tensor, b: tf.Tensor, transA = false, transB = fals
   return plainMatmul(transA ? transposeLast2(a) : a, transB ? transposeLast2(b) : b);
 }
 
-/** y = x·W + b for x [N, in], W [in, out], b [out]. */
+/**
+ * y = x·W + b for x [N, in], W [in, out], b [out], as one op (dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy) so the
+ * product before the bias is not another [N, out] tensor alive until the backward pass.
+ */
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
-  const y = matmul(x, w);
-  return b ? tf.add(y, b) : y;
+  if (!b) return matmul(x, w);
+  const f = customGrad((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([xi, wi]);
+    return {
+      value: tf.add(matmul(xi, wi), bi),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved;
+        return [matmul(dy, sw, false, true), matmul(sx, dy, true, false), tf.sum(dy, 0)];
+      },
+    };
+  });
+  return f(x, w, b);
 }
 
 /**

@@ -2,7 +2,7 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { matmul, layerNorm, gelu, embedding, crossEntropy, tokenLosses, causalAttention, rotary } from '../../src/model/ops';
+import { matmul, linear, layerNorm, gelu, embedding, crossEntropy, tokenLosses, causalAttention, rotary } from '../../src/model/ops';
 import { setupBackend, gradCheck, randn } from './helpers';
 
 before(setupBackend);
@@ -98,5 +98,12 @@ test('rotary: rotate-half on the first r dims (pairs i, i + r/2), the rest passe
   assert.ok(Math.abs(y[1] - (xv[1] * Math.cos(a / 2) - xv[3] * Math.sin(a / 2))) < 1e-5);
   assert.deepEqual([y[4], y[5]].map((v) => v.toFixed(5)), [xv[4], xv[5]].map((v) => v.toFixed(5)));
   const { rel, pairs } = gradCheck((xi) => project(rotary(xi as tf.Tensor4D, cos, sin), 61), [x]);
+  assert.ok(rel < 2e-2, JSON.stringify(pairs));
+});
+
+test('linear: x·W + b with its gradient for x, W and b', () => {
+  const x = randn([5, 4], 70), w = randn([4, 3], 71), b = randn([3], 72);
+  assert.ok(tf.max(tf.abs(tf.sub(linear(x, w, b), tf.add(tf.matMul(x, w), b)))).dataSync()[0] < 1e-5);
+  const { rel, pairs } = gradCheck((xi, wi, bi) => project(linear(xi, wi, bi), 73), [x, w, b]);
   assert.ok(rel < 2e-2, JSON.stringify(pairs));
 });
