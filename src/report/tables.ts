@@ -198,13 +198,13 @@ export function paperComparisonRows(cells: SftCell[]): Record<string, unknown>[]
       mixture: p.mixture,
       'ours: model': p.model,
       'paper SFT loss (410M)': p.sftLoss,
-      'ours SFT loss': ours ? round(ours.sftLoss.mean, 3) : null,
-      'paper forgetting': p.forgetting ?? null,
-      'ours forgetting': ours ? round(ours.forgetting.mean, 3) : null,
+      'ours SFT loss': ours ? round(ours.sftLoss.mean, 3) : '',
+      'paper forgetting': p.forgetting ?? '',
+      'ours forgetting': ours ? round(ours.forgetting.mean, 3) : '',
       'paper rel. improvement %': p.model === BASELINE ? 0 : round(100 * relativeImprovement(paperBase.sftLoss, p.sftLoss), 1),
-      'ours rel. improvement %': ours ? round(100 * ours.relImprovement.mean, 1) : null,
+      'ours rel. improvement %': ours ? round(100 * ours.relImprovement.mean, 1) : '',
       'ours 95% CI %': ours && Number.isFinite(ours.relImprovement.halfWidth) ? `[${round(100 * ours.relImprovement.lo, 1)}, ${round(100 * ours.relImprovement.hi, 1)}]` : '',
-      'ours accuracy %': ours ? round(100 * ours.accuracy.mean, 1) : null,
+      'ours accuracy %': ours ? round(100 * ours.accuracy.mean, 1) : '',
     };
   });
 }

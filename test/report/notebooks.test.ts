@@ -2,9 +2,10 @@
 // every table and figure its source asks for (nb.table('…') / nb.figure('…')), with rows, traces and points,
 // and the CSV / PNG / HTML files on disk — that is, it produced its results, not just ran its cells.
 //
-// Executing the notebooks is the foundation's notebook test's job too; to run each notebook once per
-// `npm test`, this test reuses executed copies written during this test session (newer than the start of
-// the `node --test` process) and executes only the ones that are missing or older.
+// Executing the notebooks is the foundation's notebook test's job too (test/foundation/notebooks.test.ts).
+// To run each notebook once per `npm test`, this test reuses an artifact written during this test session
+// (newer than the start of the `node --test` process, by this tree's code): a notebook writes it in its last
+// cell, so it exists only if every cell before it ran. Missing or older artifacts: the notebook runs here.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -43,15 +44,13 @@ const skip = !hasJupyter() ? 'no python with Jupyter (run npm run setup)' : note
 
 test('experiment notebooks produce their tables and figures on tiny', { skip }, async (t) => {
   const since = sessionStart();
-  const outDir = path.join(projectRoot(), 'out', 'notebooks', PRESET);
   const dir = reportsDir(PRESET);
   for (const file of notebooks) {
     const name = path.basename(file, '.ipynb');
     await t.test(name, async () => {
-      const executed = path.join(outDir, `${name}.ipynb`);
       const artifactFile = path.join(dir, `${name}.json`);
-      const fresh = (f: string) => fs.existsSync(f) && fs.statSync(f).mtimeMs >= since;
-      if (!(fresh(executed) && fresh(artifactFile))) {
+      const fresh = fs.existsSync(artifactFile) && fs.statSync(artifactFile).mtimeMs >= since && readNotebookArtifact(artifactFile).codeHash === codeHash();
+      if (!fresh) {
         const r = await runNotebook(file, { preset: PRESET, log: () => {} });
         assert.ok(r.ok, r.failure ? formatFailure(r.failure) : `${name} failed`);
       }
