@@ -30,6 +30,12 @@ export interface SftScale {
   evalEvery: number;
   evalTokens: number;
   accuracyExamples: number;
+  /**
+   * SFT val loss over the first n val examples of each task (all when unset). The run store evaluates a
+   * task's whole val split at every eval; on CPU that dominates a short SFT run (500 examples at small), so
+   * runs see a data view with the split cut, identified by its own data hash (see plan.ts sftDataHash).
+   */
+  valExamples?: number;
   /** Everything in OptimConfig except the swept lr. */
   optim: Omit<OptimConfig, 'lr'>;
 }
@@ -67,26 +73,30 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
     // costs per-op overhead more than FLOPs, and the whole notebook suite has to run inside `npm test`.
     model: { ...MODEL_PRESETS.tiny, dModel: 64, nLayers: 2, nHeads: 2 },
     pretrain: { totalSteps: 30, batchSize: 4, microBatch: 4, evalEvery: 10, evalTokens: 1024, optim: adamw(3e-3, 1e-5), seed: 0 },
-    sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0], maxExamples: 16, evalEvery: 2, evalTokens: 1024, accuracyExamples: 2, optim: SFT_OPTIM },
+    sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0], maxExamples: 16, evalEvery: 2, evalTokens: 1024, accuracyExamples: 2, valExamples: 16, optim: SFT_OPTIM },
     sftTasks: ['pycode', 'gsm'],
     grid: { timings: [0.33, 0.66], weights: [0.2, 0.5] },
     reductions: [
       'Model d 64 × 2 layers (MODEL_PRESETS.tiny is d 128 × 4), 30 pretraining steps of 4 × 128 tokens.',
       'SFT on two tasks (pycode, gsm) with 1 learning rate × 1 seed, so no confidence intervals (paper: four tasks, LR sweep × 5 seeds), two steps on 16 examples (paper: 4 epochs on the full task).',
-      'Accuracy on 2 test examples per run.',
+      'Accuracy on 2 test examples per run; SFT val loss on the first 16 val examples of each task.',
       'Timing × weight grid: 2 × 2 cells (start 33%/66% × weight 20%/50%) instead of 4 × 5.',
     ],
   },
-  // The laptop study (~9M params): sized from the measured tokens/s; `planCost` prints the total before anything runs.
+  // The laptop study (~9M params). Sized from costs measured on the 2-core machine (see docs/experiments.md):
+  // a pretraining step of 8 × 256 tokens, an SFT run (train + evals + greedy decoding); planCost() prints
+  // the totals before anything trains. SFT evaluation and decoding, not pretraining, dominate its time.
   small: {
     preset: 'small',
     model: MODEL_PRESETS.small,
-    pretrain: { totalSteps: 600, batchSize: 8, microBatch: 8, evalEvery: 50, evalTokens: 8192, optim: adamw(1e-3, 1e-5), seed: 0 },
-    sft: { epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 256, evalEvery: 16, evalTokens: 8192, accuracyExamples: 50, optim: SFT_OPTIM },
-    grid: { timings: PAPER_TIMINGS, weights: PAPER_WEIGHTS },
+    pretrain: { totalSteps: 300, batchSize: 8, microBatch: 8, evalEvery: 50, evalTokens: 4096, optim: adamw(1e-3, 1e-5), seed: 0 },
+    sft: { epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 32, evalEvery: 4, evalTokens: 4096, accuracyExamples: 8, valExamples: 64, optim: SFT_OPTIM },
+    grid: { timings: [0.33, 0.66, 0.82], weights: [0.1, 0.2, 0.5] },
     reductions: [
-      'SFT: 2 learning rates × 5 seeds, 2 epochs on at most 256 examples per task (paper: 4 epochs on the full task).',
-      'Accuracy on 50 test examples per run.',
+      '300 pretraining steps of 8 × 256 tokens (~0.6M tokens per full run; the paper: 61k steps of 1024 × 2048).',
+      'SFT: 2 learning rates × 5 seeds, 2 epochs on 32 examples per task (paper: 4 epochs on the full task); SFT val loss on the first 64 val examples.',
+      'Accuracy on 8 test examples per run.',
+      'Timing × weight grid: 3 × 3 cells (start 33/66/82% × weight 10/20/50%) instead of 4 × 5.',
     ],
   },
   // The paper's 70M configuration (GPU only): steps and batch as in the paper, 61,035 × 1024 × 2048 tokens.
