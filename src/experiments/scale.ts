@@ -89,13 +89,13 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
   small: {
     preset: 'small',
     model: MODEL_PRESETS.small,
-    pretrain: { totalSteps: 300, batchSize: 8, microBatch: 8, evalEvery: 50, evalTokens: 4096, optim: adamw(1e-3, 1e-5), seed: 0 },
-    sft: { epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 32, evalEvery: 4, evalTokens: 4096, accuracyExamples: 8, valExamples: 64, optim: SFT_OPTIM },
+    pretrain: { totalSteps: 240, batchSize: 8, microBatch: 8, evalEvery: 40, evalTokens: 4096, optim: adamw(1e-3, 1e-5), seed: 0 },
+    sft: { epochs: 1, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 32, evalEvery: 2, evalTokens: 4096, accuracyExamples: 4, valExamples: 48, optim: SFT_OPTIM },
     grid: { timings: [0.33, 0.66, 0.82], weights: [0.1, 0.2, 0.5] },
     reductions: [
-      '300 pretraining steps of 8 × 256 tokens (~0.6M tokens per full run; the paper: 61k steps of 1024 × 2048).',
-      'SFT: 2 learning rates × 5 seeds, 2 epochs on 32 examples per task (paper: 4 epochs on the full task); SFT val loss on the first 64 val examples.',
-      'Accuracy on 8 test examples per run.',
+      '240 pretraining steps of 8 × 256 tokens (~0.5M tokens per full run; the paper: 61k steps of 1024 × 2048).',
+      'SFT: 2 learning rates × 5 seeds, 1 epoch on 32 examples per task (paper: 4 epochs on the full task); SFT val loss on the first 48 val examples.',
+      'Accuracy on 4 test examples per run (greedy decoding of up to 320–400 tokens is the costliest part of an SFT run on CPU).',
       'Timing × weight grid: 3 × 3 cells (start 33/66/82% × weight 10/20/50%) instead of 4 × 5.',
     ],
   },
