@@ -151,7 +151,7 @@ export function ablationLines(result: ExperimentResult, axis: 'startFraction' | 
   }
   const label = axis === 'startFraction' ? 'midtraining start (% of training)' : 'mixture weight of code data (%)';
   const layout = baseLayout(`${axis === 'startFraction' ? 'Timing' : 'Weight'} ablation on ${task}: improvement over baseline and forgetting`, label, 'rel. improvement of SFT val loss (%)');
-  return { data, layout: { ...layout, yaxis2: { title: { text: 'general val loss after SFT' }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.2 } } };
+  return { data, layout: { ...layout, margin: { l: 70, r: 90, t: 60, b: 60 }, yaxis2: { title: { text: 'general val loss after SFT' }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.2 } } };
 }
 
 /** Timing × weight heatmap of relative improvement (%) on `task`. */
