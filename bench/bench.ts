@@ -93,7 +93,8 @@ function benchTorch(b: BenchConfig, device: 'cpu' | 'cuda'): { tokensPerSec: num
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const b = { ...CONFIGS[args.config] };
-  if (args.quick) b.steps = Math.min(b.steps, 5);
+  // --quick: fewest steps that still time steady state (one warmup step absorbs first-call allocations).
+  if (args.quick) Object.assign(b, { steps: Math.min(b.steps, 3), warmup: 1 });
   if (args.steps) b.steps = args.steps;
   const report = await initBackend({ backend: args.backend ? parseBackendName(args.backend, '--backend') : undefined, quiet: true });
   const m = b.model;
