@@ -165,8 +165,13 @@ export function gridHeatmap(result: ExperimentResult, task: SftTaskName = 'pycod
   }));
   const text = z.map((row) => row.map((v) => (v === null ? '' : `${v.toFixed(1)}%`)));
   return {
-    data: [{ type: 'heatmap', x: weights.map((w) => `${Math.round(w * 100)}%`), y: starts.map((f) => `${Math.round(f * 100)}%`), z, text, texttemplate: '%{text}', colorscale: 'RdBu', zmid: 0, colorbar: { title: { text: 'rel. impr. %' } } }],
-    layout: baseLayout(`Timing × weight on ${task}: relative improvement over baseline`, 'mixture weight', 'start (% of training)'),
+    // Blue = better than the baseline. Category axes: plotly would otherwise read "20%" as the number 20.
+    data: [{ type: 'heatmap', x: weights.map((w) => `${Math.round(w * 100)}%`), y: starts.map((f) => `${Math.round(f * 100)}%`), z, text, texttemplate: '%{text}', colorscale: 'RdBu', reversescale: true, zmid: 0, colorbar: { title: { text: 'rel. impr. %' } } }],
+    layout: {
+      ...baseLayout(`Timing × weight on ${task}: relative improvement over baseline`, 'mixture weight', 'start (% of training)'),
+      xaxis: { type: 'category', title: { text: 'mixture weight' } },
+      yaxis: { type: 'category', title: { text: 'start (% of training)' } },
+    },
   };
 }
 
