@@ -13,6 +13,12 @@ import { projectRoot } from '../src/config';
 import type { ModelConfig, OptimConfig, PretrainConfig } from '../src/runs/types';
 import type { TokenShard } from '../src/data/types';
 import { Rng } from '../src/train/rng';
+import { openblasCoreHint } from '../src/backend/native-addon';
+
+/** The OpenBLAS core type both sides run with: the user's choice, else the hint the native backend uses. */
+function openblasCoreType(): string | undefined {
+  return process.env.OPENBLAS_CORETYPE ?? openblasCoreHint();
+}
 
 interface BenchConfig {
   model: ModelConfig;
@@ -85,7 +91,11 @@ function benchTorch(b: BenchConfig, device: 'cpu' | 'cuda'): { tokensPerSec: num
   const job = { model: b.model, optim: OPTIM, batch: b.batch, steps: b.steps, warmup: b.warmup, threads: os.availableParallelism(), device };
   // MIDTRAIN_PYTHON: a python whose torch has CUDA, on GPU machines (Debian's python3-torch is CPU-only).
   const py = process.env.MIDTRAIN_PYTHON ?? '/usr/bin/python3';
-  const r = spawnSync(py, [path.join(projectRoot(), 'bench', 'torch_bench.py'), JSON.stringify(job)], { encoding: 'utf8' });
+  // Both sides must use the same BLAS kernels: Debian's OpenBLAS misdetects some recent Xeons and falls back to
+  // SSE3 kernels unless OPENBLAS_CORETYPE is set, and the native backend sets it for itself at load time.
+  const core = openblasCoreType();
+  const env: NodeJS.ProcessEnv = core ? { ...process.env, OPENBLAS_CORETYPE: core } : process.env;
+  const r = spawnSync(py, [path.join(projectRoot(), 'bench', 'torch_bench.py'), JSON.stringify(job)], { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`bench: PyTorch side failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -100,6 +110,7 @@ async function main(): Promise<void> {
   const m = b.model;
   console.log(`config ${args.config}: V ${m.vocabSize}, d ${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, T ${m.contextLength}, B ${b.batch} (micro ${b.microBatch}); ${countParams(m).toLocaleString('en-US')} params; ${b.steps} timed steps after ${b.warmup} warmup`);
   console.log(formatBackendReport(report));
+  console.log(`OpenBLAS core type for both sides: ${openblasCoreType() ?? 'auto-detected'}`);
   const tj = await benchTfjs(b);
   console.log(`tfjs (${report.name}): ${tj.tokensPerSec.toFixed(0)} tokens/s, ${tj.secondsPerStep.toFixed(3)} s/step, peak RSS ${tj.peakRssMB.toFixed(0)} MB, last loss ${tj.lastLoss.toFixed(3)}`);
   const pt = benchTorch(b, GPU_BACKENDS.has(report.name) ? 'cuda' : 'cpu');

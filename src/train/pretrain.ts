@@ -76,6 +76,25 @@ export function disposeGrads(grads: Record<string, tf.Tensor>): void {
   for (const g of Object.values(grads)) g.dispose();
 }
 
+/**
+ * One optimizer step, shared by pretraining and SFT: accumulate gradients over the micro-batches, stop on a
+ * non-finite loss (before the weights change, so the last checkpoint stays good), clip, apply AdamW.
+ */
+export function optimizerStep(
+  params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
+  micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number, what: string, stepNumber: number,
+): { loss: number; gradNorm: number } {
+  const { loss, grads } = accumulateGrads(params, cfg, micros, nMicro);
+  if (!Number.isFinite(loss)) {
+    disposeGrads(grads);
+    throw new NonFiniteLossError(`non-finite ${what} loss (${loss}) at step ${stepNumber}: run stopped, last good checkpoint kept`);
+  }
+  const clipped = clipByGlobalNorm(grads, gradClip);
+  optimizer.step(clipped.grads, lr);
+  disposeGrads(clipped.grads);
+  return { loss, gradNorm: clipped.norm };
+}
+
 /** Let the event loop breathe (progress bars, signals, lock heartbeats) between steps. */
 export const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -98,16 +117,9 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
     while (step < stop) {
       const lr = lrAt(step, total, config.optim);
       const s = step;
-      const { loss, grads } = accumulateGrads(params, cfg, function* () {
+      const { loss, gradNorm } = optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, function* () {
         for (let m = 0; m < nMicro; m++) yield sampler.batch(s, m, config.microBatch);
-      }, nMicro);
-      if (!Number.isFinite(loss)) {
-        disposeGrads(grads);
-        throw new NonFiniteLossError(`non-finite training loss (${loss}) at step ${step + 1}: run stopped, last good checkpoint kept`);
-      }
-      const clipped = clipByGlobalNorm(grads, config.optim.gradClip);
-      optimizer.step(clipped.grads, lr);
-      disposeGrads(clipped.grads);
+      }, nMicro, 'training', step + 1);
       step += 1;
       const now = Date.now();
       const log: StepLog = {
@@ -115,7 +127,7 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
         tokens: step * config.batchSize * T,
         lr,
         trainLoss: loss,
-        gradNorm: clipped.norm,
+        gradNorm,
         tokensPerSec: (config.batchSize * T) / Math.max(1e-3, (now - t0) / 1000),
         weights: weightsAt(config.mixture, step - 1, total),
       };

@@ -4,12 +4,12 @@
 import type { ModelConfig, SftConfig, StepLog } from '../runs/types';
 import type { SftExample, SftTask, TokenShard, Tokenizer } from '../data/types';
 import { paramsFromArrays, paramsToArrays, disposeParams, type Batch, type Params } from '../model/gpt';
-import { AdamW, clipByGlobalNorm, lrAt } from './optim';
+import { AdamW, lrAt } from './optim';
 import { Rng, mixSeed } from './rng';
 import { evaluate } from './evaluate';
 import { valWindows } from './sampler';
 import { generate } from './generate';
-import { accumulateGrads, disposeGrads, NonFiniteLossError, yieldToEventLoop, type TrainHooks } from './pretrain';
+import { optimizerStep, yieldToEventLoop, type TrainHooks } from './pretrain';
 import type { Checkpoint } from './checkpoint';
 
 /** One tokenised example: ids = prompt + response + eos; `promptLen` ids are masked out of the loss. */
@@ -118,18 +118,11 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
     while (step < stop) {
       const lr = lrAt(step, total, config.optim);
       const batch = sftBatch(sftStepExamples(train.length, config.batchSize, config.seed, step).map((i) => train[i]));
-      const { loss, grads } = accumulateGrads(params, cfg, () => [batch], 1);
-      if (!Number.isFinite(loss)) {
-        disposeGrads(grads);
-        throw new NonFiniteLossError(`non-finite SFT loss (${loss}) at step ${step + 1}: run stopped, last good checkpoint kept`);
-      }
-      const clipped = clipByGlobalNorm(grads, config.optim.gradClip);
-      optimizer.step(clipped.grads, lr);
-      disposeGrads(clipped.grads);
+      const { loss, gradNorm } = optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => [batch], 1, 'SFT', step + 1);
       step += 1;
       tokens += batch.B * batch.T;
       const log: StepLog = {
-        step, tokens, lr, trainLoss: loss, gradNorm: clipped.norm,
+        step, tokens, lr, trainLoss: loss, gradNorm,
         tokensPerSec: (batch.B * batch.T) / Math.max(1e-3, (Date.now() - t0) / 1000),
       };
       if (step % config.evalEvery === 0 || step === total) {
