@@ -12,7 +12,7 @@ import { pretrain } from '../src/train/pretrain';
 import { projectRoot } from '../src/config';
 import type { ModelConfig, OptimConfig, PretrainConfig } from '../src/runs/types';
 import type { TokenShard } from '../src/data/types';
-import { Rng } from '../src/train/rng';
+import { Rng } from '../src/rng';
 import { openblasCoreHint } from '../src/backend/native-addon';
 
 /** The OpenBLAS core type both sides run with: the user's choice, else the hint the native backend uses. */

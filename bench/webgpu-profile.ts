@@ -18,7 +18,7 @@ import { MODEL_PRESETS, countParams } from '../src/model/presets';
 import { initParams, disposeParams, type Batch } from '../src/model/gpt';
 import { AdamW, clipByGlobalNorm } from '../src/train/optim';
 import { accumulateGrads, disposeGrads } from '../src/train/pretrain';
-import { Rng } from '../src/train/rng';
+import { Rng } from '../src/rng';
 import type { ModelConfig, OptimConfig } from '../src/runs/types';
 import type { PresetName } from '../src/config';
 

@@ -26,7 +26,7 @@ async function tfjsSide() {
   await initBackend({ backend: args.backend, quiet: true });
   const { MODEL_PRESETS } = require(path.join(root, 'dist/src/model/presets'));
   const { pretrain } = require(path.join(root, 'dist/src/train/pretrain'));
-  const { Rng } = require(path.join(root, 'dist/src/train/rng'));
+  const { Rng } = require(path.join(root, 'dist/src/rng'));
   const model = MODEL_PRESETS[args.config];
   const r = new Rng(3);
   const tokens = Uint16Array.from({ length: 1 << 20 }, () => r.int(model.vocabSize));

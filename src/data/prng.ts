@@ -1,5 +1,6 @@
 // Seeded randomness for the data layer: every split, sample and synthetic problem derives from
 // these, never from Math.random or the clock, so a rebuild gives byte-identical output.
+import { Rng as StreamRng } from '../rng';
 
 /** FNV-1a over UTF-16 code units, then a splitmix-style finaliser: a stable 32-bit hash of a string. */
 export function hash32(s: string, seed = 0): number {
@@ -19,16 +20,10 @@ export function hashUnit(s: string, seed = 0): number {
   return hash32(s, seed) / 4294967296;
 }
 
-/** mulberry32: a small, fast, seeded PRNG; returns floats in [0, 1). */
+/** mulberry32 (the workbench's one generator, src/rng.ts) as a function returning floats in [0, 1). */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new StreamRng(seed);
+  return () => rng.next();
 }
 
 /** A seeded random generator with the few helpers the data layer needs. */

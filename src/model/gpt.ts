@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../runs/types';
 import { paramShapes, headDims } from './presets';
 import { matmul, linear, layerNorm, gelu, embedding, crossEntropy, causalAttention, rotary } from './ops';
-import { Rng } from '../train/rng';
+import { Rng } from '../rng';
 
 /** All weights by name (names and order from paramShapes: the checkpoint and PyTorch-reference layout). */
 export type Params = Record<string, tf.Variable>;

@@ -8,7 +8,7 @@ import type { Mixture, Role } from '../config';
 import { ROLES } from '../config';
 import type { TokenShard } from '../data/types';
 import type { Batch } from '../model/gpt';
-import { Rng, mixSeed } from './rng';
+import { Rng, mixSeed } from '../rng';
 
 /** What the sampler needs from a data bundle: a train and val shard per role it draws from. */
 export type RoleShards = Partial<Record<Role, { train: TokenShard; val: TokenShard }>>;

@@ -5,7 +5,7 @@ import type { ModelConfig, SftConfig, StepLog } from '../runs/types';
 import type { SftExample, SftTask, TokenShard, Tokenizer } from '../data/types';
 import { paramsFromArrays, paramsToArrays, disposeParams, type Batch, type Params } from '../model/gpt';
 import { AdamW, lrAt } from './optim';
-import { Rng, mixSeed } from './rng';
+import { Rng, mixSeed } from '../rng';
 import { evaluate } from './evaluate';
 import { valWindows } from './sampler';
 import { generate } from './generate';

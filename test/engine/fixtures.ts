@@ -4,7 +4,7 @@ import type { Role } from '../../src/config';
 import type { SftExample, SftTask, TokenShard, Tokenizer } from '../../src/data/types';
 import type { PretrainConfig, SftConfig } from '../../src/runs/types';
 import type { StoreData } from '../../src/runs/store';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/rng';
 import { MICRO } from './helpers';
 
 export function memoryShard(name: string, tokens: Uint16Array): TokenShard {

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/choose';
 import type { ModelConfig } from '../../src/runs/types';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/rng';
 
 /** wasm unless MIDTRAIN_BACKEND names another (so a new backend can run the same checks). */
 export async function setupBackend(): Promise<string> {

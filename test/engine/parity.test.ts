@@ -14,7 +14,7 @@ import { projectRoot } from '../../src/config';
 import type { ModelConfig } from '../../src/runs/types';
 import { setupBackend } from './helpers';
 import { OPTIM } from './fixtures';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/rng';
 
 const PY = '/usr/bin/python3';
 const torchMissing = (() => {

@@ -9,7 +9,7 @@ import { loadNativeAddon } from '../../src/backend/native-addon';
 import { tryNativeBackend, nativeAdamW } from '../../src/backend/native';
 import { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy, fusedRotary, fusedGelu } from '../../src/backend/native-fused';
 import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNorm, hasFusedRotary } from '../../src/backend/caps';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/rng';
 
 const load = loadNativeAddon();
 const skip = load.ok ? false : load.reason;

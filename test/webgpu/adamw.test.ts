@@ -10,7 +10,7 @@ import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
 import { AdamW } from '../../src/train/optim';
 import { decays } from '../../src/model/gpt';
 import type { OptimConfig } from '../../src/runs/types';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/rng';
 
 const OPT: OptimConfig = { lr: 1e-2, minLr: 0, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 0 };
 // Names exercise both decay branches.

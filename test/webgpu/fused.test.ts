@@ -10,7 +10,7 @@ import { fusedGelu, fusedRotary } from '../../src/backend/native-fused';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
 import { causalAttention, crossEntropy, gelu, layerNorm } from '../../src/model/ops';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/rng';
 
 function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
   const rng = new Rng(seed);

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initParams, batchLoss, disposeParams, type Batch } from '../../src/model/gpt';
 import { AdamW, clipByGlobalNorm } from '../../src/train/optim';
 import type { ModelConfig, OptimConfig } from '../../src/runs/types';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/rng';
 
 // Bigger than the engine's MICRO (more heads, rotary on part of each head) yet a step takes < 1 s on lavapipe.
 export const CFG: ModelConfig = { vocabSize: 97, dModel: 32, nLayers: 2, nHeads: 4, contextLength: 32, rotaryPct: 0.25, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5 };
