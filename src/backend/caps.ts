@@ -33,6 +33,14 @@ export function fastTransposedMatmul(): boolean {
   return FAST_TRANSPOSE_BACKENDS.has(activeBackend());
 }
 
+/**
+ * True when tf.fused.matMul with a bias is one native kernel that adds the bias in place into the GEMM's
+ * output (native-kernels.ts _FusedMatMul): no separate [N, out] product tensor before the bias.
+ */
+export function hasFusedBiasMatmul(): boolean {
+  return activeBackend() === 'native';
+}
+
 /** True when the active backend has a registered kernel of this name (e.g. one of NATIVE_FUSED_KERNELS). */
 export function hasKernel(kernelName: string): boolean {
   return tf.getKernel(kernelName, activeBackend()) !== undefined;

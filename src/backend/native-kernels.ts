@@ -90,7 +90,12 @@ export function makeNativeKernels(addon: NativeAddon): Record<string, KernelFn> 
       return cpuKernel(tf._FusedMatMul)(args);
     }
     let y = batchMatMul({ inputs: { a: a!, b: b! }, backend, attrs: args.attrs }) as TensorInfo;
-    if (bias) {
+    if (bias && bias.dtype === 'float32' && tf.util.arraysEqual(tf.backend_util.assertAndGetBroadcastShape(y.shape, bias.shape), y.shape)) {
+      // in place: y is this kernel's own fresh GEMM output, and the add reads each element before writing it
+      const yv = f32(backend, y);
+      addon.binary(BINARY_OPS.Add, yv, f32(backend, bias), yv, Int32Array.from(y.shape),
+        broadcastStrides(y.shape, y.shape), broadcastStrides(bias.shape, y.shape));
+    } else if (bias) {
       const biased = binaryKernel('Add')({ inputs: { a: y, b: bias }, backend }) as TensorInfo;
       backend.disposeIntermediateTensorInfo(y);
       y = biased;

@@ -110,10 +110,12 @@ function attention(
   const H = cfg.nHeads;
   const { headSize: hs } = headDims(cfg);
   const qkv = tf.reshape(linear(x, p[`h${i}.attn.qkv.w`], p[`h${i}.attn.qkv.b`]), [B, T, H, 3 * hs]);
-  const head = (j: number) => tf.transpose(tf.slice(qkv, [0, 0, 0, j * hs], [B, T, H, hs]), [0, 2, 1, 3]) as tf.Tensor4D;
-  const q = rotary(head(0), rope.cos, rope.sin);
-  let k = rotary(head(1), rope.cos, rope.sin);
-  let v = head(2);
+  // One split (its gradient is one concat) instead of three slices (whose gradients are three zero-padded
+  // full-size tensors summed together).
+  const [qh, kh, vh] = tf.split(qkv, 3, 3).map((t) => tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D);
+  const q = rotary(qh, rope.cos, rope.sin);
+  let k = rotary(kh, rope.cos, rope.sin);
+  let v = vh;
   if (past) {
     k = tf.concat([past.k, k], 2);
     v = tf.concat([past.v, v], 2);
@@ -150,7 +152,7 @@ export function forward(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, opts
   for (let i = 0; i < cfg.nLayers; i++) {
     const a = attention(params, i, cfg, layerNorm(x, params[`h${i}.ln1.w`], params[`h${i}.ln1.b`], cfg.layerNormEps) as tf.Tensor2D, B, T, rope, opts.cache?.[i]);
     const m = mlp(params, i, layerNorm(x, params[`h${i}.ln2.w`], params[`h${i}.ln2.b`], cfg.layerNormEps) as tf.Tensor2D);
-    x = tf.add(tf.add(x, a.y), m);
+    x = tf.addN([x, a.y, m]) as tf.Tensor2D;  // one kernel, same sum order as (x + a.y) + m
     cache.push(a.cache);
   }
   const h = layerNorm(x, params['lnf.w'], params['lnf.b'], cfg.layerNormEps);

@@ -6,7 +6,7 @@
 // Where the active backend has a fused kernel for an op (the native backend, issue 6), the op uses it; the
 // same tests run against it with MIDTRAIN_BACKEND=native.
 import * as tf from '@tensorflow/tfjs';
-import { fastTransposedMatmul, hasFusedAttention, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNorm, hasFusedRotary } from '../backend/caps';
+import { fastTransposedMatmul, hasFusedAttention, hasFusedBiasMatmul, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNorm, hasFusedRotary } from '../backend/caps';
 import { fusedCausalAttention, fusedCrossEntropy, fusedGelu, fusedLayerNorm, fusedRotary } from '../backend/native-fused';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -55,7 +55,8 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const f = customGrad((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
     save([xi, wi]);
     return {
-      value: tf.add(matmul(xi, wi), bi),
+      // the bias add inside the GEMM's kernel where the backend fuses it (native: in place, no extra tensor)
+      value: hasFusedBiasMatmul() ? tf.fused.matMul({ a: xi, b: wi, bias: bi }) : tf.add(matmul(xi, wi), bi),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sw] = saved;
         return [matmul(dy, sw, false, true), matmul(sx, dy, true, false), tf.sum(dy, 0)];
