@@ -635,6 +635,10 @@ void layerNormBwd(const float* x, const float* gamma, const float* mean, const f
 // One (batch, head) per task; S = q kᵀ·scale is T×T and lives in a per-thread buffer. The GEMMs run
 // single-threaded inside the parallel loop (OpenBLAS threads are set to 1 around it by the caller).
 
+// Causal block size: the GEMMs run per block of 64 query rows (or key columns) over only the keys (queries)
+// that block can see, so the blocks above the diagonal (~3/8 of the T×T work at T 256) are skipped.
+static const int kAttnBlock = 64;
+
 void attentionFwd(const float* q, const float* k, const float* v, float* out, float* lse, int BH, int T, int D,
                   float scale) {
   parallelFor(BH, 1, [&](int64_t lo, int64_t hi) {
@@ -643,7 +647,12 @@ void attentionFwd(const float* q, const float* k, const float* v, float* out, fl
       const float* qb = q + bh * T * D;
       const float* kb = k + bh * T * D;
       const float* vb = v + bh * T * D;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qb, D, kb, D, 0.0f, S, T);
+      // causal: row block [r0, r1) only needs keys [0, r1); blocks above the diagonal are never computed
+      for (int r0 = 0; r0 < T; r0 += kAttnBlock) {
+        int r1 = r0 + kAttnBlock < T ? r0 + kAttnBlock : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * D, D, kb, D, 0.0f,
+                    S + (size_t)r0 * T, T);
+      }
       for (int i = 0; i < T; i++) {
         float* s = S + (size_t)i * T;
         float m = -INFINITY;
@@ -661,7 +670,11 @@ void attentionFwd(const float* q, const float* k, const float* v, float* out, fl
         for (int j = i + 1; j < T; j++) s[j] = 0.0f;
         lse[bh * T + i] = m + vlog(sum);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, S, T, vb, D, 0.0f, out + bh * T * D, D);
+      for (int r0 = 0; r0 < T; r0 += kAttnBlock) {  // out[r0:r1] = S[r0:r1, 0:r1] v[0:r1] (the rest of S is 0)
+        int r1 = r0 + kAttnBlock < T ? r0 + kAttnBlock : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T, vb, D, 0.0f,
+                    out + bh * T * D + (size_t)r0 * D, D);
+      }
     }
     free(S);
   });
@@ -678,7 +691,11 @@ void attentionBwd(const float* q, const float* k, const float* v, const float* o
       const float *qb = q + off, *kb = k + off, *vb = v + off, *ob = out + off, *dob = dout + off;
       const float* l = lse + (size_t)bh * T;
       // P = exp(q kᵀ·scale − lse), causal
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qb, D, kb, D, 0.0f, P, T);
+      for (int r0 = 0; r0 < T; r0 += kAttnBlock) {
+        int r1 = r0 + kAttnBlock < T ? r0 + kAttnBlock : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * D, D, kb, D, 0.0f,
+                    P + (size_t)r0 * T, T);
+      }
       for (int i = 0; i < T; i++) {
         float* p = P + (size_t)i * T;
         float li = l[i];
@@ -691,9 +708,18 @@ void attentionBwd(const float* q, const float* k, const float* v, const float* o
         rowDot[i] = s;
       }
       // dv = Pᵀ dout
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, dob, D, 0.0f, dv + off, D);
-      // dP = dout vᵀ ; dS = P ⊙ (dP − rowDot)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dob, D, vb, D, 0.0f, dP, T);
+      // (key block [c0, c1) only gets rows c0…T−1: P is 0 above the diagonal)
+      for (int c0 = 0; c0 < T; c0 += kAttnBlock) {
+        int c1 = c0 + kAttnBlock < T ? c0 + kAttnBlock : T;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, D, T - c0, 1.0f, P + (size_t)c0 * T + c0, T,
+                    dob + (size_t)c0 * D, D, 0.0f, dv + off + (size_t)c0 * D, D);
+      }
+      // dP = dout vᵀ (row block [r0, r1): keys [0, r1) only) ; dS = P ⊙ (dP − rowDot)
+      for (int r0 = 0; r0 < T; r0 += kAttnBlock) {
+        int r1 = r0 + kAttnBlock < T ? r0 + kAttnBlock : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dob + (size_t)r0 * D, D, vb, D, 0.0f,
+                    dP + (size_t)r0 * T, T);
+      }
       for (int i = 0; i < T; i++) {
         float* p = P + (size_t)i * T;
         const float* g = dP + (size_t)i * T;
@@ -701,8 +727,13 @@ void attentionBwd(const float* q, const float* k, const float* v, const float* o
         for (int j = 0; j <= i; j++) p[j] = p[j] * (g[j] - r);
       }
       // dq = dS k·scale ; dk = dSᵀ q·scale
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, P, T, kb, D, 0.0f, dq + off, D);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, P, T, qb, D, 0.0f, dk + off, D);
+      for (int b0 = 0; b0 < T; b0 += kAttnBlock) {
+        int b1 = b0 + kAttnBlock < T ? b0 + kAttnBlock : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b1 - b0, D, b1, scale, P + (size_t)b0 * T, T, kb, D, 0.0f,
+                    dq + off + (size_t)b0 * D, D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, b1 - b0, D, T - b0, scale, P + (size_t)b0 * T + b0, T,
+                    qb + (size_t)b0 * D, D, 0.0f, dk + off + (size_t)b0 * D, D);
+      }
     }
     free(rowDot);
     free(dP);
