@@ -5,19 +5,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { NATIVE_FUSED_KERNELS } from './caps';
+import { FUSED_GRAD_KERNELS, registerFusedGradients } from './fused-gradients';
 import { UNARY_OPS, type NativeAddon } from './native-addon';
 import { newF32, values } from './native-kernels';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
-const GRAD = {
-  gelu: 'MidtrainGeluGrad',
-  rotary: 'MidtrainRotaryGrad',
-  attention: 'MidtrainCausalAttentionGrad',
-  layerNorm: 'MidtrainLayerNormGrad',
-  crossEntropy: 'MidtrainCrossEntropyGrad',
-} as const;
+const GRAD = FUSED_GRAD_KERNELS;
 
 const UNARY_GELU = UNARY_OPS.Gelu;
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -50,11 +45,6 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     addon.geluBwd(f32(b, x), f32(b, dy), dx);
     return b.makeTensorInfo(x.shape, 'float32', dx);
   });
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.gelu,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GRAD.gelu, { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
-  });
 
   // ---- rotary embedding: x [..., T, hs], cos/sin [T, r] → y; the gradient is the adjoint rotation
   const rotaryKernel = (grad: boolean) => ({ inputs, backend }: KernelArgs) => {
@@ -72,19 +62,6 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
   };
   reg(NATIVE_FUSED_KERNELS.rotary, rotaryKernel(false));
   reg(GRAD.rotary, rotaryKernel(true));
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.rotary,
-    inputsToSave: ['cos', 'sin'],
-    gradFunc: (dy, saved) => {
-      const [cos, sin] = saved;
-      // position tables are constants; their gradient is never used but tfjs asks for one per input
-      return {
-        x: () => tf.engine().runKernel(GRAD.rotary, { x: dy as tf.Tensor, cos, sin }) as tf.Tensor,
-        cos: () => tf.zerosLike(cos),
-        sin: () => tf.zerosLike(sin),
-      };
-    },
-  });
 
   // ---- causal attention: q, k, v [..., T, D] → out [..., T, D], lse [..., T]
   reg(NATIVE_FUSED_KERNELS.attention, ({ inputs, backend, attrs }) => {
@@ -109,19 +86,6 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     addon.attentionBwd(f32(b, q), f32(b, k), f32(b, v), f32(b, out), f32(b, lse), f32(b, dy), dq, dk, dv, BH, T, D,
       Number((attrs as { scale: number }).scale));
     return [dq, dk, dv].map((a) => b.makeTensorInfo(q.shape, 'float32', a));
-  });
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.attention,
-    inputsToSave: ['q', 'k', 'v'],
-    outputsToSave: [true, true],
-    gradFunc: (dys, saved, attrs) => {
-      const [dy] = dys as tf.Tensor[];
-      const [q, k, v, out, lse] = saved;
-      // One backward kernel call serves all three input gradients. It runs here, not inside the closures:
-      // tfjs runs each closure in its own tidy, which would dispose the other two results.
-      const [dq, dk, dv] = tf.engine().runKernel(GRAD.attention, { q, k, v, out, lse, dy }, attrs) as tf.Tensor[];
-      return { q: () => dq, k: () => dk, v: () => dv };
-    },
   });
 
   // ---- layer norm over the last axis: x [..., C], gamma [C], beta [C] → y, mean [...], rstd [...]
@@ -148,17 +112,6 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     addon.layerNormBwd(f32(b, x), f32(b, gamma), f32(b, mean), f32(b, rstd), f32(b, dy), dx, dg, db, rows, C);
     return [b.makeTensorInfo(x.shape, 'float32', dx), b.makeTensorInfo(gamma.shape, 'float32', dg),
       b.makeTensorInfo(gamma.shape, 'float32', db)];
-  });
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.layerNorm,
-    inputsToSave: ['x', 'gamma'],
-    outputsToSave: [false, true, true],
-    gradFunc: (dys, saved) => {
-      const [dy] = dys as tf.Tensor[];
-      const [x, gamma, mean, rstd] = saved;
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(GRAD.layerNorm, { x, gamma, mean, rstd, dy }) as tf.Tensor[];
-      return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
-    },
   });
 
   // ---- cross-entropy: logits [N, V], labels int32 [N] (label < 0 masked) → mean loss [], lse [N], weight []
@@ -190,19 +143,7 @@ export function registerFusedKernels(addon: NativeAddon, backendName: string): v
     addon.crossEntropyBwd(f32(b, logits), lab, f32(b, lse), rowScale, d, N, V);
     return b.makeTensorInfo(logits.shape, 'float32', d);
   });
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.crossEntropy,
-    inputsToSave: ['logits', 'labels'],
-    outputsToSave: [false, true, true],
-    gradFunc: (dys, saved) => {
-      const [dy] = dys as tf.Tensor[];
-      const [logits, labels, lse, invCount] = saved;
-      return {
-        logits: () => tf.engine().runKernel(GRAD.crossEntropy, { logits, labels, lse, invCount, dy }) as tf.Tensor,
-        labels: () => tf.zeros(labels.shape, 'float32'),
-      };
-    },
-  });
+  registerFusedGradients();
 }
 
 /** Exact (erf) GELU x·Φ(x), one kernel forward and backward. Only on the native backend (caps.hasFusedGelu()). */

@@ -29,16 +29,17 @@
 // it starts, and a GPU machine picks webgpu first).
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_FUSED_KERNELS } from './caps';
+import { FUSED_GRAD_KERNELS, registerFusedGradients } from './fused-gradients';
 import { webgpuDevice } from './webgpu';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
-const LN_GRAD = 'MidtrainLayerNormGrad';
-const CE_GRAD = 'MidtrainCrossEntropyGrad';
-const ATT_GRAD = 'MidtrainCausalAttentionGrad';
-const GELU_GRAD = 'MidtrainGeluGrad';
-const ROT_GRAD = 'MidtrainRotaryGrad';
+const LN_GRAD = FUSED_GRAD_KERNELS.layerNorm;
+const CE_GRAD = FUSED_GRAD_KERNELS.crossEntropy;
+const ATT_GRAD = FUSED_GRAD_KERNELS.attention;
+const GELU_GRAD = FUSED_GRAD_KERNELS.gelu;
+const ROT_GRAD = FUSED_GRAD_KERNELS.rotary;
 const WG = 256;
 /** Rows per workgroup in the dγ/dβ partial sums (the final pass sums rows/LN_BLOCK partials per column). */
 const LN_BLOCK = 128;
@@ -351,23 +352,6 @@ function crossEntropyBackward({ inputs }: KernelArgs): TensorInfo {
   return run('midtrain-ce-bwd', CE_BWD, [logits, labels, lse, invCount, dy], [logits.shape], uniforms([N, V, g[0], 0]), g)[0];
 }
 
-/** The cross-entropy gradient, as src/backend/native-fused.ts registers it (same kernel contract). */
-function registerCrossEntropyGradient(): void {
-  if (tf.getGradient(NATIVE_FUSED_KERNELS.crossEntropy)) return;
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.crossEntropy,
-    inputsToSave: ['logits', 'labels'],
-    outputsToSave: [false, true, true],
-    gradFunc: (dys, saved) => {
-      const [dy] = dys as tf.Tensor[];
-      const [logits, labels, lse, invCount] = saved;
-      return {
-        logits: () => tf.engine().runKernel(CE_GRAD, { logits, labels, lse, invCount, dy }) as tf.Tensor,
-        labels: () => tf.zeros(labels.shape, 'float32'),
-      };
-    },
-  });
-}
 
 // Causal softmax of scale·S per row (row r of [R, T] is query i = r mod T; keys j > i are masked):
 // P and the row's logsumexp.
@@ -490,21 +474,6 @@ function attentionBackward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   return [dq, dk, dv];
 }
 
-/** The attention gradient, as src/backend/native-fused.ts registers it (same kernel contract). */
-function registerAttentionGradient(): void {
-  if (tf.getGradient(NATIVE_FUSED_KERNELS.attention)) return;
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.attention,
-    inputsToSave: ['q', 'k', 'v'],
-    outputsToSave: [true, true],
-    gradFunc: (dys, saved, attrs) => {
-      const [dy] = dys as tf.Tensor[];
-      const [q, k, v, out, lse] = saved;
-      const [dq, dk, dv] = tf.engine().runKernel(ATT_GRAD, { q, k, v, out, lse, dy }, attrs) as tf.Tensor[];
-      return { q: () => dq, k: () => dk, v: () => dv };
-    },
-  });
-}
 
 // erf as tfjs's webgpu backend computes it (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7), so the fused
 // GELU matches the op-by-op one.
@@ -583,30 +552,6 @@ function rotaryKernel(grad: boolean) {
   };
 }
 
-/** GELU and rotary gradients, as src/backend/native-fused.ts registers them (same kernel contracts). */
-function registerGeluRotaryGradients(): void {
-  if (!tf.getGradient(NATIVE_FUSED_KERNELS.gelu)) {
-    tf.registerGradient({
-      kernelName: NATIVE_FUSED_KERNELS.gelu,
-      inputsToSave: ['x'],
-      gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD, { x: saved[0], dy: dy as tf.Tensor }) as tf.Tensor }),
-    });
-  }
-  if (!tf.getGradient(NATIVE_FUSED_KERNELS.rotary)) {
-    tf.registerGradient({
-      kernelName: NATIVE_FUSED_KERNELS.rotary,
-      inputsToSave: ['cos', 'sin'],
-      gradFunc: (dy, saved) => {
-        const [cos, sin] = saved;
-        return {
-          x: () => tf.engine().runKernel(ROT_GRAD, { x: dy as tf.Tensor, cos, sin }) as tf.Tensor,
-          cos: () => tf.zerosLike(cos),
-          sin: () => tf.zerosLike(sin),
-        };
-      },
-    });
-  }
-}
 
 function layerNormForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
@@ -635,22 +580,6 @@ function layerNormBackward({ inputs }: KernelArgs): TensorInfo[] {
   return [dx, dgamma, dbeta];
 }
 
-/** The layer-norm gradient, as src/backend/native-fused.ts registers it (same kernel contract). */
-function registerLayerNormGradient(): void {
-  if (tf.getGradient(NATIVE_FUSED_KERNELS.layerNorm)) return;
-  tf.registerGradient({
-    kernelName: NATIVE_FUSED_KERNELS.layerNorm,
-    inputsToSave: ['x', 'gamma'],
-    outputsToSave: [false, true, true],
-    gradFunc: (dys, saved) => {
-      const [dy] = dys as tf.Tensor[];
-      const [x, gamma, mean, rstd] = saved;
-      // One backward call for all three gradients, here rather than in the closures (tfjs tidies each).
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(LN_GRAD, { x, gamma, mean, rstd, dy }) as tf.Tensor[];
-      return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
-    },
-  });
-}
 
 /**
  * Registers the fused webgpu kernels (idempotent). MIDTRAIN_WEBGPU_FUSED=0 leaves them out, so the
@@ -661,18 +590,15 @@ export function registerWebgpuFusedKernels(): void {
   if (tf.getKernel(NATIVE_FUSED_KERNELS.layerNorm, 'webgpu')) return;
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.layerNorm, backendName: 'webgpu', kernelFunc: layerNormForward as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: LN_GRAD, backendName: 'webgpu', kernelFunc: layerNormBackward as unknown as tf.KernelFunc });
-  registerLayerNormGradient();
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.crossEntropy, backendName: 'webgpu', kernelFunc: crossEntropyForward as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: CE_GRAD, backendName: 'webgpu', kernelFunc: crossEntropyBackward as unknown as tf.KernelFunc });
-  registerCrossEntropyGradient();
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.attention, backendName: 'webgpu', kernelFunc: attentionForward as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: ATT_GRAD, backendName: 'webgpu', kernelFunc: attentionBackward as unknown as tf.KernelFunc });
-  registerAttentionGradient();
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.gelu, backendName: 'webgpu', kernelFunc: geluKernel(false) as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'webgpu', kernelFunc: geluKernel(true) as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: NATIVE_FUSED_KERNELS.rotary, backendName: 'webgpu', kernelFunc: rotaryKernel(false) as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: ROT_GRAD, backendName: 'webgpu', kernelFunc: rotaryKernel(true) as unknown as tf.KernelFunc });
-  registerGeluRotaryGradients();
+  registerFusedGradients();
 }
 
 // GPUBufferUsage bits (WebGPU spec constants).
