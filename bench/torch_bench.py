@@ -1,6 +1,6 @@
 """PyTorch side of `npm run bench`: trains the reference GPT (test/reference/gpt_ref.py, same architecture as
 the tfjs model) for a fixed number of steps on random windows and prints one JSON line with tokens/s and peak
-RSS. Usage: /usr/bin/python3 torch_bench.py '<json: {model, optim, batch, steps, warmup, threads}>'"""
+RSS (also used by native/bench/interleaved.js). Usage: /usr/bin/python3 torch_bench.py '<json: {model, optim, batch, steps, warmup, threads}>'"""
 import json
 import os
 import resource
@@ -34,7 +34,7 @@ def main():
         if step == job["warmup"]:
             if dev.type == "cuda":
                 torch.cuda.synchronize()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
         x, y = batch()
         loss, _ = gpt_ref.train_step(params, opt, cfg, o, x, y, o["lr"])
         losses.append(loss)
@@ -44,6 +44,9 @@ def main():
     print(json.dumps({
         "tokensPerSec": job["steps"] * B * T / dt,
         "secondsPerStep": dt / job["steps"],
+        # CPU seconds (all threads) per step: far less sensitive than wall time to other jobs on the machine
+        "cpuPerStep": (time.process_time() - c0) / job["steps"],
+        "openblasCore": os.environ.get("OPENBLAS_CORETYPE", "auto"),
         "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

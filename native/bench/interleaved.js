@@ -60,7 +60,8 @@ function main() {
   const fmt = (x) => `${x.wallPerStep.toFixed(2)} s/step wall (${(tokens / x.wallPerStep).toFixed(0)} tok/s), ${x.cpuPerStep.toFixed(2)} CPU s/step, peak RSS ${x.peakRssMB.toFixed(0)} MB`;
   for (let i = 0; i < args.rounds; i++) {
     const t = lastJson(spawnSync(process.execPath, [__filename, '--child', '--config', args.config, '--batch', String(args.batch), '--backend', args.backend, '--steps', String(args.steps)], { encoding: 'utf8' }), 'tfjs side');
-    const p = lastJson(spawnSync('/usr/bin/python3', [path.join(__dirname, 'torch-step.py'), job], { encoding: 'utf8' }), 'PyTorch side');
+    const pt = lastJson(spawnSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'torch_bench.py'), job], { encoding: 'utf8' }), 'PyTorch side');
+    const p = { ...pt, wallPerStep: pt.secondsPerStep };
     rows.tfjs.push(t);
     rows.torch.push(p);
     console.log(`round ${i + 1} (load ${require('os').loadavg()[0].toFixed(1)}): tfjs ${args.backend}: ${fmt(t)} | pytorch (OpenBLAS core ${p.openblasCore}): ${fmt(p)}`);
