@@ -7,13 +7,13 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { projectRoot } from '../../src/config';
 import { hasJupyter, hasNotebookServer, jupyterEnv, jupyterPython, kernelspecRoot } from '../../src/notebooks/jupyter';
 import { formatFailure, isKernelGlitch, listNotebooks, notebookPreset, readFailure, resolveNotebooks, runNotebook } from '../../src/notebooks/run';
 import { getWithToken, startNotebookServer, waitForServer } from '../../src/notebooks/server';
+import { freePort } from '../free-port';
 
 const noJupyter = !hasJupyter() && 'no python with Jupyter (nbconvert, nbclient, jupyter_client): run npm run setup';
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), `midtrain-${prefix}-`));
@@ -173,16 +173,6 @@ test('a broken cell fails the run naming the notebook, the cell and the error (C
   }
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('npm run notebook\'s server lists the tslab kernel and runs a cell importing midtrain', { skip: (noJupyter || !hasNotebookServer()) && 'no Jupyter Notebook server (Debian: jupyter-notebook)' }, async () => {
   const token = crypto.randomBytes(16).toString('hex');

@@ -5,10 +5,10 @@
 // on a harness that silently stopped working.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { projectRoot } from '../../src/config';
+import { freePort } from '../free-port';
 
 export interface Cluster {
   dir: string;
@@ -17,17 +17,6 @@ export interface Cluster {
   stop(): void;
 }
 
-/** A TCP port nobody listens on right now (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Start the cluster; returns it, or `{ skip: reason }` when Slurm cannot run on this machine. */
 export async function startCluster(): Promise<Cluster | { skip: string }> {
