@@ -8,14 +8,16 @@ import { summaryRows, paperComparisonRows, sftCells, type Table } from './tables
 import { provenance, codeHash, gitDescribe } from './artifacts';
 import { writeFileAtomic } from './export';
 import { describeProximity } from './findings';
+import { paperAgreement, describeAgreement } from './agreement';
 
-/** Writes summary.csv (every experiment's cells) and summary.md (paper comparison + cells + proximity); returns the cells table. */
+/** Writes summary.csv (every experiment's cells) and summary.md (paper comparison, agreement checks, cells, proximity); returns the cells table. */
 export function writeSummary(dir: string, f: AllResults): Table {
   const results = allResults(f);
   const table = aq.from(summaryRows(results));
   writeFileAtomic(path.join(dir, 'summary.csv'), table.toCSV());
   const prov = provenance(results);
   const paper = aq.from(paperComparisonRows(sftCells(f.midtraining)));
+  const agreement = paperAgreement(f);
   const md = [
     `# Midtraining reproduction — summary (preset \`${f.midtraining.plan.scale.preset}\`)`,
     '',
@@ -24,6 +26,11 @@ export function writeSummary(dir: string, f: AllResults): Table {
     '## Paper (410M) beside ours',
     '',
     paper.toMarkdown(),
+    '## Where we agree with the paper',
+    '',
+    aq.from(agreement).toMarkdown(),
+    describeAgreement(agreement, f),
+    '',
     '## Proximity',
     '',
     describeProximity(f.proximity.correlation),

@@ -1,0 +1,87 @@
+// Agreement with the paper: verdicts computed from hand-made results with known per-seed differences.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { planExperiment, BASELINE } from '../../src/experiments/plan';
+import { scaleFor } from '../../src/experiments/scale';
+import type { ExperimentResult } from '../../src/experiments/result';
+import type { RunRecord } from '../../src/runs/types';
+import type { ExperimentName } from '../../src/experiments/definitions';
+import { ciVerdict, pairedDifference, sftLossRows, forgettingRows, cptRows, timingRow, proximityRow, meanSftShift } from '../../src/report/agreement';
+import { meanCi } from '../../src/report/stats';
+import { contentId } from '../experiments/content-id';
+
+const tiny = scaleFor('tiny');
+const scale = { ...tiny, sft: { ...tiny.sft, lrs: [1e-3], seeds: [0, 1, 2, 3] }, sftTasks: undefined };
+
+type Fn = (model: string, task: string, seed: number, start: number) => number;
+
+/** Every pretraining run ends at general loss 3; SFT runs get the given SFT loss and general loss after SFT. */
+function fake(name: ExperimentName, sftLoss: Fn, general: Fn): ExperimentResult {
+  const plan = planExperiment(name, scale, 'd', contentId);
+  const records: Record<string, RunRecord> = {};
+  for (const r of plan.runs) {
+    const f = r.branch?.startFraction ?? 0;
+    const summary = r.config.kind === 'pretrain'
+      ? { finalVal: { general: 3 }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' }
+      : { finalVal: { sft: sftLoss(r.model, r.task!, r.seed!, f), general: general(r.model, r.task!, r.seed!, f) }, accuracy: 0, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' };
+    records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd', summary };
+  }
+  return { plan, records, metrics: {} };
+}
+
+test('verdicts need an interval that excludes zero', () => {
+  assert.equal(ciVerdict(meanCi([0.1, 0.12, 0.11]), 1), 'agrees');
+  assert.equal(ciVerdict(meanCi([0.1, 0.12, 0.11]), -1), 'disagrees');
+  assert.equal(ciVerdict(meanCi([0.1, -0.1, 0.05]), 1), 'inconclusive');
+  assert.equal(ciVerdict(meanCi([0.1]), 1), 'inconclusive', 'one seed has no interval');
+  assert.equal(ciVerdict(meanCi([]), 1), 'not run');
+});
+
+test('midtraining rows: paired by seed, in the paper’s direction per task', () => {
+  // pycode: the code mixture is 0.2 better per seed (agrees); gsm: the math mixture is 0.3 worse (disagrees);
+  // lima: ±0.1 alternating by seed (inconclusive). General loss after SFT: the code mixture 0.1 lower.
+  const mid = fake('midtraining', (model, task, seed) => {
+    const base = 2 + 0.1 * seed;
+    if (model === 'code-w20-f10' && task === 'pycode') return base - 0.2 - 0.01 * seed;
+    if (model === 'math-w12-f33' && task === 'gsm') return base + 0.3 + 0.01 * seed;
+    if (model === 'code-w20-f10' && task === 'lima') return base + (seed % 2 ? 0.1 : -0.1);
+    return base;
+  }, (model, _task, seed) => 3.5 + 0.01 * seed - (model === 'code-w20-f10' ? 0.1 + 0.001 * seed : 0));
+  const d = pairedDifference(mid, 'code-w20-f10', BASELINE, 'pycode', 'sftLoss');
+  assert.equal(d.n, 4);
+  assert.ok(Math.abs(d.mean - (-0.2 - 0.015)) < 1e-9, `paired mean ${d.mean}`);
+  const rows = sftLossRows(mid);
+  const verdict = (task: string) => rows.find((r) => r.comparison.startsWith(task))!.verdict;
+  assert.equal(verdict('pycode'), 'agrees');
+  assert.equal(verdict('gsm'), 'disagrees');
+  assert.equal(verdict('lima'), 'inconclusive');
+  assert.match(rows.find((r) => r.comparison.startsWith('lima'))!.why, /within seed noise/);
+  const forget = forgettingRows(mid);
+  // Paper: the code mixture forgets less on pycode (4.611 vs 5.058) and about the same on lima; math forgets more on gsm.
+  assert.equal(forget.find((r) => r.comparison.startsWith('pycode'))!.verdict, 'agrees');
+  assert.equal(forget.find((r) => r.comparison.startsWith('gsm'))!.verdict, 'inconclusive', 'identical forgetting has zero spread');
+  assert.ok(Math.abs(meanSftShift(mid) - 0.5) < 0.1, 'general loss 3 before SFT, ~3.5 after');
+});
+
+test('CPT row compares forgetting with the same-domain mixture on that domain’s task', () => {
+  const cpt = fake('cpt', () => 2, (model, _task, seed) => 3.5 + 0.01 * seed + (model.startsWith('cpt-') ? 0.2 + 0.01 * seed : 0));
+  const rows = cptRows(cpt);
+  assert.deepEqual(rows.map((r) => r.comparison.split(':')[0]), ['pycode', 'gsm']);
+  assert.ok(rows.every((r) => r.verdict === 'agrees'));
+});
+
+test('timing row: the latest start minus the earliest, positive when earlier helps', () => {
+  const timing = fake('timing', (_m, _t, seed, f) => 2 - (f > 0 ? 0.5 * (1 - f) : 0) + 0.01 * seed * f, () => 3.5);
+  const row = timingRow(timing);
+  assert.match(row.comparison, /start 82% − start 33%/);
+  assert.equal(row.verdict, 'agrees');
+  const reversed = timingRow(fake('timing', (_m, _t, seed, f) => 2 - 0.5 * f + 0.01 * seed * f, () => 3.5));
+  assert.equal(reversed.verdict, 'disagrees');
+});
+
+test('proximity row: agrees only when the Fisher-z interval excludes zero', () => {
+  assert.equal(proximityRow({ n: 20, r: 0.8, lo: 0.55, hi: 0.92 }).verdict, 'agrees');
+  assert.equal(proximityRow({ n: 20, r: 0.2, lo: -0.25, hi: 0.58 }).verdict, 'inconclusive');
+  assert.equal(proximityRow({ n: 3, r: 0.9, lo: NaN, hi: NaN }).verdict, 'inconclusive');
+  assert.equal(proximityRow({ n: 20, r: -0.7, lo: -0.87, hi: -0.37 }).verdict, 'disagrees');
+});
