@@ -10,6 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PRESETS, PresetName, projectRoot, reportsDir } from '../config';
 import { KERNEL_NAME, jupyterEnv, jupyterPython } from './jupyter';
+import { externalizePlotly, plotlyBundle, PLOTLY_FILE } from '../report/display';
+import { writeFileAtomic } from '../report/export';
 
 /** Default per-cell timeout: long enough for a small training run in a cell, short enough to catch a hang. */
 export const DEFAULT_CELL_TIMEOUT_S = 1800;
@@ -199,9 +201,10 @@ async function runNotebookOnce(file: string, options: RunOptions): Promise<Noteb
   }
   fs.mkdirSync(o.reportDir, { recursive: true });
   const html = path.join(o.reportDir, `${name}.html`);
-  const tmp = `${html}.tmp-${process.pid}`;
-  fs.copyFileSync(outHtml, tmp);
-  fs.renameSync(tmp, html);
+  const slim = externalizePlotly(fs.readFileSync(outHtml, 'utf8'), path.relative(o.reportDir, path.join(projectRoot(), 'node_modules')).split(path.sep).join('/'));
+  const bundleFile = path.join(o.reportDir, PLOTLY_FILE);
+  if (slim.replaced && fs.statSync(bundleFile, { throwIfNoEntry: false })?.size !== Buffer.byteLength(plotlyBundle())) writeFileAtomic(bundleFile, plotlyBundle());
+  writeFileAtomic(html, slim.html);
   o.log(`[notebooks] ${name}: ok in ${seconds.toFixed(1)} s → ${path.relative(process.cwd(), html) || html}`);
   return { notebook: name, ok: true, seconds, executed, html };
 }

@@ -188,6 +188,23 @@ export function plotlyScriptTag(): string {
   return `<script type="text/javascript">${plotlyBundle()}</script>`;
 }
 
+/** The file name of the bundle beside a report that loads it from disk (see externalizePlotly). */
+export const PLOTLY_FILE = 'plotly.min.js';
+
+/**
+ * A notebook's HTML report with the inlined bundle (4.8 MB) swapped for a <script src> to PLOTLY_FILE beside
+ * it, falling back to the repository's node_modules copy — so eight reports do not carry eight copies, and
+ * a committed report renders from a clone once `npm install` ran. Returns the HTML unchanged without a bundle.
+ */
+export function externalizePlotly(html: string, nodeModulesFromReport = '../../node_modules'): { html: string; replaced: boolean } {
+  const tag = plotlyScriptTag();
+  if (!html.includes(tag)) return { html, replaced: false };
+  const fallback = `${nodeModulesFromReport}/plotly.js-dist-min/plotly.min.js`;
+  const loader = `<script type="text/javascript" src="${PLOTLY_FILE}"></script>
+<script type="text/javascript">if (typeof Plotly === 'undefined') document.write('<script type="text/javascript" src="${fallback}"><\/script>');</script>`;
+  return { html: html.split(tag).join(loader), replaced: true };
+}
+
 let figureCounter = 0;
 
 /** JSON for inline <script>: `</script>` and U+2028/9 inside strings must not end or break the script. */

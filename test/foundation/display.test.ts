@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  figureHtml, formatCell, inNotebook, plot, plotlyBundle, progress, show, tableHtml, tableText, tableView,
+  externalizePlotly, figureHtml, formatCell, inNotebook, plot, plotlyBundle, plotlyScriptTag, progress, show, tableHtml, tableText, tableView, PLOTLY_FILE,
 } from '../../src/report/display';
 import { chromiumPath, savePlot } from '../../src/report/export';
 
@@ -148,4 +148,15 @@ test('savePlot without Chromium fails with one line naming the path and the fix'
     if (saved === undefined) delete process.env.MIDTRAIN_CHROMIUM; else process.env.MIDTRAIN_CHROMIUM = saved;
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('notebook HTML reports load plotly from a file beside them instead of carrying the bundle', () => {
+  const page = `<html><body>${plotlyScriptTag()}\n${figureHtml({ data: [{ type: 'scatter', y: [1] }] })}</body></html>`;
+  const out = externalizePlotly(page, '../../node_modules');
+  assert.equal(out.replaced, true);
+  assert.ok(!out.html.includes('plotly.js v'), 'bundle removed');
+  assert.ok(out.html.includes(`src="${PLOTLY_FILE}"`) && out.html.includes('../../node_modules/plotly.js-dist-min/plotly.min.js'), 'sibling file, then node_modules');
+  assert.ok(out.html.indexOf(PLOTLY_FILE) < out.html.indexOf('Plotly.newPlot'), 'loaded before the first figure');
+  assert.ok(out.html.length < 20000);
+  assert.deepEqual(externalizePlotly('<p>no figures</p>'), { html: '<p>no figures</p>', replaced: false });
 });
