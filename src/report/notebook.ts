@@ -52,6 +52,11 @@ export class NotebookReport {
     this.figures.push({ name, traces: fig.data.length, points, files: [out.html, out.png].filter((f): f is string => !!f).map((f) => path.relative(this.dir, f)) });
   }
 
+  /** The figures saved so far (name and files relative to `dir`), e.g. for a summary page that embeds them. */
+  get savedFigures(): readonly FigureArtifact[] {
+    return this.figures;
+  }
+
   /** Writes runs.json (configs of every run used) and <notebook>.json (also kept in `artifact`). */
   artifact?: NotebookArtifact;
 

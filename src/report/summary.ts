@@ -5,19 +5,21 @@ import * as aq from 'arquero';
 import type { AllResults } from '../experiments/result';
 import { allResults } from '../experiments/result';
 import { summaryRows, paperComparisonRows, sftCells, type Table } from './tables';
-import { provenance, codeHash, gitDescribe } from './artifacts';
+import { provenance, codeHash, gitDescribe, type FigureArtifact } from './artifacts';
 import { writeFileAtomic } from './export';
 import { describeProximity } from './findings';
 import { paperAgreement, describeAgreement } from './agreement';
 
-/** Writes summary.csv (every experiment's cells) and summary.md (paper comparison, agreement checks, cells, proximity); returns the cells table. */
-export function writeSummary(dir: string, f: AllResults): Table {
+/** Writes summary.csv (every experiment's cells) and summary.md (paper comparison, agreement checks, figures, cells, proximity); returns the cells table. */
+export function writeSummary(dir: string, f: AllResults, figures: readonly FigureArtifact[] = []): Table {
   const results = allResults(f);
   const table = aq.from(summaryRows(results));
   writeFileAtomic(path.join(dir, 'summary.csv'), table.toCSV());
   const prov = provenance(results);
   const paper = aq.from(paperComparisonRows(sftCells(f.midtraining)));
   const agreement = paperAgreement(f);
+  // PNGs embedded by relative path, so summary.md shows the figures wherever Markdown renders (e.g. GitHub).
+  const pngs = figures.flatMap((g) => g.files.filter((x) => x.endsWith('.png')).map((file) => ({ name: g.name, file: file.split(path.sep).join('/') })));
   const md = [
     `# Midtraining reproduction — summary (preset \`${f.midtraining.plan.scale.preset}\`)`,
     '',
@@ -31,6 +33,7 @@ export function writeSummary(dir: string, f: AllResults): Table {
     aq.from(agreement).toMarkdown(),
     describeAgreement(agreement, f),
     '',
+    ...(pngs.length ? ['## Figures', '', ...pngs.map((p) => `![${p.name}](${p.file})`), ''] : []),
     '## Proximity',
     '',
     describeProximity(f.proximity.correlation),
