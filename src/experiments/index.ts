@@ -5,3 +5,4 @@ export * from './scale';
 export * from './plan';
 export * from './result';
 export * from './run';
+export * from './workers';

@@ -1,22 +1,29 @@
-// `npm run report -- [--preset tiny|small|…] [--timeout S]`: execute every notebook headlessly on a preset
-// (the foundation's runner), then check that each experiment notebook left its artifact (tables and figures)
+// `npm run report -- [--preset tiny|small|…] [--jobs N] [--timeout S]`: train every run first in N worker processes
+// when --jobs > 1 (experiments/workers.ts), then execute every notebook headlessly on a preset (the foundation's runner), then check that each experiment notebook left its artifact (tables and figures)
 // and print where the report is: reports/<preset>/{<notebook>.html, figures/, tables/, summary.md, runs.json}.
 import * as fs from 'fs';
 import * as path from 'path';
 import { reportsDir } from '../config';
 import { listNotebooks, parsePreset, runNotebooks, formatFailure } from '../notebooks/run';
 import { readNotebookArtifact } from './artifacts';
+import { trainAll } from '../experiments/workers';
 
 async function main(argv: string[]): Promise<number> {
   let preset = 'tiny';
   let timeout: number | undefined;
+  let jobs = 1;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--preset') preset = argv[++i] ?? '';
     else if (argv[i].startsWith('--preset=')) preset = argv[i].slice(9);
     else if (argv[i] === '--timeout') timeout = Number(argv[++i]);
-    else throw new Error(`report: unknown argument "${argv[i]}" (usage: npm run report -- [--preset tiny|small|…] [--timeout seconds])`);
+    else if (argv[i] === '--jobs') {
+      jobs = Number(argv[++i]);
+      if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`report: --jobs expects a whole number ≥ 1, got "${argv[i]}"`);
+    }
+    else throw new Error(`report: unknown argument "${argv[i]}" (usage: npm run report -- [--preset tiny|small|…] [--jobs N] [--timeout seconds])`);
   }
   const p = parsePreset(preset, '--preset');
+  if (jobs > 1) await trainAll(p, { jobs });
   const files = listNotebooks();
   console.log(`[report] preset ${p}: executing ${files.length} notebooks (finished runs are reused from the run store)`);
   const results = await runNotebooks(files, { preset: p, ...(timeout ? { cellTimeoutS: timeout } : {}) });

@@ -1,0 +1,22 @@
+// One worker process of trainAll (workers.ts): `node worker-main.js <preset> [experiment,experiment…]`.
+// Exit 0 when every run finished, 1 when some failed or could not start because a parent failed.
+import { parsePreset } from '../notebooks/run';
+import { EXPERIMENT_NAMES, type ExperimentName } from './definitions';
+import { workLoop } from './workers';
+
+async function main(argv: string[]): Promise<number> {
+  const preset = parsePreset(argv[0] ?? '', 'preset');
+  const experiments = argv[1]?.split(',') as ExperimentName[] | undefined;
+  for (const e of experiments ?? []) {
+    if (!EXPERIMENT_NAMES.includes(e)) throw new Error(`worker: unknown experiment "${e}" (known: ${EXPERIMENT_NAMES.join(', ')})`);
+  }
+  const r = await workLoop(preset, { experiments });
+  if (r.blocked.length) console.log(`blocked by failed runs: ${r.blocked.join(', ')}`);
+  console.log(`trained ${r.trained.length} runs${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
+  return r.failed.length || r.blocked.length ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+  console.error((e as Error).message);
+  process.exit(2);
+});
