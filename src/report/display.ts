@@ -201,7 +201,7 @@ export function externalizePlotly(html: string, nodeModulesFromReport = '../../n
   if (!html.includes(tag)) return { html, replaced: false };
   const fallback = `${nodeModulesFromReport}/plotly.js-dist-min/plotly.min.js`;
   const loader = `<script type="text/javascript" src="${PLOTLY_FILE}"></script>
-<script type="text/javascript">if (typeof Plotly === 'undefined') document.write('<script type="text/javascript" src="${fallback}"><\/script>');</script>`;
+<script type="text/javascript">if (typeof Plotly === 'undefined') document.write('<script type="text/javascript" src="${fallback}"><\\/script>');</script>`;
   return { html: html.split(tag).join(loader), replaced: true };
 }
 
