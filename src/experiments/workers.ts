@@ -2,8 +2,8 @@
 // (`npm run report -- --preset small --jobs 2`). Workers share nothing but the run store: each takes the next
 // run that is unfinished, not locked by another worker, and whose parent has finished, until none is left.
 // Why processes and not threads: one step of a small model is many small ops, which scale poorly over
-// OpenMP threads; on the 2-core machine two single-threaded workers finished the small study's SFT runs at
-// ~2× the rate of one (docs/experiments.md has the measured times).
+// OpenMP threads; on the 2-core machine a small step took ≈ 1.3 s on two threads and ≈ 1.65 s on one, so two
+// one-thread workers do ≈ 1.6× the work of one two-thread process (docs/experiments.md).
 import { spawn } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
