@@ -26,12 +26,12 @@ const pc = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 
 /**
  * Per-seed difference metric(A) − metric(B) on one task, each model at its own best LR (as in the headline
- * cells), paired by seed (same SFT data order), as mean ± 95% CI.
+ * cells) or both at `lr`, paired by seed (same SFT data order), as mean ± 95% CI.
  */
-export function pairedDifference(result: ExperimentResult, modelA: string, modelB: string, task: SftTaskName, metric: 'sftLoss' | 'forgetting'): MeanCi {
+export function pairedDifference(result: ExperimentResult, modelA: string, modelB: string, task: SftTaskName, metric: 'sftLoss' | 'forgetting', lr?: number): MeanCi {
   const rows = sftRunRows(result);
   const best = bestLrs(rows);
-  const at = (m: string) => new Map(rows.filter((r) => r.model === m && r.task === task && r.lr === best.get(`${m}\u0000${task}`)).map((r) => [r.seed, r[metric]]));
+  const at = (m: string) => new Map(rows.filter((r) => r.model === m && r.task === task && r.lr === (lr ?? best.get(`${m}\u0000${task}`))).map((r) => [r.seed, r[metric]]));
   const a = at(modelA);
   const b = at(modelB);
   return meanCi([...a].filter(([s]) => b.has(s)).map(([s, x]) => x - b.get(s)!));
@@ -88,6 +88,19 @@ export function sftLossRows(mid: ExperimentResult): AgreementRow[] {
   });
 }
 
+/**
+ * When two cells' best LRs differ, forgetting compares different LRs (a smaller LR forgets less): the
+ * same comparison with both at the baseline's best LR, for the "why" column.
+ */
+function sameLrNote(result: ExperimentResult, model: string, task: SftTaskName): string {
+  const best = bestLrs(sftRunRows(result));
+  const lrA = best.get(`${model}\u0000${task}`);
+  const lrB = best.get(`${BASELINE}\u0000${task}`);
+  if (lrA === undefined || lrB === undefined || lrA === lrB) return '';
+  const d = pairedDifference(result, model, BASELINE, task, 'forgetting', lrB);
+  return d.n ? `; best LRs differ (${lrA} vs ${lrB}) and a smaller LR forgets less — both at ${lrB}: ${ciText(d, f3)}` : '';
+}
+
 /** Claim 2: forgetting of the headline mixture against C4-only, in the paper's direction for that task. */
 export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
   const shift = meanSftShift(mid);
@@ -103,7 +116,7 @@ export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
       ours: ciText(d, f3),
       verdict,
       why: (verdict === 'inconclusive' ? noiseWhy(d, f3) : verdict === 'not run' ? 'no finished runs' : verdict === 'agrees' ? 'same direction' : 'opposite direction') +
-        (Number.isFinite(shift) ? `; SFT moves general loss by ${f3(shift)} on average here` : ''),
+        sameLrNote(mid, p.model, p.task) + (Number.isFinite(shift) ? `; SFT moves general loss by ${f3(shift)} on average here` : ''),
     };
   });
 }

@@ -13,17 +13,17 @@ import { contentId } from '../experiments/content-id';
 const tiny = scaleFor('tiny');
 const scale = { ...tiny, sft: { ...tiny.sft, lrs: [1e-3], seeds: [0, 1, 2, 3] }, sftTasks: undefined };
 
-type Fn = (model: string, task: string, seed: number, start: number) => number;
+type Fn = (model: string, task: string, seed: number, start: number, lr: number) => number;
 
 /** Every pretraining run ends at general loss 3; SFT runs get the given SFT loss and general loss after SFT. */
-function fake(name: ExperimentName, sftLoss: Fn, general: Fn): ExperimentResult {
-  const plan = planExperiment(name, scale, 'd', contentId);
+function fake(name: ExperimentName, sftLoss: Fn, general: Fn, sc = scale): ExperimentResult {
+  const plan = planExperiment(name, sc, 'd', contentId);
   const records: Record<string, RunRecord> = {};
   for (const r of plan.runs) {
     const f = r.branch?.startFraction ?? 0;
     const summary = r.config.kind === 'pretrain'
       ? { finalVal: { general: 3 }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' }
-      : { finalVal: { sft: sftLoss(r.model, r.task!, r.seed!, f), general: general(r.model, r.task!, r.seed!, f) }, accuracy: 0, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' };
+      : { finalVal: { sft: sftLoss(r.model, r.task!, r.seed!, f, r.lr!), general: general(r.model, r.task!, r.seed!, f, r.lr!) }, accuracy: 0, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' };
     records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd', summary };
   }
   return { plan, records, metrics: {} };
@@ -84,4 +84,15 @@ test('proximity row: agrees only when the Fisher-z interval excludes zero', () =
   assert.equal(proximityRow({ n: 20, r: 0.2, lo: -0.25, hi: 0.58 }).verdict, 'inconclusive');
   assert.equal(proximityRow({ n: 3, r: 0.9, lo: NaN, hi: NaN }).verdict, 'inconclusive');
   assert.equal(proximityRow({ n: 20, r: -0.7, lo: -0.87, hi: -0.37 }).verdict, 'disagrees');
+});
+
+test('forgetting rows name differing best LRs and give the same-LR difference', () => {
+  // The code mixture fine-tunes best at 1e-4 (the baseline at 1e-3); a smaller LR forgets less (3.2 vs 3.5),
+  // so at its own best LR it looks like it forgets less, while at the same LR it forgets 0.05 more.
+  const two = { ...scale, sft: { ...scale.sft, lrs: [1e-4, 1e-3] } };
+  const mid = fake('midtraining', (model, _task, seed, _f, lr) => 2 + 0.01 * seed + (model === 'code-w20-f10' ? (lr === 1e-4 ? -0.5 : 0) : (lr === 1e-4 ? 0.5 : 0)),
+    (model, _task, seed, _f, lr) => (lr === 1e-4 ? 3.2 : 3.5) + 0.01 * seed * seed + (model === 'code-w20-f10' ? 0.05 : 0), two);
+  const row = forgettingRows(mid).find((r) => r.comparison.startsWith('pycode'))!;
+  assert.equal(row.verdict, 'agrees', 'at its own best LR the mixture forgets less');
+  assert.match(row.why, /best LRs differ \(0\.0001 vs 0\.001\).*both at 0\.001: \+0\.050/);
 });
