@@ -13,8 +13,11 @@ export type Figure = PlotlyFigure & { layout: Record<string, unknown> };
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd'];
 
+const SYMBOLS = ['circle', 'square', 'diamond', 'triangle-up', 'cross', 'x'];
+
 function colorOf(models: string[], model: string): string {
-  return model === BASELINE ? '#000000' : PALETTE[(models.indexOf(model) - 1 + PALETTE.length) % PALETTE.length];
+  // Black for the baseline, then the palette in model order — the same model has the same colour in every figure of an experiment.
+  return model === BASELINE ? '#000000' : PALETTE[models.filter((m) => m !== BASELINE).indexOf(model) % PALETTE.length];
 }
 
 function pretrainRuns(result: ExperimentResult): PlannedRun[] {
@@ -185,11 +188,17 @@ export interface ProximityPoint {
 
 /** Proximity advantage against relative improvement, with a least-squares line and r [95% CI] in the title. */
 export function proximityScatter(points: ProximityPoint[], corr: Correlation): Figure {
+  // Colour = mixture (as in every other figure), symbol = task: text labels on 20 points overlap unreadably.
   const tasks = [...new Set(points.map((p) => p.task))];
-  const data: PlotlyTrace[] = tasks.map((task, i) => {
-    const ps = points.filter((p) => p.task === task);
-    return { type: 'scatter', mode: 'markers+text', name: task, x: ps.map((p) => p.advantage), y: ps.map((p) => 100 * p.improvement), text: ps.map((p) => p.model), textposition: 'top center', marker: { size: 10, color: PALETTE[i] } };
+  const models = [...new Set(points.map((p) => p.model))];
+  const symbol = (task: ProximityPoint['task']) => SYMBOLS[tasks.indexOf(task) % SYMBOLS.length];
+  const data: PlotlyTrace[] = models.map((model) => {
+    const ps = points.filter((p) => p.model === model);
+    return { type: 'scatter', mode: 'markers', name: model, x: ps.map((p) => p.advantage), y: ps.map((p) => 100 * p.improvement),
+      text: ps.map((p) => `${model} → ${p.task}`), hoverinfo: 'text+x+y', marker: { size: 11, color: colorOf(models, model), symbol: ps.map((p) => symbol(p.task)), line: { width: 1, color: '#ffffff' } } };
   });
+  // Legend entries for the symbols (no points of their own).
+  for (const task of tasks) data.push({ type: 'scatter', mode: 'markers', name: task, x: [null], y: [null], marker: { size: 11, color: '#7f7f7f', symbol: symbol(task) } });
   const xs = points.map((p) => p.advantage);
   const ys = points.map((p) => 100 * p.improvement);
   if (points.length >= 2) {
@@ -208,13 +217,14 @@ export function metricBars(cells: SftCell[], metric: 'sftLoss' | 'forgetting' | 
   const models = [...new Set(cells.map((c) => c.model))];
   const tasks = [...new Set(cells.map((c) => c.task))];
   const k = metric === 'relImprovement' || metric === 'accuracy' ? 100 : 1;
-  const data = models.map((model, i) => {
+  const data = models.map((model) => {
     const cs = tasks.map((t) => cells.find((c) => c.model === model && c.task === t));
     return { type: 'bar', name: model, x: tasks, y: cs.map((c) => (c ? k * c[metric].mean : null)),
       error_y: { type: 'data', array: cs.map((c) => (c ? k * finiteOr0(c[metric].halfWidth) : 0)), visible: true },
-      marker: { color: model === BASELINE ? '#000000' : PALETTE[i % PALETTE.length] } };
+      marker: { color: colorOf(models, model) } };
   });
-  return { data, layout: { ...baseLayout(title, 'SFT task', metric), barmode: 'group' } };
+  const label = { sftLoss: 'SFT val loss', forgetting: 'general val loss after SFT', relImprovement: 'relative improvement (%)', accuracy: 'accuracy (%)' }[metric];
+  return { data, layout: { ...baseLayout(title, 'SFT task', label), barmode: 'group' } };
 }
 
 function finiteOr0(x: number): number {

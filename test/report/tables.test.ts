@@ -111,5 +111,6 @@ test('figures: one trace per run, starts marked, error bars, heatmap cells', () 
   const corr = pearson(points.map((p) => p.advantage), points.map((p) => p.improvement));
   const prox = proximityScatter(points, corr);
   assert.match(String((prox.layout.title as { text: string }).text), /r = 1\.000/);
-  assert.equal(prox.data.length, 2, 'one task trace and the least-squares line');
+  assert.equal(prox.data.length, 4 + 1 + 1, 'a trace per mixture, a legend entry per task, the least-squares line');
+  assert.equal(prox.data.reduce((n, t) => n + (t.y as (number | null)[]).filter((y) => y !== null).length, 0), 4 + 2, 'the four points (and the line\'s two ends)');
 });
