@@ -8,6 +8,7 @@ import { BASELINE } from '../experiments/plan';
 import { sftRunRows, bestLrs, sftCells, type Table } from './tables';
 import { meanCi, relativeImprovement, type MeanCi, type Correlation } from './stats';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R } from './paper';
+import type { ProximityPoint } from './figures';
 
 export type Verdict = 'agrees' | 'disagrees' | 'inconclusive' | 'not run';
 
@@ -66,8 +67,16 @@ export function meanSftShift(result: ExperimentResult): number {
   return meanCi(shifts).mean;
 }
 
+/** Where a mixture's proximity advantage to a task ranks among all mixtures' (the data-side reason for a small or negative gain). */
+function proximityNote(points: readonly ProximityPoint[], model: string, task: SftTaskName): string {
+  const forTask = points.filter((p) => p.task === task).sort((a, b) => b.advantage - a.advantage);
+  const i = forTask.findIndex((p) => p.model === model);
+  if (i < 0) return '';
+  return `; its proximity advantage to ${task} is ${forTask[i].advantage.toFixed(3)}, ${i + 1} of ${forTask.length} mixtures`;
+}
+
 /** Claim 1: the paper's headline mixture lowers in-domain SFT loss against C4-only (one row per headline task). */
-export function sftLossRows(mid: ExperimentResult): AgreementRow[] {
+export function sftLossRows(mid: ExperimentResult, points: readonly ProximityPoint[] = []): AgreementRow[] {
   const cells = sftCells(mid);
   return PAPER_HEADLINE.filter((p) => p.model !== BASELINE).map((p) => {
     const base = PAPER_HEADLINE.find((q) => q.task === p.task && q.model === BASELINE)!;
@@ -83,7 +92,7 @@ export function sftLossRows(mid: ExperimentResult): AgreementRow[] {
       verdict,
       why: verdict === 'inconclusive' ? noiseWhy(rel, pc) : verdict === 'not run' ? 'no finished runs' :
         verdict === 'agrees' ? `same direction; size ${Math.abs(rel.mean) > Math.abs(paperRel) ? 'larger' : 'smaller'} than the paper’s` :
-        'our domain data and short SFT differ from the paper’s (see the scale notes below)',
+        `the paper’s gain is small (${pc(paperRel)}) and our stand-in data differ${proximityNote(points, p.model, p.task)}`,
     };
   });
 }
@@ -101,6 +110,20 @@ function sameLrNote(result: ExperimentResult, model: string, task: SftTaskName):
   return d.n ? `; best LRs differ (${lrA} vs ${lrB}) and a smaller LR forgets less — both at ${lrB}: ${ciText(d, f3)}` : '';
 }
 
+/**
+ * Forgetting is the general loss *after* SFT, so it carries any gap the mixture already had before SFT
+ * (its domain share displaced general data): that gap, from the two pretraining runs' final general loss.
+ */
+function preSftNote(result: ExperimentResult, model: string): string {
+  const general = (m: string) => {
+    const run = result.plan.runs.find((r) => r.config.kind === 'pretrain' && r.model === m);
+    return run ? result.records[run.id]?.summary?.finalVal.general : undefined;
+  };
+  const a = general(model);
+  const b = general(BASELINE);
+  return a !== undefined && b !== undefined ? `; before SFT the gap was already ${f3(a - b)}` : '';
+}
+
 /** Claim 2: forgetting of the headline mixture against C4-only, in the paper's direction for that task. */
 export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
   const shift = meanSftShift(mid);
@@ -116,7 +139,7 @@ export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
       ours: ciText(d, f3),
       verdict,
       why: (verdict === 'inconclusive' ? noiseWhy(d, f3) : verdict === 'not run' ? 'no finished runs' : verdict === 'agrees' ? 'same direction' : 'opposite direction') +
-        sameLrNote(mid, p.model, p.task) + (Number.isFinite(shift) ? `; SFT moves general loss by ${f3(shift)} on average here` : ''),
+        preSftNote(mid, p.model) + sameLrNote(mid, p.model, p.task) + (Number.isFinite(shift) ? `; SFT moves general loss by ${f3(shift)} on average here` : ''),
     };
   });
 }
@@ -223,7 +246,7 @@ export function proximityRow(corr: Correlation): AgreementRow {
 /** Every claim we check against the paper, in the findings notebook's order. */
 export function paperAgreement(f: AllResults): AgreementRow[] {
   return [
-    ...sftLossRows(f.midtraining),
+    ...sftLossRows(f.midtraining, f.proximity.pointList),
     ...forgettingRows(f.midtraining),
     ...cptRows(f.cpt),
     timingRow(f.timing),

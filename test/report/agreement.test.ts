@@ -56,9 +56,13 @@ test('midtraining rows: paired by seed, in the paper’s direction per task', ()
   assert.equal(verdict('gsm'), 'disagrees');
   assert.equal(verdict('lima'), 'inconclusive');
   assert.match(rows.find((r) => r.comparison.startsWith('lima'))!.why, /within seed noise/);
+  const points = [{ model: 'code-w20-f10', advantage: 0.03 }, { model: 'math-w12-f33', advantage: 0.02 }, { model: 'web-quality-w20-f66', advantage: 0.01 }]
+    .map((p) => ({ ...p, task: 'gsm' as const, improvement: 0 }));
+  assert.match(sftLossRows(mid, points).find((r) => r.comparison.startsWith('gsm'))!.why, /proximity advantage to gsm is 0\.020, 2 of 3 mixtures/);
   const forget = forgettingRows(mid);
   // Paper: the code mixture forgets less on pycode (4.611 vs 5.058) and about the same on lima; math forgets more on gsm.
   assert.equal(forget.find((r) => r.comparison.startsWith('pycode'))!.verdict, 'agrees');
+  assert.match(forget[0].why, /before SFT the gap was already \+0\.000/, 'every pretraining run ends at general loss 3 here');
   assert.equal(forget.find((r) => r.comparison.startsWith('gsm'))!.verdict, 'inconclusive', 'identical forgetting has zero spread');
   assert.ok(Math.abs(meanSftShift(mid) - 0.5) < 0.1, 'general loss 3 before SFT, ~3.5 after');
 });
