@@ -5,7 +5,7 @@ import * as aq from 'arquero';
 import type { SftTaskName } from '../config';
 import type { AllResults, ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
-import { sftRunRows, bestLrs, sftCells, type Table } from './tables';
+import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, type Table } from './tables';
 import { meanCi, relativeImprovement, type MeanCi, type Correlation } from './stats';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R } from './paper';
 import type { ProximityPoint } from './figures';
@@ -32,7 +32,7 @@ const pc = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 export function pairedDifference(result: ExperimentResult, modelA: string, modelB: string, task: SftTaskName, metric: 'sftLoss' | 'forgetting', lr?: number): MeanCi {
   const rows = sftRunRows(result);
   const best = bestLrs(rows);
-  const at = (m: string) => new Map(rows.filter((r) => r.model === m && r.task === task && r.lr === (lr ?? best.get(`${m}\u0000${task}`))).map((r) => [r.seed, r[metric]]));
+  const at = (m: string) => new Map(cellRuns(rows, best, m, task, lr).map((r) => [r.seed, r[metric]]));
   const a = at(modelA);
   const b = at(modelB);
   return meanCi([...a].filter(([s]) => b.has(s)).map(([s, x]) => x - b.get(s)!));
@@ -103,8 +103,8 @@ export function sftLossRows(mid: ExperimentResult, points: readonly ProximityPoi
  */
 function sameLrNote(result: ExperimentResult, model: string, task: SftTaskName): string {
   const best = bestLrs(sftRunRows(result));
-  const lrA = best.get(`${model}\u0000${task}`);
-  const lrB = best.get(`${BASELINE}\u0000${task}`);
+  const lrA = bestLrOf(best, model, task);
+  const lrB = bestLrOf(best, BASELINE, task);
   if (lrA === undefined || lrB === undefined || lrA === lrB) return '';
   const d = pairedDifference(result, model, BASELINE, task, 'forgetting', lrB);
   return d.n ? `; best LRs differ (${lrA} vs ${lrB}) and a smaller LR forgets less — both at ${lrB}: ${ciText(d, f3)}` : '';

@@ -85,6 +85,16 @@ export function bestLrs(rows: SftRunRow[]): Map<string, number> {
   return best;
 }
 
+/** The best LR of one model × task cell (from bestLrs), undefined when it has no finished runs. */
+export function bestLrOf(best: Map<string, number>, model: string, task: string): number | undefined {
+  return best.get(cellKey(model, task));
+}
+
+/** A cell's finished runs at its best LR, or at `lr` when given (one per seed). */
+export function cellRuns(rows: SftRunRow[], best: Map<string, number>, model: string, task: string, lr = bestLrOf(best, model, task)): SftRunRow[] {
+  return rows.filter((r) => r.model === model && r.task === task && r.lr === lr);
+}
+
 /**
  * The headline cells. Relative improvement is paired by seed: seed s of a model against seed s of the
  * baseline on the same task (same SFT data order), each at its own best LR, then mean ± CI over seeds.
@@ -92,7 +102,7 @@ export function bestLrs(rows: SftRunRow[]): Map<string, number> {
 export function sftCells(result: ExperimentResult): SftCell[] {
   const rows = sftRunRows(result);
   const best = bestLrs(rows);
-  const atBest = (model: string, task: string) => rows.filter((r) => r.model === model && r.task === task && r.lr === best.get(cellKey(model, task)));
+  const atBest = (model: string, task: string) => cellRuns(rows, best, model, task);
   const cells: SftCell[] = [];
   const models = uniqueModels(result.plan.runs);
   const tasks = result.plan.experiment.sftTasks;
@@ -109,7 +119,7 @@ export function sftCells(result: ExperimentResult): SftCell[] {
         weight: m.branch?.weight ?? 0,
         startFraction: m.branch?.startFraction ?? 0,
         task,
-        bestLr: best.get(cellKey(m.model, task))!,
+        bestLr: bestLrOf(best, m.model, task)!,
         seeds: mine.length,
         sftLoss: meanCi(mine.map((r) => r.sftLoss)),
         forgetting: meanCi(mine.map((r) => r.forgetting)),
