@@ -5,9 +5,9 @@ import * as aq from 'arquero';
 import type { SftTaskName } from '../config';
 import type { AllResults, ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
-import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, type Table } from './tables';
-import { meanCi, relativeImprovement, type MeanCi, type Correlation } from './stats';
-import { PAPER_HEADLINE, PAPER_PROXIMITY_R } from './paper';
+import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, weightGainAt, type Table } from './tables';
+import { meanCi, type MeanCi, type Correlation } from './stats';
+import { PAPER_HEADLINE, PAPER_PROXIMITY_R, paperBaseline, paperRelImprovement } from './paper';
 import type { ProximityPoint } from './figures';
 
 export type Verdict = 'agrees' | 'disagrees' | 'inconclusive' | 'not run';
@@ -79,8 +79,7 @@ function proximityNote(points: readonly ProximityPoint[], model: string, task: S
 export function sftLossRows(mid: ExperimentResult, points: readonly ProximityPoint[] = []): AgreementRow[] {
   const cells = sftCells(mid);
   return PAPER_HEADLINE.filter((p) => p.model !== BASELINE).map((p) => {
-    const base = PAPER_HEADLINE.find((q) => q.task === p.task && q.model === BASELINE)!;
-    const paperRel = relativeImprovement(base.sftLoss, p.sftLoss);
+    const paperRel = paperRelImprovement(p);
     const cell = cells.find((c) => c.model === p.model && c.task === p.task);
     const rel = cell?.relImprovement ?? meanCi([]);
     const verdict = ciVerdict(rel, paperRel);
@@ -128,8 +127,7 @@ function preSftNote(result: ExperimentResult, model: string): string {
 export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
   const shift = meanSftShift(mid);
   return PAPER_HEADLINE.filter((p) => p.model !== BASELINE && p.forgetting !== undefined).map((p) => {
-    const base = PAPER_HEADLINE.find((q) => q.task === p.task && q.model === BASELINE)!;
-    const paperDiff = p.forgetting! - base.forgetting!;
+    const paperDiff = p.forgetting! - paperBaseline(p.task)!.forgetting!;
     const d = pairedDifference(mid, p.model, BASELINE, p.task, 'forgetting');
     const verdict = ciVerdict(d, paperDiff);
     return {
@@ -211,12 +209,8 @@ export function timingVsWeightRow(timing: ExperimentResult, weight: ExperimentRe
 export function gridRow(grid: ExperimentResult, task: SftTaskName = 'pycode'): AgreementRow {
   const cs = sftCells(grid).filter((c) => c.task === task && c.model !== BASELINE);
   const starts = [...new Set(cs.map((c) => c.startFraction))].sort((a, b) => a - b);
-  const slope = (f: number) => {
-    const row = cs.filter((c) => c.startFraction === f).sort((a, b) => a.weight - b.weight);
-    return row.length >= 2 ? row[row.length - 1].relImprovement.mean - row[0].relImprovement.mean : NaN;
-  };
-  const early = starts.length ? slope(starts[0]) : NaN;
-  const late = starts.length ? slope(starts[starts.length - 1]) : NaN;
+  const early = starts.length ? weightGainAt(cs, starts[0]) : NaN;
+  const late = starts.length ? weightGainAt(cs, starts[starts.length - 1]) : NaN;
   const ok = Number.isFinite(early) && Number.isFinite(late) && starts.length >= 2;
   return {
     claim: 'Late starts tolerate less weight (v2)',

@@ -4,10 +4,9 @@
 import type { SftTaskName } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
-import { sftCells, pm, type SftCell } from './tables';
+import { sftCells, pm, weightGainAt, type SftCell } from './tables';
 import type { Correlation } from './stats';
-import { PAPER_HEADLINE, PAPER_PROXIMITY_R, PAPER_FINDINGS } from './paper';
-import { relativeImprovement } from './stats';
+import { PAPER_HEADLINE, PAPER_PROXIMITY_R, PAPER_FINDINGS, paperBaseline, paperRelImprovement } from './paper';
 
 const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
 
@@ -59,10 +58,8 @@ export function describeMixtures(result: ExperimentResult): string {
 }
 
 function paperBest(task: SftTaskName): { mixture: string; rel: number } | undefined {
-  const base = PAPER_HEADLINE.find((p) => p.task === task && p.model === BASELINE);
   const mix = PAPER_HEADLINE.find((p) => p.task === task && p.model !== BASELINE);
-  if (!base || !mix) return undefined;
-  return { mixture: mix.mixture, rel: relativeImprovement(base.sftLoss, mix.sftLoss) };
+  return mix && paperBaseline(task) ? { mixture: mix.mixture, rel: paperRelImprovement(mix) } : undefined;
 }
 
 /** Continued pretraining against the mixtures of the same domain: does 100% domain data forget more? */
@@ -106,12 +103,8 @@ export function describeGrid(result: ExperimentResult, task: SftTaskName = 'pyco
   const best = cs.reduce((a, b) => (b.relImprovement.mean > a.relImprovement.mean ? b : a));
   const worst = cs.reduce((a, b) => (b.relImprovement.mean < a.relImprovement.mean ? b : a));
   const starts = [...new Set(cs.map((c) => c.startFraction))].sort((a, b) => a - b);
-  const slope = (f: number) => {
-    const row = cs.filter((c) => c.startFraction === f).sort((a, b) => a.weight - b.weight);
-    return row.length >= 2 ? row[row.length - 1].relImprovement.mean - row[0].relImprovement.mean : NaN;
-  };
-  const early = slope(starts[0]);
-  const late = slope(starts[starts.length - 1]);
+  const early = weightGainAt(cs, starts[0]);
+  const late = weightGainAt(cs, starts[starts.length - 1]);
   return [
     `Best cell: start ${pct(best.startFraction, 0)}, weight ${pct(best.weight, 0)} (${pct(best.relImprovement.mean)}); worst: start ${pct(worst.startFraction, 0)}, weight ${pct(worst.weight, 0)} (${pct(worst.relImprovement.mean)}).`,
     Number.isFinite(early) && Number.isFinite(late)

@@ -1,6 +1,9 @@
 // The paper's reference numbers we compare against (Liu, Neubig, Xiong 2025; RESEARCH.md "SFT and evaluation",
-// "Proximity"). Typed data, quoted, never computed: our tables put these beside our measurements.
+// "Proximity"). Typed data, quoted, never computed: our tables put these beside our measurements (the two
+// helpers at the end only relate the paper's own cells to each other).
 import type { SftTaskName } from '../config';
+import { BASELINE } from '../experiments/plan';
+import { relativeImprovement } from './stats';
 
 export interface PaperCell {
   task: SftTaskName;
@@ -34,3 +37,14 @@ export const PAPER_FINDINGS = {
   weight: 'v1: weight matters less than timing; v2: high weights hurt more when the start is late.',
   cpt: 'Continued pretraining (100% domain data) forgets the most general ability.',
 } as const;
+
+/** The paper's C4-only cell for a task (what its other cells are compared with). */
+export function paperBaseline(task: SftTaskName): PaperCell | undefined {
+  return PAPER_HEADLINE.find((p) => p.task === task && p.model === BASELINE);
+}
+
+/** The paper's relative improvement of a cell's SFT loss over C4-only on the same task (0 for C4-only itself). */
+export function paperRelImprovement(cell: PaperCell): number {
+  const base = paperBaseline(cell.task);
+  return base ? relativeImprovement(base.sftLoss, cell.sftLoss) : NaN;
+}

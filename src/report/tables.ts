@@ -8,7 +8,7 @@ import type { ExperimentResult } from '../experiments/result';
 import type { PlannedRun } from '../experiments/plan';
 import { BASELINE } from '../experiments/plan';
 import { meanCi, relativeImprovement, type MeanCi } from './stats';
-import { PAPER_HEADLINE } from './paper';
+import { PAPER_HEADLINE, paperRelImprovement } from './paper';
 
 export type Table = ReturnType<typeof aq.from>;
 
@@ -93,6 +93,12 @@ export function bestLrOf(best: Map<string, number>, model: string, task: string)
 /** A cell's finished runs at its best LR, or at `lr` when given (one per seed). */
 export function cellRuns(rows: SftRunRow[], best: Map<string, number>, model: string, task: string, lr = bestLrOf(best, model, task)): SftRunRow[] {
   return rows.filter((r) => r.model === model && r.task === task && r.lr === lr);
+}
+
+/** Change in mean relative improvement from the lowest to the highest weight among cells at one start (NaN with < 2 weights). */
+export function weightGainAt(cells: SftCell[], startFraction: number): number {
+  const row = cells.filter((c) => c.startFraction === startFraction).sort((a, b) => a.weight - b.weight);
+  return row.length >= 2 ? row[row.length - 1].relImprovement.mean - row[0].relImprovement.mean : NaN;
 }
 
 /**
@@ -202,7 +208,6 @@ export function gridTable(result: ExperimentResult, metric: 'relImprovement' | '
 export function paperComparisonRows(cells: SftCell[]): Record<string, unknown>[] {
   return PAPER_HEADLINE.map((p) => {
     const ours = cells.find((c) => c.model === p.model && c.task === p.task);
-    const paperBase = PAPER_HEADLINE.find((q) => q.task === p.task && q.model === BASELINE)!;
     return {
       task: p.task,
       mixture: p.mixture,
@@ -211,7 +216,7 @@ export function paperComparisonRows(cells: SftCell[]): Record<string, unknown>[]
       'ours SFT loss': ours ? round(ours.sftLoss.mean, 3) : '',
       'paper forgetting': p.forgetting ?? '',
       'ours forgetting': ours ? round(ours.forgetting.mean, 3) : '',
-      'paper rel. improvement %': p.model === BASELINE ? 0 : round(100 * relativeImprovement(paperBase.sftLoss, p.sftLoss), 1),
+      'paper rel. improvement %': round(100 * paperRelImprovement(p), 1),
       'ours rel. improvement %': ours ? round(100 * ours.relImprovement.mean, 1) : '',
       'ours 95% CI %': ours && Number.isFinite(ours.relImprovement.halfWidth) ? `[${round(100 * ours.relImprovement.lo, 1)}, ${round(100 * ours.relImprovement.hi, 1)}]` : '',
       'ours accuracy %': ours ? round(100 * ours.accuracy.mean, 1) : '',
