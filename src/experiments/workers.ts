@@ -16,6 +16,7 @@ import { initBackend } from '../backend/choose';
 import { experimentPlan, sftDataView } from './run';
 import { EXPERIMENT_NAMES, type ExperimentName } from './definitions';
 import type { PlannedRun } from './plan';
+import { scaleFor } from './scale';
 
 /** Every run of the given experiments at a preset, once each, parents before children (plan order). */
 export async function studyRuns(preset: PresetName, experiments: readonly ExperimentName[] = EXPERIMENT_NAMES): Promise<PlannedRun[]> {
@@ -57,7 +58,7 @@ export async function workLoop(preset: PresetName, opts: { experiments?: readonl
   await initBackend({ quiet: true });
   const bundle = await ensureData(preset, { quiet: true });
   const runs = await studyRuns(preset, opts.experiments);
-  const sftView = sftDataView(bundle, (await experimentPlan('baseline', preset)).scale);
+  const sftView = sftDataView(bundle, scaleFor(preset));
   const status = (id: string) => getRun(id)?.status;
   const locked = (id: string) => !!lockHolder(path.join(runDir(id), 'lock'));
   const out: WorkLoopResult = { trained: [], failed: [], blocked: [] };
