@@ -11,6 +11,12 @@
 //
 // In place is safe because each variable is first given a buffer of its own (ownBuffer): a variable
 // created from a tensor, or assigned one, shares that tensor's buffer until then.
+//
+// Gradient clipping by global norm runs here too when asked (`clip`): one sum-of-squares dispatch per
+// gradient into a partials buffer, one dispatch that sums them into the norm and the clip coefficient
+// (torch's clip_grad_norm_: min(1, max/(norm + 1e-6))), and the AdamW kernel scales g by that coefficient
+// as it reads it. The host never reads the norm, so a step needs no readback (tfjs's ops took ~3 kernels per
+// gradient for the norm, a readback, then one multiply per gradient).
 import * as tf from '@tensorflow/tfjs';
 import { webgpuDevice } from './webgpu';
 
@@ -27,11 +33,13 @@ struct Param { n: u32, decay: u32, rowStride: u32, pad: u32 };
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<uniform> s: Step;
 @group(0) @binding(5) var<uniform> q: Param;
+// [global norm, clip coefficient]: the coefficient scales the gradient (1 when not clipping).
+@group(0) @binding(6) var<storage, read> clip: array<f32>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let i = id.x + id.y * q.rowStride;
   if (i >= q.n) { return; }
-  let gi = g[i];
+  let gi = g[i] * clip[1];
   let mi = m[i] * s.b1 + gi * s.omb1;
   let vi = v[i] * s.b2 + (gi * gi) * s.omb2;
   m[i] = mi;
@@ -42,12 +50,71 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   p[i] = pi - (mi / denom) * s.lrOverBc1;
 }`;
 
+/** Workgroups per gradient for the sum of squares (each loops over its share): partial sums per gradient. */
+const NORM_GROUPS = 128;
+
+const SUMSQ_SHADER = /* wgsl */ `
+struct Part { n: u32, slot: u32, pad0: u32, pad1: u32 };
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(2) var<uniform> q: Part;
+var<workgroup> acc: array<f32, ${WORKGROUP}>;
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  var s = 0.0;
+  var i = wid.x * ${WORKGROUP}u + lid.x;
+  let stride = nwg.x * ${WORKGROUP}u;
+  loop {
+    if (i >= q.n) { break; }
+    let x = g[i];
+    s = s + x * x;
+    i = i + stride;
+  }
+  acc[lid.x] = s;
+  workgroupBarrier();
+  for (var w = ${WORKGROUP / 2}u; w > 0u; w = w / 2u) {
+    if (lid.x < w) { acc[lid.x] = acc[lid.x] + acc[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { partial[q.slot + wid.x] = acc[0]; }
+}`;
+
+const NORM_SHADER = /* wgsl */ `
+struct Fin { total: u32, maxNorm: f32, pad0: u32, pad1: u32 };
+@group(0) @binding(0) var<storage, read> partial: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> q: Fin;
+var<workgroup> acc: array<f32, ${WORKGROUP}>;
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var s = 0.0;
+  for (var i = lid.x; i < q.total; i = i + ${WORKGROUP}u) { s = s + partial[i]; }
+  acc[lid.x] = s;
+  workgroupBarrier();
+  for (var w = ${WORKGROUP / 2}u; w > 0u; w = w / 2u) {
+    if (lid.x < w) { acc[lid.x] = acc[lid.x] + acc[lid.x + w]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    let norm = sqrt(acc[0]);
+    var coef = 1.0;
+    if (q.maxNorm > 0.0) { coef = min(1.0, q.maxNorm / (norm + 1e-6)); }
+    out[0] = norm;
+    out[1] = coef;
+  }
+}`;
+
 export interface FusedAdamWStep {
   beta1: number; beta2: number; eps: number; weightDecay: number; lr: number;
   /** Step number after increment (1 for the first update): bias corrections use it. */
   t: number;
   /** Workgroups per grid dimension before a second dimension is used (default 65535, WebGPU's minimum limit; tests lower it). */
   maxGroupsPerDim?: number;
+  /**
+   * Clip the gradients to this global L2 norm first, on the GPU (0 = measure the norm, do not clip). When
+   * set, fusedAdamW returns a [2] tensor [norm before clipping, coefficient applied]; read it when convenient.
+   */
+  clip?: number;
 }
 
 interface Gpu {
@@ -56,10 +123,19 @@ interface Gpu {
     createBuffer(d: object): GpuBuffer; createBindGroup(d: object): unknown;
   };
   pipeline: { getBindGroupLayout(i: number): unknown };
+  sumsqPipeline: { getBindGroupLayout(i: number): unknown };
+  normPipeline: { getBindGroupLayout(i: number): unknown };
   stepUniform: GpuBuffer;
+  normUniform: GpuBuffer;
+  /** [0, 1]: the clip binding when not clipping. */
+  noClip: GpuBuffer;
+  /** Per-gradient partial sums of squares (grown as needed). */
+  partials: { buf: GpuBuffer; slots: number } | undefined;
   paramUniforms: WeakMap<object, { buf: GpuBuffer; gx: number }>;
+  sumsqUniforms: WeakMap<object, { buf: GpuBuffer; slot: number; n: number }>;
 }
 interface GpuBuffer { destroy(): void }
+interface Pipeline { getBindGroupLayout(i: number): unknown }
 interface Backend {
   tensorMap: { get(id: object): { resource: unknown; values: unknown } };
   uploadToGPU(id: object): void;
@@ -86,10 +162,17 @@ export function fusedAdamWAvailable(): boolean {
 function setup(): Gpu {
   const device = webgpuDevice() as unknown as Gpu['device'];
   if (gpu && gpuDevice === device) return gpu;
-  const module = device.createShaderModule({ code: SHADER });
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const stepUniform = device.createBuffer({ size: 32, usage: UNIFORM | COPY_DST });
-  gpu = { device, pipeline, stepUniform, paramUniforms: new WeakMap() };
+  const compile = (code: string): Pipeline =>
+    device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+  const backend = tf.backend() as unknown as Backend;
+  const noClip = device.createBuffer({ size: 8, usage: STORAGE | COPY_DST });
+  backend.queue.writeBuffer(noClip, 0, Float32Array.from([0, 1]));
+  gpu = {
+    device, pipeline: compile(SHADER), sumsqPipeline: compile(SUMSQ_SHADER), normPipeline: compile(NORM_SHADER),
+    stepUniform: device.createBuffer({ size: 32, usage: UNIFORM | COPY_DST }),
+    normUniform: device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST }),
+    noClip, partials: undefined, paramUniforms: new WeakMap(), sumsqUniforms: new WeakMap(),
+  };
   gpuDevice = device;
   return gpu;
 }
@@ -104,16 +187,83 @@ function ownBuffer(v: tf.Variable, backend: Backend): void {
   owned.set(v, v.dataId);
 }
 
+/** Records one dispatch into tfjs's own compute pass, so it is ordered after the ops that produced its inputs. */
+function dispatch(backend: Backend, pipeline: Pipeline, bindGroup: unknown, gx: number, gy = 1): void {
+  backend.ensureCommandEncoderReady();
+  if (!backend.computePassEncoder) backend.computePassEncoder = backend.commandEncoder.beginComputePass();
+  backend.computePassEncoder.setPipeline(pipeline);
+  backend.computePassEncoder.setBindGroup(0, bindGroup);
+  backend.computePassEncoder.dispatchWorkgroups(gx, gy);
+}
+
+function bufferOf(backend: Backend, t: tf.Tensor): unknown {
+  return backend.tensorMap.get(t.dataId).resource;
+}
+
+/**
+ * The global L2 norm of all gradients and the clip coefficient, computed on the GPU into a new [2] tensor
+ * [norm, min(1, maxNorm / (norm + 1e-6))] (coefficient 1 when maxNorm ≤ 0). Partial sums are added in a
+ * fixed order, so the result is deterministic.
+ */
+function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, maxNorm: number): tf.Tensor {
+  const names = Object.keys(params);
+  const groupsOf = (n: number) => Math.max(1, Math.min(NORM_GROUPS, Math.ceil(n / WORKGROUP)));
+  const slots = names.reduce((a, k) => a + groupsOf(params[k].size), 0);
+  if (!g.partials || g.partials.slots < slots) {
+    g.partials?.buf.destroy();
+    g.partials = { buf: g.device.createBuffer({ size: 4 * slots, usage: STORAGE }), slots };
+  }
+  const partials = g.partials.buf;
+  const layout = g.sumsqPipeline.getBindGroupLayout(0);
+  let slot = 0;
+  for (const name of names) {
+    const grad = grads[name];
+    if (!grad) throw new Error(`fusedAdamW: no gradient for ${name}`);
+    backend.uploadToGPU(grad.dataId);
+    const n = grad.size, groups = groupsOf(n);
+    let u = g.sumsqUniforms.get(params[name]);
+    if (!u || u.slot !== slot || u.n !== n) {
+      u?.buf.destroy();
+      u = { buf: g.device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST }), slot, n };
+      backend.queue.writeBuffer(u.buf, 0, Uint32Array.from([n, slot, 0, 0]));
+      g.sumsqUniforms.set(params[name], u);
+    }
+    dispatch(backend, g.sumsqPipeline, g.device.createBindGroup({
+      layout,
+      entries: [{ binding: 0, resource: { buffer: bufferOf(backend, grad) } }, { binding: 1, resource: { buffer: partials } }, { binding: 2, resource: { buffer: u.buf } }],
+    }), groups);
+    backend.commandQueueOwnedIds.add(grad.dataId);
+    slot += groups;
+  }
+  const out = tf.zeros([2]);
+  backend.uploadToGPU(out.dataId);
+  const fin = new ArrayBuffer(16);
+  new Uint32Array(fin, 0, 1)[0] = slots;
+  new Float32Array(fin, 4, 1)[0] = maxNorm;
+  backend.queue.writeBuffer(g.normUniform, 0, new Uint8Array(fin));
+  dispatch(backend, g.normPipeline, g.device.createBindGroup({
+    layout: g.normPipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: partials } }, { binding: 1, resource: { buffer: bufferOf(backend, out) } }, { binding: 2, resource: { buffer: g.normUniform } }],
+  }), 1);
+  backend.commandQueueOwnedIds.add(out.dataId);
+  backend.tensorMap.get(out.dataId).values = null;
+  return out;
+}
+
 /**
  * One AdamW update of every parameter, in place: p, m and v are tf.Variables of the same shapes; g the
- * gradients (already clipped). `decays(name)` says which parameters get weight decay.
+ * gradients. `decays(name)` says which parameters get weight decay. With `o.clip` set, the gradients are
+ * first clipped to that global norm on the GPU and the [norm, coefficient] tensor is returned (the caller
+ * owns it); otherwise the gradients are used as they are and nothing is returned.
  */
 export function fusedAdamW(
   params: Record<string, tf.Variable>, m: Record<string, tf.Variable>, v: Record<string, tf.Variable>,
   grads: Record<string, tf.Tensor>, o: FusedAdamWStep, decays: (name: string) => boolean,
-): void {
+): tf.Tensor | undefined {
   const g = setup();
   const backend = tf.backend() as unknown as Backend;
+  const norm = o.clip === undefined ? undefined : globalNorm(g, backend, params, grads, o.clip);
+  const clipBuffer = norm ? bufferOf(backend, norm) : g.noClip;
   const bc1 = 1 - Math.pow(o.beta1, o.t);
   const sqrtBc2 = Math.sqrt(1 - Math.pow(o.beta2, o.t));
   // Float64 here, rounded to float32 once — as tfjs does with the JS numbers in the op-by-op version.
@@ -137,21 +287,15 @@ export function fusedAdamW(
       backend.queue.writeBuffer(cached.buf, 0, Uint32Array.from([n, decays(name) ? 1 : 0, gx * WORKGROUP, 0]));
       g.paramUniforms.set(p, cached);
     }
-    const pu = cached.buf;
-    const res = (t: tf.Tensor) => ({ buffer: backend.tensorMap.get(t.dataId).resource });
-    const bindGroup = g.device.createBindGroup({
+    const res = (t: tf.Tensor) => ({ buffer: bufferOf(backend, t) });
+    dispatch(backend, g.pipeline, g.device.createBindGroup({
       layout,
       entries: [
         { binding: 0, resource: res(p) }, { binding: 1, resource: res(m[name]) }, { binding: 2, resource: res(v[name]) },
-        { binding: 3, resource: res(grad) }, { binding: 4, resource: { buffer: g.stepUniform } }, { binding: 5, resource: { buffer: pu } },
+        { binding: 3, resource: res(grad) }, { binding: 4, resource: { buffer: g.stepUniform } }, { binding: 5, resource: { buffer: cached.buf } },
+        { binding: 6, resource: { buffer: clipBuffer } },
       ],
-    });
-    // Record into tfjs's own pass, so the update is ordered after the ops that produced the gradients.
-    backend.ensureCommandEncoderReady();
-    if (!backend.computePassEncoder) backend.computePassEncoder = backend.commandEncoder.beginComputePass();
-    backend.computePassEncoder.setPipeline(g.pipeline);
-    backend.computePassEncoder.setBindGroup(0, bindGroup);
-    backend.computePassEncoder.dispatchWorkgroups(gx, gy);
+    }), gx, gy);
     // Keeps the gradient's buffer out of the free pool until the submit (a queue.writeBuffer into a
     // reused buffer would otherwise land before this dispatch reads it).
     for (const t of [p, m[name], v[name], grad]) backend.commandQueueOwnedIds.add(t.dataId);
@@ -159,10 +303,11 @@ export function fusedAdamW(
     // buffer has just changed under it, so drop the copy.
     for (const t of [p, m[name], v[name]]) backend.tensorMap.get(t.dataId).values = null;
   }
-  // Submit now: the next step's uniform write must not overtake these dispatches.
+  // Submit now: the next step's uniform writes must not overtake these dispatches.
   backend.endComputePassEncoder();
   backend.submitQueue();
+  return norm;
 }
 
 // GPUBufferUsage bits (WebGPU spec constants).
-const COPY_DST = 0x0008, UNIFORM = 0x0040;
+const COPY_DST = 0x0008, UNIFORM = 0x0040, STORAGE = 0x0080;

@@ -54,7 +54,10 @@ export class AdamW {
     this.t += 1;
     const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this.o;
     // webgpu: the same update as one in-place WGSL kernel per parameter (src/backend/webgpu-adamw.ts).
-    if (fusedAdamWAvailable()) return fusedAdamW(this.params, this.m, this.v, grads, { beta1: b1, beta2: b2, eps, weightDecay: wd, lr, t: this.t }, decays);
+    if (fusedAdamWAvailable()) {
+      fusedAdamW(this.params, this.m, this.v, grads, { beta1: b1, beta2: b2, eps, weightDecay: wd, lr, t: this.t }, decays);
+      return;
+    }
     // native: one in-place C++ pass per parameter (src/backend/native.ts).
     if (hasNativeAdamW()) return nativeFusedAdamW(this.params, this.m, this.v, grads, { beta1: b1, beta2: b2, eps, weightDecay: wd, lr, t: this.t }, decays);
     const bc1 = 1 - Math.pow(b1, this.t);
@@ -72,6 +75,28 @@ export class AdamW {
         p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
       }
     });
+  }
+
+  /**
+   * Clip `grads` to global norm `maxNorm` (0 = no clipping) and apply one update; takes ownership of `grads`
+   * (disposes them). Returns the norm before clipping as a scalar tensor. On webgpu the norm, the clipping
+   * and the update all stay on the GPU (webgpu-adamw.ts), so nothing waits for a readback; elsewhere the norm
+   * is read on the host as clipByGlobalNorm does.
+   */
+  clipAndStep(grads: Record<string, tf.Tensor>, lr: number, maxNorm: number): tf.Scalar {
+    if (fusedAdamWAvailable()) {
+      this.t += 1;
+      const { beta1, beta2, eps, weightDecay } = this.o;
+      const normAndCoef = fusedAdamW(this.params, this.m, this.v, grads, { beta1, beta2, eps, weightDecay, lr, t: this.t, clip: Math.max(0, maxNorm) }, decays)!;
+      for (const g of Object.values(grads)) g.dispose();
+      const norm = tf.tidy(() => tf.reshape(tf.slice(normAndCoef, 0, 1), []) as tf.Scalar);
+      normAndCoef.dispose();
+      return norm;
+    }
+    const clipped = clipByGlobalNorm(grads, maxNorm);
+    this.step(clipped.grads, lr);
+    for (const g of [...Object.values(grads), ...Object.values(clipped.grads)]) g.dispose();
+    return tf.scalar(clipped.norm);
   }
 
   state(): AdamState {

@@ -98,3 +98,60 @@ test('fused in-place AdamW on webgpu equals the engine\'s op-by-op AdamW', { ski
     releaseWebgpu();
   }
 });
+
+test('clipping on the GPU (AdamW.clipAndStep on webgpu) equals clipByGlobalNorm on the host, with no readback', { skip, timeout: 240_000 }, async () => {
+  const r = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  const prev = process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW;
+  // 60,000 values: more than the 128 workgroups × 256 threads one sum-of-squares dispatch covers in one pass.
+  const shapes: Record<string, number[]> = { ...SHAPES, 'h0.mlp.fc.w': [300, 200] };
+  const runClip = async (maxNorm: number) => {
+    const params = Object.fromEntries(Object.entries(randArrays(shapes, 1, 0.5)).map(([k, a]) => [k, tf.variable(tf.tensor(a, shapes[k]))]));
+    // Adam's update ignores a gradient's scale unless eps is comparable to √v: a large eps and a scale that
+    // changes from step to step make a wrong clip coefficient visible in the weights.
+    const opt = new AdamW(params, { ...OPT, eps: 1e-2 });
+    const norms: number[] = [];
+    for (let s = 0; s < STEPS; s++) {
+      const grads = Object.fromEntries(Object.entries(randArrays(shapes, 100 + s, 0.1 * (1 + s))).map(([k, a]) => [k, tf.tensor(a, shapes[k])]));
+      const norm = opt.clipAndStep(grads, OPT.lr, maxNorm);
+      norms.push((await norm.data())[0]);
+      norm.dispose();
+    }
+    const out: Record<string, Float32Array> = {};
+    for (const [k, p] of Object.entries(params)) out[k] = (await p.data()) as Float32Array;
+    Object.values(params).forEach((x) => x.dispose());
+    opt.dispose();
+    return { out, norms };
+  };
+  try {
+    // The gradients' norms are ≈ 0.1·√60,000 ≈ 25 to 75: 1 clips hard, 100 never clips, 0 means no clipping.
+    for (const maxNorm of [1, 100, 0]) {
+      process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW = '0';
+      const ref = await runClip(maxNorm);
+      delete process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW;
+      assert.ok(fusedAdamWAvailable());
+      const got = await runClip(maxNorm);
+      got.norms.forEach((n, i) => assert.ok(Math.abs(n - ref.norms[i]) <= 1e-5 * ref.norms[i], `max ${maxNorm} step ${i}: norm ${n} vs host ${ref.norms[i]}`));
+      for (const k of Object.keys(shapes)) {
+        const d = maxRelDiff(ref.out[k], got.out[k]);
+        assert.ok(d < 1e-4, `${k} (max norm ${maxNorm}): max relative difference ${d}`);
+      }
+    }
+    // One fused step: a sum-of-squares dispatch per gradient, one for the norm, one AdamW per parameter; no readback.
+    const names = Object.keys(shapes);
+    const params = Object.fromEntries(names.map((k) => [k, tf.variable(tf.ones(shapes[k]))]));
+    const opt = new AdamW(params, OPT);
+    const grads = () => Object.fromEntries(names.map((k) => [k, tf.fill(shapes[k], 0.5)]));
+    opt.clipAndStep(grads(), OPT.lr, 1).dispose();
+    const { counts } = await countWebgpuCalls(() => opt.clipAndStep(grads(), OPT.lr, 1).dispose());
+    assert.equal(counts.mapAsync, 0, 'clipping must not read anything back');
+    assert.ok(counts.dispatches <= 2 * names.length + 1 + names.length + 2, `dispatches ${counts.dispatches}`);
+    Object.values(params).forEach((x) => x.dispose());
+    opt.dispose();
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+  } finally {
+    if (prev === undefined) delete process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW;
+    else process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW = prev;
+    releaseWebgpu();
+  }
+});
