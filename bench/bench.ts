@@ -79,7 +79,8 @@ async function benchTfjs(b: BenchConfig): Promise<{ tokensPerSec: number; second
   };
   let t0 = 0;
   let lastLoss = NaN;
-  for await (const log of pretrain(config, { shards: { general: { train: shard, val: shard } }, skipEval: true })) {
+  // syncAt: the warmup's last step is finished (not just recorded) when its log starts the clock.
+  for await (const log of pretrain(config, { shards: { general: { train: shard, val: shard } }, skipEval: true, syncAt: (s) => s === b.warmup })) {
     if (log.step === b.warmup) t0 = performance.now();
     lastLoss = log.trainLoss;
   }

@@ -95,7 +95,8 @@ fi
 # 1. The bench: tfjs-webgpu and PyTorch (CUDA) on the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304),
 #    context 512, B 16, through the real pretraining loop; its last line is the ratio.
 # 2. The profile: the same shape's step with per-step counts (kernels, dispatches, submits, buffers,
-#    readbacks), host time vs time blocked on the GPU, and a CPU profile's top functions by self time.
+#    readbacks), the host's time to record a step against the step's wall time, and a CPU profile's top
+#    functions by self time.
 # 3. The same profile with the host-time fixes off, for the before/after on this GPU.
 export MIDTRAIN_PYTHON=${MIDTRAIN_PYTHON:-$(command -v python3)}
 BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m}
@@ -125,10 +126,10 @@ if [[ ${GPU_CHECK_PROFILE:-1} == 1 ]]; then
   L=$(limit)
   if [[ ${GPU_CHECK_BASELINE:-1} == 1 ]] && (( L == 0 )); then say "baseline profile skipped: under a minute of the ${BUDGET}s budget left"
   elif [[ ${GPU_CHECK_BASELINE:-1} == 1 ]]; then
-    # The same profile with this project's host-time fixes off (tfjs's own upload, submit batch, AdamW,
-    # layer norm, cross-entropy): what the fixes are worth on this GPU.
+    # The same profile with this project's host-time fixes off (tfjs's own upload, submit batch, AdamW and
+    # clipping, layer norm, cross-entropy, attention; the loss read at once): what the fixes are worth here.
     say "baseline profile (fixes off): node bench/webgpu-profile.js $PROFILE_ARGS (timeout ${L}s)"
-    MIDTRAIN_WEBGPU_BATCH=15 MIDTRAIN_WEBGPU_FAST_UPLOAD=0 MIDTRAIN_WEBGPU_FUSED_ADAMW=0 MIDTRAIN_WEBGPU_FUSED=0 \
+    MIDTRAIN_WEBGPU_BATCH=15 MIDTRAIN_WEBGPU_FAST_UPLOAD=0 MIDTRAIN_WEBGPU_FUSED_ADAMW=0 MIDTRAIN_WEBGPU_FUSED=0 MIDTRAIN_LOOKAHEAD=0 \
       timeout "$L" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS
     say "baseline profile exit code $?"
   fi

@@ -76,6 +76,16 @@ export function hasFusedRotary(): boolean {
 }
 
 /**
+ * True when the backend queues work on a device and every readback makes the host wait for it to drain
+ * (webgpu): the training loop then reads each step's loss and gradient norm one step late, after the next
+ * step is recorded, so the GPU is not idle while the host records the next step. MIDTRAIN_LOOKAHEAD=0 turns
+ * it off (for before/after measurements). CPU backends compute as they are called: nothing to overlap.
+ */
+export function deviceRunsAhead(): boolean {
+  return activeBackend() === 'webgpu' && process.env.MIDTRAIN_LOOKAHEAD !== '0';
+}
+
+/**
  * True when AdamW can run as one native in-place pass per parameter (native.ts nativeFusedAdamW, the same
  * signature as webgpu-adamw's fusedAdamW: no new tensors per step, ~13 tfjs ops per parameter → one loop).
  */

@@ -3,6 +3,7 @@
 // what to persist; checkpoints are handed out through a callback at the steps the caller asks for.
 import * as tf from '@tensorflow/tfjs';
 import type { PretrainConfig, StepLog } from '../runs/types';
+import { deviceRunsAhead } from '../backend/caps';
 import { batchLoss, initParams, paramsFromArrays, paramsToArrays, disposeParams, type Params } from '../model/gpt';
 import { AdamW, clipByGlobalNorm, lrAt } from './optim';
 import { MixtureSampler, weightsAt, type RoleShards } from './sampler';
@@ -17,6 +18,11 @@ export interface TrainHooks {
   onCheckpoint?: (ck: Checkpoint) => void;
   /** Skip validation (replaying a parent's steps to materialise a checkpoint needs no curves). */
   skipEval?: boolean;
+  /**
+   * Steps after which the loop waits for the device before recording the next one, so that step's log comes
+   * out when its work is done (a benchmark's timer start). Evaluations, checkpoints and the last step always do.
+   */
+  syncAt?: (step: number) => boolean;
 }
 
 export interface PretrainOptions extends TrainHooks {
@@ -32,21 +38,26 @@ export interface PretrainOptions extends TrainHooks {
 /** Fails with one line when a non-finite loss appears; the caller keeps the last good checkpoint. */
 export class NonFiniteLossError extends Error {}
 
-/** Gradient of the mean loss over `batchSize` sequences, accumulated over micro-batches. */
+/**
+ * Gradient of the mean loss over `batchSize` sequences, accumulated over micro-batches. The loss stays a
+ * device scalar (summed on the device, never read here): every read waits for the device (GPU) to drain.
+ */
 export function accumulateGrads(
   params: Params, cfg: PretrainConfig['model'], micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
-): { loss: number; grads: Record<string, tf.Tensor> } {
+): { loss: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const names = Object.keys(params);
   const vars = names.map((n) => params[n]);
   let acc: Record<string, tf.Tensor> | undefined;
-  // Losses are summed on the device and read once per step: every read waits for the device (GPU) to drain.
-  let lossSum: tf.Tensor = tf.scalar(0);
+  let lossSum: tf.Scalar | undefined;
   for (const b of micros()) {
     const { value, grads } = tf.variableGrads(() => batchLoss(params, cfg, b), vars);
-    const sum = tf.add(lossSum, value);
-    lossSum.dispose();
-    value.dispose();
-    lossSum = sum;
+    if (!lossSum) lossSum = value;
+    else {
+      const sum = tf.add(lossSum, value) as tf.Scalar;
+      lossSum.dispose();
+      value.dispose();
+      lossSum = sum;
+    }
     const byName: Record<string, tf.Tensor> = {};
     names.forEach((n, i) => (byName[n] = grads[vars[i].name]));
     if (!acc) acc = byName;
@@ -59,17 +70,18 @@ export function accumulateGrads(
       }
     }
   }
-  if (!acc) throw new Error('accumulateGrads: no micro-batches');
+  if (!acc || !lossSum) throw new Error('accumulateGrads: no micro-batches');
   if (nMicro > 1) {
     for (const n of names) {
       const mean = tf.div(acc[n], nMicro);
       acc[n].dispose();
       acc[n] = mean;
     }
+    const mean = tf.div(lossSum, nMicro) as tf.Scalar;
+    lossSum.dispose();
+    lossSum = mean;
   }
-  const loss = lossSum.dataSync()[0] / nMicro;
-  lossSum.dispose();
-  return { loss, grads: acc };
+  return { loss: lossSum, grads: acc };
 }
 
 export function disposeGrads(grads: Record<string, tf.Tensor>): void {
@@ -77,22 +89,37 @@ export function disposeGrads(grads: Record<string, tf.Tensor>): void {
 }
 
 /**
- * One optimizer step, shared by pretraining and SFT: accumulate gradients over the micro-batches, stop on a
- * non-finite loss (before the weights change, so the last checkpoint stays good), clip, apply AdamW.
+ * One optimizer step, shared by pretraining and SFT: accumulate gradients over the micro-batches, clip, apply
+ * AdamW. Returns [mean loss, gradient norm before clipping] as a device tensor, not yet read: pass it to
+ * readStepStats, now or (on a device that runs ahead) after the next step has been recorded.
  */
 export function optimizerStep(
   params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
-  micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number, what: string, stepNumber: number,
-): { loss: number; gradNorm: number } {
+  micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
+): tf.Tensor1D {
   const { loss, grads } = accumulateGrads(params, cfg, micros, nMicro);
-  if (!Number.isFinite(loss)) {
-    disposeGrads(grads);
-    throw new NonFiniteLossError(`non-finite ${what} loss (${loss}) at step ${stepNumber}: run stopped, last good checkpoint kept`);
+  const norm = optimizer.clipAndStep(grads, lr, gradClip);
+  const stats = tf.tidy(() => tf.stack([loss, norm]) as tf.Tensor1D);
+  loss.dispose();
+  norm.dispose();
+  return stats;
+}
+
+/**
+ * Reads (and disposes) a step's [loss, gradient norm]; fails with one line on a non-finite loss. The weights
+ * may already hold that step's update, but no checkpoint is taken before its stats are read and found
+ * finite, so the last checkpoint stays good.
+ */
+export async function readStepStats(stats: tf.Tensor1D, what: string, stepNumber: number): Promise<{ loss: number; gradNorm: number }> {
+  let v: Float32Array;
+  try {
+    v = (await stats.data()) as Float32Array; // the copy is queued now, behind the step's work
+  } finally {
+    stats.dispose(); // not before: webgpu's read writes into the tensor's record when it completes
   }
-  const clipped = clipByGlobalNorm(grads, gradClip);
-  optimizer.step(clipped.grads, lr);
-  disposeGrads(clipped.grads);
-  return { loss, gradNorm: clipped.norm };
+  const [loss, gradNorm] = [v[0], v[1]];
+  if (!Number.isFinite(loss)) throw new NonFiniteLossError(`non-finite ${what} loss (${loss}) at step ${stepNumber}: run stopped, last good checkpoint kept`);
+  return { loss, gradNorm };
 }
 
 /** Let the event loop breathe (progress bars, signals, lock heartbeats) between steps. */
@@ -110,6 +137,24 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
 
   const params = opts.start ? paramsFromArrays(cfg, opts.start.params) : initParams(cfg, config.seed);
   const optimizer = new AdamW(params, config.optim);
+  // On a GPU the loop records step s+1 before it reads step s's loss (deviceRunsAhead), so the device
+  // always has queued work; `pending` is the recorded step whose stats are not read yet. A step that is
+  // evaluated or checkpointed is read before anything else is recorded: those read the weights.
+  const runsAhead = deviceRunsAhead();
+  type Recorded = { step: number; lr: number; stats: Promise<{ loss: number; gradNorm: number }>; t0: number };
+  let pending: Recorded | undefined;
+  const logOf = async (r: Recorded): Promise<StepLog> => {
+    const { loss, gradNorm } = await r.stats;
+    return {
+      step: r.step,
+      tokens: r.step * config.batchSize * T,
+      lr: r.lr,
+      trainLoss: loss,
+      gradNorm,
+      tokensPerSec: (config.batchSize * T) / Math.max(1e-3, (Date.now() - r.t0) / 1000),
+      weights: weightsAt(config.mixture, r.step - 1, total),
+    };
+  };
   try {
     if (opts.start?.adam) optimizer.load(opts.start.adam);
     let step = opts.start?.step ?? 0;
@@ -117,26 +162,29 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
     while (step < stop) {
       const lr = lrAt(step, total, config.optim);
       const s = step;
-      const { loss, gradNorm } = optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, function* () {
+      const stats = optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, function* () {
         for (let m = 0; m < nMicro; m++) yield sampler.batch(s, m, config.microBatch);
-      }, nMicro, 'training', step + 1);
+      }, nMicro);
       step += 1;
-      const now = Date.now();
-      const log: StepLog = {
-        step,
-        tokens: step * config.batchSize * T,
-        lr,
-        trainLoss: loss,
-        gradNorm,
-        tokensPerSec: (config.batchSize * T) / Math.max(1e-3, (now - t0) / 1000),
-        weights: weightsAt(config.mixture, step - 1, total),
-      };
-      if (!opts.skipEval && (step % config.evalEvery === 0 || step === total)) log.val = evaluateRoles(params, cfg, val);
-      // The log goes out (and into metrics.jsonl) before the checkpoint: a checkpoint never runs ahead of the
-      // metrics, so a run killed in between resumes from the previous checkpoint and redoes these steps.
-      yield log;
-      if (opts.checkpointAt?.(step)) {
-        opts.onCheckpoint?.({ step, params: paramsToArrays(params), adam: optimizer.state(), sampler: { seed: config.seed, step } });
+      const current: Recorded = { step, lr, stats: readStepStats(stats, 'training', step), t0 };
+      current.stats.catch(() => { /* awaited below; this only keeps an early failure from being "unhandled" */ });
+      if (pending) {
+        yield await logOf(pending);
+        pending = undefined;
+      }
+      const evalNow = !opts.skipEval && (step % config.evalEvery === 0 || step === total);
+      const checkpointNow = opts.checkpointAt?.(step) ?? false;
+      if (runsAhead && !evalNow && !checkpointNow && step < stop && !opts.syncAt?.(step)) {
+        pending = current;
+      } else {
+        const log = await logOf(current);
+        if (evalNow) log.val = evaluateRoles(params, cfg, val);
+        // The log goes out (and into metrics.jsonl) before the checkpoint: a checkpoint never runs ahead of the
+        // metrics, so a run killed in between resumes from the previous checkpoint and redoes these steps.
+        yield log;
+        if (checkpointNow) {
+          opts.onCheckpoint?.({ step, params: paramsToArrays(params), adam: optimizer.state(), sampler: { seed: config.seed, step } });
+        }
       }
       await yieldToEventLoop();
       t0 = Date.now();

@@ -9,7 +9,7 @@ import { Rng, mixSeed } from '../rng';
 import { evaluate } from './evaluate';
 import { valWindows } from './sampler';
 import { generate } from './generate';
-import { optimizerStep, yieldToEventLoop, type TrainHooks } from './pretrain';
+import { optimizerStep, readStepStats, yieldToEventLoop, type TrainHooks } from './pretrain';
 import type { Checkpoint } from './checkpoint';
 
 /** One tokenised example: ids = prompt + response + eos; `promptLen` ids are masked out of the loss. */
@@ -118,7 +118,7 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
     while (step < stop) {
       const lr = lrAt(step, total, config.optim);
       const batch = sftBatch(sftStepExamples(train.length, config.batchSize, config.seed, step).map((i) => train[i]));
-      const { loss, gradNorm } = optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => [batch], 1, 'SFT', step + 1);
+      const { loss, gradNorm } = await readStepStats(optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => [batch], 1), 'SFT', step + 1);
       step += 1;
       tokens += batch.B * batch.T;
       const log: StepLog = {

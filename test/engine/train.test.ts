@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { lrAt } from '../../src/train/optim';
 import { MixtureSampler, weightsAt, valWindows } from '../../src/train/sampler';
 import { pretrain, NonFiniteLossError } from '../../src/train/pretrain';
+import { deviceRunsAhead } from '../../src/backend/caps';
 import { encodeExample, sftBatch, sftStepExamples } from '../../src/train/sft';
 import { generate } from '../../src/train/generate';
 import { initParams, forward, disposeParams, paramsToArrays } from '../../src/model/gpt';
@@ -69,7 +70,9 @@ test('pretrain: loss falls on learnable data, eval logs per role, and tensor cou
   const early = logs.slice(0, 3).reduce((s, l) => s + l.trainLoss, 0) / 3;
   const late = logs.slice(-3).reduce((s, l) => s + l.trainLoss, 0) / 3;
   assert.ok(late < early - 0.3, `train loss ${early} → ${late}`);
-  assert.equal(new Set(counts.slice(1)).size, 1, `tensor count changed during training: ${counts.join(',')}`);
+  // A device that runs ahead may still be reading the next step's [loss, norm] when a log comes out: one tensor.
+  const slack = deviceRunsAhead() ? 1 : 0;
+  assert.ok(Math.max(...counts.slice(1)) - Math.min(...counts.slice(1)) <= slack, `tensor count changed during training: ${counts.join(',')}`);
   assert.equal(tf.memory().numTensors, before, 'the generator disposes its weights and optimizer state');
 });
 

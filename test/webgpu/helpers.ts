@@ -1,8 +1,10 @@
 // Shared by the GPU-path tests: a small GPT, fixed batches, and a few AdamW steps of the engine's own
-// training step (variableGrads → clipByGlobalNorm → AdamW), so backends can be compared loss for loss.
+// training step (optimizerStep: gradients → clipping → AdamW, read by readStepStats), so backends can be
+// compared loss for loss and gradient norm for gradient norm.
 import * as tf from '@tensorflow/tfjs';
-import { initParams, batchLoss, disposeParams, type Batch } from '../../src/model/gpt';
-import { AdamW, clipByGlobalNorm } from '../../src/train/optim';
+import { initParams, disposeParams, type Batch } from '../../src/model/gpt';
+import { AdamW } from '../../src/train/optim';
+import { optimizerStep, readStepStats } from '../../src/train/pretrain';
 import type { ModelConfig, OptimConfig } from '../../src/runs/types';
 import { Rng } from '../../src/rng';
 
@@ -25,24 +27,18 @@ export function batches(): Batch[] {
   });
 }
 
-/** STEPS AdamW steps from seed-42 weights; returns the loss before each step and tensor counts after each. */
-export async function train(data: Batch[]): Promise<{ losses: number[]; tensors: number[] }> {
+/** STEPS AdamW steps from seed-42 weights; returns the loss and gradient norm of each step and tensor counts after each. */
+export async function train(data: Batch[]): Promise<{ losses: number[]; gradNorms: number[]; tensors: number[] }> {
   const params = initParams(CFG, 42);
   const opt = new AdamW(params, OPT);
-  const losses: number[] = [], tensors: number[] = [];
-  for (const batch of data) {
-    const { value, grads: byVar } = tf.variableGrads(() => batchLoss(params, CFG, batch));
-    // variableGrads keys by variable name; the optimizer wants parameter names.
-    const grads = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, byVar[v.name]]));
-    const { grads: clipped } = clipByGlobalNorm(grads, OPT.gradClip);
-    opt.step(clipped, OPT.lr);
-    losses.push((await value.data())[0]);
-    value.dispose();
-    for (const g of Object.values(clipped)) g.dispose();
+  const losses: number[] = [], gradNorms: number[] = [], tensors: number[] = [];
+  for (const [i, batch] of data.entries()) {
+    const { loss, gradNorm } = await readStepStats(optimizerStep(params, CFG, opt, OPT.lr, OPT.gradClip, () => [batch], 1), 'test', i + 1);
+    losses.push(loss);
+    gradNorms.push(gradNorm);
     tensors.push(tf.memory().numTensors);
   }
   opt.dispose();
   disposeParams(params);
-  return { losses, tensors };
+  return { losses, gradNorms, tensors };
 }
-

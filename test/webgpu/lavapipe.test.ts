@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../../src/backend/choose';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { countWebgpuCalls, perStep } from '../../src/backend/webgpu-stats';
-import { STEPS, batches, train } from './helpers';
+import { OPT, STEPS, batches, train } from './helpers';
 
 const lvp = lavapipeInfo();
 const skip = lvp ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh; Dawn rejects Debian 12\'s own Mesa 22)';
@@ -29,10 +29,16 @@ test('webgpu on lavapipe trains like wasm: same losses from the same weights, no
     console.log(`# losses webgpu ${got.losses.map((x) => x.toFixed(6)).join(' ')}`);
     const c = perStep(counts, STEPS);
     console.log(`# per step: ${c.kernels} kernels, ${c.dispatches} dispatches, ${c.submits} submits, ${c.createBuffer} createBuffer, ${c.mapAsync} readbacks`);
+    console.log(`# grad norms wasm   ${ref.gradNorms.map((x) => x.toFixed(6)).join(' ')}`);
+    console.log(`# grad norms webgpu ${got.gradNorms.map((x) => x.toFixed(6)).join(' ')}`);
     got.losses.forEach((l, i) => {
       assert.ok(Number.isFinite(l), `step ${i}: loss ${l}`);
       assert.ok(Math.abs(l - ref.losses[i]) <= 1e-4 * Math.max(1, Math.abs(ref.losses[i])), `step ${i}: webgpu ${l} vs wasm ${ref.losses[i]}`);
+      // The norm is computed on the GPU there (webgpu-adamw.ts) and on the host here.
+      assert.ok(Math.abs(got.gradNorms[i] - ref.gradNorms[i]) <= 1e-4 * Math.max(1, ref.gradNorms[i]), `step ${i}: grad norm webgpu ${got.gradNorms[i]} vs wasm ${ref.gradNorms[i]}`);
     });
+    // Clipping (to 1.0) must have acted in some steps and not in others for this to test both paths.
+    assert.ok(ref.gradNorms.some((n) => n > OPT.gradClip) && ref.gradNorms.some((n) => n <= OPT.gradClip), `norms ${ref.gradNorms}: want steps above and below the clip`);
     assert.ok(got.losses[STEPS - 1] < got.losses[0], 'training must lower the loss');
     // After the first step (which creates optimizer state), every step must leave the tensor count unchanged.
     assert.deepEqual(got.tensors.slice(1), got.tensors.slice(1).map(() => got.tensors[1]), `tensor counts per step: ${got.tensors}`);
