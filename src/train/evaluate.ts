@@ -5,18 +5,26 @@ import type { Role } from '../config';
 import { batchLoss, type Batch, type Params } from '../model/gpt';
 import { valWindows, type RoleShards } from './sampler';
 
-/** Mean loss per counted token over all batches (each batch's mean weighted by its counted tokens). */
+/**
+ * Mean loss per counted token over all batches (each batch's mean weighted by its counted tokens). The
+ * batch losses are read together, once: on a GPU every read waits for the queue to drain.
+ */
 export function evaluate(params: Params, cfg: ModelConfig, batches: Batch[]): number {
+  const counted = batches.map((b) => ({ b, n: b.weights ? b.weights.reduce((s, w) => s + w, 0) : b.B * b.T })).filter((x) => x.n > 0);
+  if (counted.length === 0) return NaN;
+  // One tidy per batch, so each batch's activations are freed before the next runs.
+  const perBatch = counted.map(({ b }) => tf.tidy(() => batchLoss(params, cfg, b)));
+  const losses = tf.stack(perBatch);
+  perBatch.forEach((t) => t.dispose());
+  const values = losses.dataSync();
+  losses.dispose();
   let sum = 0;
   let count = 0;
-  for (const b of batches) {
-    const n = b.weights ? b.weights.reduce((s, w) => s + w, 0) : b.B * b.T;
-    if (n === 0) continue;
-    const loss = tf.tidy(() => batchLoss(params, cfg, b).dataSync()[0]);
-    sum += loss * n;
+  counted.forEach(({ n }, i) => {
+    sum += values[i] * n;
     count += n;
-  }
-  return count > 0 ? sum / count : NaN;
+  });
+  return sum / count;
 }
 
 /** Fixed validation batches for every role that has data, built once per run. */
