@@ -9,6 +9,8 @@
 //   options: --preset NAME | --d N --layers N --heads N --vocab N; --context T --batch B --steps N --warmup N
 //            --backend NAME (default webgpu; any backend works, the GPU counters are then 0)
 //            --cpu-profile FILE: V8 CPU profile of the timed steps (open in Chrome DevTools) + top self times
+//            --null-device: Dawn's null backend (nothing runs, readbacks are zeros): the step's wall time is
+//              the host's alone, the most tokens/s any GPU could give this code; losses are meaningless
 import * as fs from 'fs';
 import * as inspector from 'inspector';
 import * as tf from '@tensorflow/tfjs';
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
     vocabSize: int(a, 'vocab', base.vocabSize), contextLength: int(a, 'context', Math.min(base.contextLength, 512)),
   };
   const B = int(a, 'batch', 8), T = cfg.contextLength, steps = int(a, 'steps', 4), warmup = int(a, 'warmup', 2);
+  if (a['null-device']) process.env.MIDTRAIN_WEBGPU_NULL = '1';
   const report = await initBackend({ backend: (a.backend ?? 'webgpu') as never });
   console.log(`model d=${cfg.dModel} layers=${cfg.nLayers} heads=${cfg.nHeads} vocab=${cfg.vocabSize} T=${T} B=${B}: ${countParams(cfg).toLocaleString('en-US')} params`);
 

@@ -52,6 +52,13 @@ export interface WebgpuOptions {
   lavapipe?: boolean;
   /** Extra Dawn toggles for create(), e.g. 'enable-dawn-features=allow_unsafe_apis'. */
   dawnFlags?: string[];
+  /**
+   * Dawn's null backend: every WebGPU call is validated and recorded, no GPU runs anything and readbacks
+   * return zeros. A training step's time is then the host's alone, the ceiling on what any GPU can give this
+   * code (bench/webgpu-profile.ts --null-device). Never chosen automatically: MIDTRAIN_WEBGPU_NULL=1 takes
+   * effect only where webgpu is forced (allowSoftware).
+   */
+  nullDevice?: boolean;
   /** Command-buffer batching of the tfjs backend (ops per submit; tfjs default 15). Default: MIDTRAIN_WEBGPU_BATCH or 64. */
   submitBatch?: number;
   /** Replace tfjs's staging-buffer upload with queue.writeBuffer (no createBuffer per upload). Default true (MIDTRAIN_WEBGPU_FAST_UPLOAD=0: off). */
@@ -62,6 +69,8 @@ export interface WebgpuAdapterSummary {
   /** Human-readable adapter name, e.g. "nvidia hopper NVIDIA H200". */
   name: string;
   software: boolean;
+  /** Dawn's null backend (WebgpuOptions.nullDevice): nothing runs. */
+  nullDevice?: boolean;
   features: string[];
 }
 
@@ -163,14 +172,15 @@ function dropNavigatorGpu(): void {
 export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<WebgpuResult> {
   if (state?.device && tf.getBackend() === 'webgpu') return { ok: true, detail: describe(state.summary), adapter: state.summary };
   // A forced webgpu on a machine with no Vulkan loader falls back to the cached lavapipe, if fetched.
-  const wantLavapipe = opts.lavapipe ?? (process.env.MIDTRAIN_WEBGPU_LAVAPIPE === '1'
-    || (opts.allowSoftware === true && process.platform === 'linux' && !hasVulkanLoader() && lavapipeInfo() !== undefined));
-  const allowSoftware = opts.allowSoftware || wantLavapipe;
+  const nullDevice = opts.nullDevice ?? (process.env.MIDTRAIN_WEBGPU_NULL === '1' && opts.allowSoftware === true);
+  const wantLavapipe = !nullDevice && (opts.lavapipe ?? (process.env.MIDTRAIN_WEBGPU_LAVAPIPE === '1'
+    || (opts.allowSoftware === true && process.platform === 'linux' && !hasVulkanLoader() && lavapipeInfo() !== undefined)));
+  const allowSoftware = opts.allowSoftware || wantLavapipe || nullDevice;
   if (wantLavapipe) {
     const lvp = lavapipeInfo();
     if (!lvp) return { ok: false, reason: 'lavapipe requested but not fetched (run kernel-setup/lavapipe.sh)' };
     useLavapipe(lvp);
-  } else if (process.platform === 'linux' && !hasVulkanLoader()) {
+  } else if (!nullDevice && process.platform === 'linux' && !hasVulkanLoader()) {
     // Checked first because Dawn would print a warning to stderr on every CPU-only machine.
     return { ok: false, reason: 'no Vulkan loader (libvulkan.so.1) on this machine' };
   }
@@ -180,15 +190,15 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   } catch (e) {
     return { ok: false, reason: `dawn.node failed to load: ${String((e as Error).message).split('\n')[0]}` };
   }
-  const gpu = mod.create(opts.dawnFlags ?? []);
+  const gpu = mod.create([...(nullDevice ? ['backend=null'] : []), ...(opts.dawnFlags ?? [])]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return { ok: false, reason: 'Dawn found no adapter (no Vulkan driver for a GPU)' };
+  if (!adapter) return { ok: false, reason: nullDevice ? 'this dawn.node has no null backend' : 'Dawn found no adapter (no Vulkan driver for a GPU)' };
   const info = adapter.info ?? {};
-  const name = adapterName(info);
-  const software = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(`${info.architecture} ${info.device} ${info.description}`);
+  const name = nullDevice ? 'Dawn null device (nothing runs: host time only)' : adapterName(info);
+  const software = nullDevice || info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(`${info.architecture} ${info.device} ${info.description}`);
   if (software && !allowSoftware) return { ok: false, reason: `only a software adapter (${name}); force with MIDTRAIN_BACKEND=webgpu` };
   const features = ['timestamp-query', 'shader-f16', 'subgroups'].filter((f) => adapter.features.has(f));
-  const summary: WebgpuAdapterSummary = { name, software, features };
+  const summary: WebgpuAdapterSummary = { name, software, features, ...(nullDevice ? { nullDevice } : {}) };
 
   installGlobals(gpu, mod.globals);
   const webgpu: typeof import('@tensorflow/tfjs-backend-webgpu') = require('@tensorflow/tfjs-backend-webgpu');
@@ -243,7 +253,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
 }
 
 function describe(s: WebgpuAdapterSummary): string {
-  return `${s.name} via Dawn/Vulkan${s.software ? ' (software adapter)' : ''}`;
+  return s.nullDevice ? s.name : `${s.name} via Dawn/Vulkan${s.software ? ' (software adapter)' : ''}`;
 }
 
 let uncapturedErrors = 0;

@@ -1,0 +1,53 @@
+// The host's side of a webgpu training step, on Dawn's null device (nothing runs on any GPU, so no Vulkan
+// driver is needed and CI has it wherever dawn.node loads). The per-step WebGPU call counts are what the host
+// pays for on any GPU; this pins them so a change that brings back per-step buffer creation, a readback in the
+// step, or a pile of extra dispatches fails here rather than on a GPU machine nobody has at hand.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { releaseWebgpu, tryWebgpuBackend } from '../../src/backend/webgpu';
+import { countWebgpuCalls, perStep } from '../../src/backend/webgpu-stats';
+import { MODEL_PRESETS } from '../../src/model/presets';
+import { initParams, disposeParams } from '../../src/model/gpt';
+import { AdamW } from '../../src/train/optim';
+import { optimizerStep, readStepStats } from '../../src/train/pretrain';
+import { Rng } from '../../src/rng';
+import type { OptimConfig } from '../../src/runs/types';
+
+const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
+
+test('webgpu step on the null device: no buffers created, one readback, a bounded number of dispatches', { timeout: 120_000 }, async (t) => {
+  const r = await tryWebgpuBackend({ nullDevice: true });
+  if (!r.ok) return t.skip(`no Dawn null device: ${r.reason}`);
+  try {
+    const cfg = { ...MODEL_PRESETS.tiny, contextLength: 64 };
+    const params = initParams(cfg, 1);
+    const opt = new AdamW(params, OPT);
+    const rng = new Rng(3);
+    const B = 2, T = cfg.contextLength;
+    const step = async (i: number) => {
+      const b = { inputs: Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize)), targets: Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize)), B, T };
+      await readStepStats(optimizerStep(params, cfg, opt, OPT.lr, OPT.gradClip, () => [b], 1), 'null-device', i);
+    };
+    for (let i = 1; i <= 2; i++) await step(i); // pipelines compiled, buffers pooled, optimizer state owned
+    const before = tf.memory().numTensors;
+    const STEPS = 3;
+    const { counts } = await countWebgpuCalls(async () => { for (let i = 3; i < 3 + STEPS; i++) await step(i); });
+    const c = perStep(counts, STEPS);
+    const nParams = Object.keys(params).length;
+    console.log(`# tiny (${cfg.nLayers} layers, ${nParams} parameters) per step: ${c.kernels} kernels, ${c.dispatches} dispatches, ${c.submits} submits, ${c.createBuffer} createBuffer, ${c.writeBuffer} writeBuffer, ${c.mapAsync} readbacks`);
+    assert.equal(c.createBuffer, 0, 'a steady-state step must not create GPU buffers (uploads go through queue.writeBuffer, buffers are pooled)');
+    assert.equal(c.mapAsync, 1, 'one readback per step: the [loss, grad norm] pair');
+    assert.equal(c.createComputePipeline, 0, 'no pipeline compiles after the first steps');
+    // Measured 2026-11-28: 372 dispatches for tiny (4 layers, 52 parameters): the optimizer's 2 per parameter
+    // + 1, and ~67 per layer for forward and backward. More means a kernel lost its fused form (docs/gpu.md).
+    const budget = 2 * nParams + 1 + 70 * cfg.nLayers;
+    assert.ok(c.dispatches <= budget, `dispatches per step ${c.dispatches} > budget ${budget}`);
+    assert.ok(c.submits <= 8, `submits per step ${c.submits}`);
+    assert.equal(tf.memory().numTensors, before, 'no tensors leak per step');
+    opt.dispose();
+    disposeParams(params);
+  } finally {
+    releaseWebgpu();
+  }
+});
