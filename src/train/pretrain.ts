@@ -141,8 +141,11 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
   // always has queued work; `pending` is the recorded step whose stats are not read yet. A step that is
   // evaluated or checkpointed is read before anything else is recorded: those read the weights.
   const runsAhead = deviceRunsAhead();
-  type Recorded = { step: number; lr: number; stats: Promise<{ loss: number; gradNorm: number }>; t0: number };
+  type Recorded = { step: number; lr: number; stats: Promise<{ loss: number; gradNorm: number }> };
   let pending: Recorded | undefined;
+  // Speed = this step's tokens over the time since the loop last resumed (after the previous log, its eval,
+  // checkpoint and the consumer): one step's recording plus the wait for its stats, a step period either way.
+  let t0 = Date.now();
   const logOf = async (r: Recorded): Promise<StepLog> => {
     const { loss, gradNorm } = await r.stats;
     return {
@@ -151,14 +154,13 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
       lr: r.lr,
       trainLoss: loss,
       gradNorm,
-      tokensPerSec: (config.batchSize * T) / Math.max(1e-3, (Date.now() - r.t0) / 1000),
+      tokensPerSec: (config.batchSize * T) / Math.max(1e-3, (Date.now() - t0) / 1000),
       weights: weightsAt(config.mixture, r.step - 1, total),
     };
   };
   try {
     if (opts.start?.adam) optimizer.load(opts.start.adam);
     let step = opts.start?.step ?? 0;
-    let t0 = Date.now();
     while (step < stop) {
       const lr = lrAt(step, total, config.optim);
       const s = step;
@@ -166,7 +168,7 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
         for (let m = 0; m < nMicro; m++) yield sampler.batch(s, m, config.microBatch);
       }, nMicro);
       step += 1;
-      const current: Recorded = { step, lr, stats: readStepStats(stats, 'training', step), t0 };
+      const current: Recorded = { step, lr, stats: readStepStats(stats, 'training', step) };
       current.stats.catch(() => { /* awaited below; this only keeps an early failure from being "unhandled" */ });
       if (pending) {
         yield await logOf(pending);
