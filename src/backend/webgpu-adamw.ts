@@ -53,6 +53,15 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 /** Workgroups per gradient for the sum of squares (each loops over its share): partial sums per gradient. */
 const NORM_GROUPS = 128;
 
+/** WGSL: the workgroup's per-thread values `s` summed into acc[0] (a tree over workgroup memory `acc`). */
+const WORKGROUP_SUM = /* wgsl */ `
+  acc[lid.x] = s;
+  workgroupBarrier();
+  for (var w = ${WORKGROUP / 2}u; w > 0u; w = w / 2u) {
+    if (lid.x < w) { acc[lid.x] = acc[lid.x] + acc[lid.x + w]; }
+    workgroupBarrier();
+  }`;
+
 const SUMSQ_SHADER = /* wgsl */ `
 struct Part { n: u32, slot: u32, pad0: u32, pad1: u32 };
 @group(0) @binding(0) var<storage, read> g: array<f32>;
@@ -70,12 +79,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     s = s + x * x;
     i = i + stride;
   }
-  acc[lid.x] = s;
-  workgroupBarrier();
-  for (var w = ${WORKGROUP / 2}u; w > 0u; w = w / 2u) {
-    if (lid.x < w) { acc[lid.x] = acc[lid.x] + acc[lid.x + w]; }
-    workgroupBarrier();
-  }
+${WORKGROUP_SUM}
   if (lid.x == 0u) { partial[q.slot + wid.x] = acc[0]; }
 }`;
 
@@ -89,12 +93,7 @@ var<workgroup> acc: array<f32, ${WORKGROUP}>;
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   var s = 0.0;
   for (var i = lid.x; i < q.total; i = i + ${WORKGROUP}u) { s = s + partial[i]; }
-  acc[lid.x] = s;
-  workgroupBarrier();
-  for (var w = ${WORKGROUP / 2}u; w > 0u; w = w / 2u) {
-    if (lid.x < w) { acc[lid.x] = acc[lid.x] + acc[lid.x + w]; }
-    workgroupBarrier();
-  }
+${WORKGROUP_SUM}
   if (lid.x == 0u) {
     let norm = sqrt(acc[0]);
     var coef = 1.0;
