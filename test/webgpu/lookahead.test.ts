@@ -2,6 +2,10 @@
 // On lavapipe, the same run with and without that (MIDTRAIN_LOOKAHEAD=0) must log the same losses, gradient
 // norms and validation losses, hand out the same checkpoints, and really have recorded a step ahead.
 // Skips, saying why, without lavapipe.
+//
+// "The same" within what two identical runs differ by: tfjs-webgpu on lavapipe is not bit-reproducible
+// (measured: up to 1.8e-6 in a weight after 9 steps between two runs with lookahead off, also with all of
+// this project's kernels off). A checkpoint taken a step late would differ by ~lr = 3e-3.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -48,17 +52,17 @@ test('webgpu: reading each step\'s loss one step late changes nothing the run lo
     assert.deepEqual(got.logs.map((l) => l.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'one log per step, in order');
     got.logs.forEach((l, i) => {
       const e = ref.logs[i];
-      assert.ok(Math.abs(l.trainLoss - e.trainLoss) <= 1e-6, `step ${l.step}: loss ${l.trainLoss} vs ${e.trainLoss}`);
-      assert.ok(Math.abs(l.gradNorm! - e.gradNorm!) <= 1e-6 * Math.max(1, e.gradNorm!), `step ${l.step}: grad norm ${l.gradNorm} vs ${e.gradNorm}`);
+      assert.ok(Math.abs(l.trainLoss - e.trainLoss) <= 1e-5, `step ${l.step}: loss ${l.trainLoss} vs ${e.trainLoss}`);
+      assert.ok(Math.abs(l.gradNorm! - e.gradNorm!) <= 1e-5 * Math.max(1, e.gradNorm!), `step ${l.step}: grad norm ${l.gradNorm} vs ${e.gradNorm}`);
       assert.deepEqual(Object.keys(l.val ?? {}), Object.keys(e.val ?? {}), `step ${l.step}: evaluated roles`);
-      for (const [role, v] of Object.entries(l.val ?? {})) assert.ok(Math.abs(v! - e.val![role as 'general']!) <= 1e-6, `step ${l.step} val ${role}`);
+      for (const [role, v] of Object.entries(l.val ?? {})) assert.ok(Math.abs(v! - e.val![role as 'general']!) <= 1e-5, `step ${l.step} val ${role}`);
     });
     assert.deepEqual(got.checkpoints.map((c) => c.step), [3, 6, 9]);
     got.checkpoints.forEach((c, i) => {
       for (const [k, a] of Object.entries(c.params)) {
         const b = ref.checkpoints[i].params[k];
         const worst = a.reduce((w, x, j) => Math.max(w, Math.abs(x - b[j])), 0);
-        assert.ok(worst <= 1e-6, `checkpoint ${c.step} ${k}: differs by ${worst}`);
+        assert.ok(worst <= 1e-4, `checkpoint ${c.step} ${k}: differs by ${worst}`);
       }
     });
     // Step 1 is neither evaluated nor checkpointed: its log came out after step 2 was recorded (twice the
