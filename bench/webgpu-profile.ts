@@ -9,6 +9,8 @@
 //   options: --preset NAME | --d N --layers N --heads N --vocab N; --context T --batch B --steps N --warmup N
 //            --backend NAME (default webgpu; any backend works, the GPU counters are then 0)
 //            --cpu-profile FILE: V8 CPU profile of the timed steps (open in Chrome DevTools) + top self times
+//            --kernel-times: one more step with every GPU dispatch timed (WebGPU timestamp queries, each
+//              dispatch in its own pass): GPU ms per kernel kind, and their total = the GPU's busy time
 //            --null-device: Dawn's null backend (nothing runs, readbacks are zeros): the step's wall time is
 //              the host's alone, the most tokens/s any GPU could give this code; losses are meaningless
 import * as fs from 'fs';
@@ -72,6 +74,28 @@ function topSelfTime(p: CpuProfile, n: number): string[] {
     total += p.timeDeltas[i] ?? 0;
   });
   return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
+}
+
+/**
+ * Runs one step under tf.time(): every dispatch, tfjs's and this project's (webgpu-dispatch.ts), in its own
+ * timed pass. Prints GPU milliseconds by kernel kind, largest first, and the step's total GPU time.
+ */
+async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void> {
+  let stats: tf.Tensor | undefined;
+  const t = await tf.time(() => { stats = step(); });
+  stats?.dispose();
+  const info = (t as { getExtraProfileInfo?: () => string }).getExtraProfileInfo?.() ?? '';
+  const byName = new Map<string, { n: number; ms: number }>();
+  for (const part of info.split(', ').filter(Boolean)) {
+    const i = part.lastIndexOf(': ');
+    const name = part.slice(0, i), ms = Number(part.slice(i + 2));
+    const e = byName.get(name) ?? { n: 0, ms: 0 };
+    byName.set(name, { n: e.n + 1, ms: e.ms + ms });
+  }
+  const total = t.kernelMs as number;
+  const rows = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms);
+  console.log(`GPU time of one step: ${total.toFixed(1)} ms in ${rows.reduce((n, r) => n + r[1].n, 0)} timed dispatches (the timed steps took ${wallMs.toFixed(1)} ms/step wall)`);
+  for (const [name, e] of rows.slice(0, 15)) console.log(`  ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.ms.toFixed(2).padStart(9)} ms  ${String(e.n).padStart(4)}×  ${name}`);
 }
 
 const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
@@ -142,6 +166,7 @@ async function main(): Promise<void> {
     console.log(`host records a step in ${rec.toFixed(1)} ms of ${ms.toFixed(1)} ms/step wall (${((100 * rec) / ms).toFixed(0)}%; ${runsAhead ? 'loss read one step late' : 'loss read at once'}): near 100% the host is the bottleneck, far below it the GPU is`);
   }
   console.log(`${report.name}: ${ms.toFixed(1)} ms/step, ${((B * T) / (ms / 1000)).toFixed(0)} tokens/s`);
+  if (a['kernel-times'] && report.name === 'webgpu') await kernelTimes(() => optimizerStep(params, cfg, opt, OPT.lr, OPT.gradClip, function* () { yield batch(); }, 1), ms);
   if (profile) {
     const tmp = `${a['cpu-profile']}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(profile));

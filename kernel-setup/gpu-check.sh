@@ -95,12 +95,12 @@ fi
 # 1. The bench: tfjs-webgpu and PyTorch (CUDA) on the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304),
 #    context 512, B 16, through the real pretraining loop; its last line is the ratio.
 # 2. The profile: the same shape's step with per-step counts (kernels, dispatches, submits, buffers,
-#    readbacks), the host's time to record a step against the step's wall time, and a CPU profile's top
-#    functions by self time.
+#    readbacks), the host's time to record a step against the step's wall time, one step's GPU time per
+#    kernel kind (timestamp queries), and a CPU profile's top functions by self time.
 # 3. The same profile with the host-time fixes off, for the before/after on this GPU.
 export MIDTRAIN_PYTHON=${MIDTRAIN_PYTHON:-$(command -v python3)}
 BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m}
-PROFILE_ARGS=${GPU_CHECK_PROFILE_ARGS:---preset pythia-70m --context 512 --batch 16 --steps 5 --warmup 2}
+PROFILE_ARGS=${GPU_CHECK_PROFILE_ARGS:---preset pythia-70m --context 512 --batch 16 --steps 5 --warmup 2 --kernel-times}
 TMO=${GPU_CHECK_TIMEOUT:-420}
 BUDGET=${GPU_CHECK_BUDGET:-540}
 # Seconds the next run may take: its own limit, capped by what is left of the whole check's budget (the

@@ -19,6 +19,7 @@
 // gradient for the norm, a readback, then one multiply per gradient).
 import * as tf from '@tensorflow/tfjs';
 import { webgpuDevice } from './webgpu';
+import { recordDispatch } from './webgpu-dispatch';
 
 const WORKGROUP = 256;
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension: larger parameters use a 2-D grid. */
@@ -141,12 +142,9 @@ interface Backend {
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
   submitQueue(): void;
-  commandEncoder: { beginComputePass(d?: object): PassEncoder };
-  computePassEncoder: PassEncoder | null;
   commandQueueOwnedIds: WeakSet<object>;
   queue: { writeBuffer(b: unknown, o: number, d: ArrayBufferView): void };
 }
-interface PassEncoder { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y?: number, z?: number): void; end(): void }
 
 let gpu: Gpu | undefined;
 let gpuDevice: unknown;
@@ -186,15 +184,6 @@ function ownBuffer(v: tf.Variable, backend: Backend): void {
   owned.set(v, v.dataId);
 }
 
-/** Records one dispatch into tfjs's own compute pass, so it is ordered after the ops that produced its inputs. */
-function dispatch(backend: Backend, pipeline: Pipeline, bindGroup: unknown, gx: number, gy = 1): void {
-  backend.ensureCommandEncoderReady();
-  if (!backend.computePassEncoder) backend.computePassEncoder = backend.commandEncoder.beginComputePass();
-  backend.computePassEncoder.setPipeline(pipeline);
-  backend.computePassEncoder.setBindGroup(0, bindGroup);
-  backend.computePassEncoder.dispatchWorkgroups(gx, gy);
-}
-
 function bufferOf(backend: Backend, t: tf.Tensor): unknown {
   return backend.tensorMap.get(t.dataId).resource;
 }
@@ -227,11 +216,11 @@ function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable
       backend.queue.writeBuffer(u.buf, 0, Uint32Array.from([n, slot, 0, 0]));
       g.sumsqUniforms.set(params[name], u);
     }
-    dispatch(backend, g.sumsqPipeline, g.device.createBindGroup({
+    backend.commandQueueOwnedIds.add(grad.dataId);
+    recordDispatch('midtrain-grad-sumsq', g.sumsqPipeline, g.device.createBindGroup({
       layout,
       entries: [{ binding: 0, resource: { buffer: bufferOf(backend, grad) } }, { binding: 1, resource: { buffer: partials } }, { binding: 2, resource: { buffer: u.buf } }],
-    }), groups);
-    backend.commandQueueOwnedIds.add(grad.dataId);
+    }), [groups, 1]);
     slot += groups;
   }
   const out = tf.zeros([2]);
@@ -240,11 +229,11 @@ function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable
   new Uint32Array(fin, 0, 1)[0] = slots;
   new Float32Array(fin, 4, 1)[0] = maxNorm;
   backend.queue.writeBuffer(g.normUniform, 0, new Uint8Array(fin));
-  dispatch(backend, g.normPipeline, g.device.createBindGroup({
+  backend.commandQueueOwnedIds.add(out.dataId);
+  recordDispatch('midtrain-grad-norm', g.normPipeline, g.device.createBindGroup({
     layout: g.normPipeline.getBindGroupLayout(0),
     entries: [{ binding: 0, resource: { buffer: partials } }, { binding: 1, resource: { buffer: bufferOf(backend, out) } }, { binding: 2, resource: { buffer: g.normUniform } }],
-  }), 1);
-  backend.commandQueueOwnedIds.add(out.dataId);
+  }), [1, 1]);
   backend.tensorMap.get(out.dataId).values = null;
   return out;
 }
@@ -287,22 +276,24 @@ export function fusedAdamW(
       g.paramUniforms.set(p, cached);
     }
     const res = (t: tf.Tensor) => ({ buffer: bufferOf(backend, t) });
-    dispatch(backend, g.pipeline, g.device.createBindGroup({
+    // Keeps the gradient's buffer out of the free pool until the submit (a queue.writeBuffer into a
+    // reused buffer would otherwise land before this dispatch reads it).
+    for (const t of [p, m[name], v[name], grad]) backend.commandQueueOwnedIds.add(t.dataId);
+    recordDispatch('midtrain-adamw', g.pipeline, g.device.createBindGroup({
       layout,
       entries: [
         { binding: 0, resource: res(p) }, { binding: 1, resource: res(m[name]) }, { binding: 2, resource: res(v[name]) },
         { binding: 3, resource: res(grad) }, { binding: 4, resource: { buffer: g.stepUniform } }, { binding: 5, resource: { buffer: cached.buf } },
         { binding: 6, resource: { buffer: clipBuffer } },
       ],
-    }), gx, gy);
-    // Keeps the gradient's buffer out of the free pool until the submit (a queue.writeBuffer into a
-    // reused buffer would otherwise land before this dispatch reads it).
-    for (const t of [p, m[name], v[name], grad]) backend.commandQueueOwnedIds.add(t.dataId);
+    }), [gx, gy]);
     // A read (data()/dataSync()) caches the values on the CPU and later reads return that copy; the GPU
     // buffer has just changed under it, so drop the copy.
     for (const t of [p, m[name], v[name]]) backend.tensorMap.get(t.dataId).values = null;
   }
-  // Submit now: the next step's uniform writes must not overtake these dispatches.
+  // Submit now: the next step's uniform writes must not overtake these dispatches. (The last dispatch may
+  // have submitted already, leaving no encoder: tfjs's submitQueue needs one.)
+  backend.ensureCommandEncoderReady();
   backend.endComputePassEncoder();
   backend.submitQueue();
   return norm;

@@ -31,6 +31,7 @@ import * as tf from '@tensorflow/tfjs';
 import { NATIVE_FUSED_KERNELS } from './caps';
 import { FUSED_GRAD_KERNELS, registerFusedGradients } from './fused-gradients';
 import { webgpuDevice } from './webgpu';
+import { recordDispatch } from './webgpu-dispatch';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -49,18 +50,11 @@ interface Backend {
   tensorMap: { get(id: object): { resource: unknown } };
   makeTensorInfo(shape: number[], dtype: tf.DataType): TensorInfo;
   uploadToGPU(id: object): void;
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-  commandEncoder: { beginComputePass(d?: object): Pass };
-  computePassEncoder: Pass | null;
   commandQueueOwnedIds: WeakSet<object>;
-  dispatchCountInPass: number;
   bufferManager: { acquireBuffer(size: number, usage: number): unknown };
   uniformPendingDisposal: unknown[];
   queue: { writeBuffer(b: unknown, o: number, d: ArrayBufferView): void };
 }
-interface Pass { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y?: number, z?: number): void }
 interface Device {
   createShaderModule(d: object): unknown;
   createComputePipeline(d: object): Pipeline;
@@ -103,17 +97,9 @@ function run(name: string, code: string, inputs: TensorInfo[], outShapes: number
   const entries = [...inputs, ...outputs].map((t, i) => ({ binding: i, resource: { buffer: backend.tensorMap.get(t.dataId).resource } }));
   entries.push({ binding: entries.length, resource: { buffer: ub } });
   const bindGroup = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
-  backend.ensureCommandEncoderReady();
-  if (!backend.computePassEncoder) backend.computePassEncoder = backend.commandEncoder.beginComputePass();
-  backend.computePassEncoder.setPipeline(p);
-  backend.computePassEncoder.setBindGroup(0, bindGroup);
-  backend.computePassEncoder.dispatchWorkgroups(groups[0], groups[1]);
+  // Held until the submit that carries this dispatch (recordDispatch may submit at once).
   for (const t of [...inputs, ...outputs]) backend.commandQueueOwnedIds.add(t.dataId);
-  backend.dispatchCountInPass++;
-  if (backend.dispatchCountInPass >= (tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') as number)) {
-    backend.endComputePassEncoder();
-    backend.submitQueue();
-  }
+  recordDispatch(name, p, bindGroup, groups);
   return outputs;
 }
 

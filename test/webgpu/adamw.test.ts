@@ -146,6 +146,11 @@ test('clipping on the GPU (AdamW.clipAndStep on webgpu) equals clipByGlobalNorm 
     const { counts } = await countWebgpuCalls(() => opt.clipAndStep(grads(), OPT.lr, 1).dispose());
     assert.equal(counts.mapAsync, 0, 'clipping must not read anything back');
     assert.ok(counts.dispatches <= 2 * names.length + 1 + names.length + 2, `dispatches ${counts.dispatches}`);
+    // Under tf.time() (bench/webgpu-profile.ts --kernel-times) these dispatches are timed and named like tfjs's.
+    const timing = await tf.time(() => opt.clipAndStep(grads(), OPT.lr, 1).dispose());
+    const info = (timing as { getExtraProfileInfo?: () => string }).getExtraProfileInfo?.() ?? '';
+    for (const k of ['midtrain-grad-sumsq', 'midtrain-grad-norm', 'midtrain-adamw']) assert.ok(info.includes(`${k}: `), `${k} missing from the timings: ${info.slice(0, 200)}`);
+    assert.ok(timing.kernelMs as number > 0, `GPU time ${timing.kernelMs}`);
     Object.values(params).forEach((x) => x.dispose());
     opt.dispose();
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
