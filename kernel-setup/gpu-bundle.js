@@ -88,6 +88,8 @@ function bundle(entry, dst) {
     // cleanly ("not installed"); `webgpu`'s ESM index is never loaded (dawn.node comes via MIDTRAIN_DAWN_NODE).
     external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', '*.node'],
     logLevel: 'warning',
+    // Class names as written: --kernel-times reports tfjs's programs by constructor name.
+    keepNames: true,
     sourcemap: false,
     legalComments: 'none',
   });
