@@ -10,7 +10,8 @@
 //            --backend NAME (default webgpu; any backend works, the GPU counters are then 0)
 //            --cpu-profile FILE: V8 CPU profile of the timed steps (open in Chrome DevTools) + top self times
 //            --kernel-times: one more step with every GPU dispatch timed (WebGPU timestamp queries, each
-//              dispatch in its own pass): GPU ms per kernel kind, and their total = the GPU's busy time
+//              dispatch in its own pass): GPU ms per kernel kind, and their total = the GPU's busy time;
+//              then the matmuls by shape with the GFLOP/s each reached
 //            --null-device: Dawn's null backend (nothing runs, readbacks are zeros): the step's wall time is
 //              the host's alone, the most tokens/s any GPU could give this code; losses are meaningless
 import * as fs from 'fs';
@@ -96,6 +97,24 @@ async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void>
   const rows = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms);
   console.log(`GPU time of one step: ${total.toFixed(1)} ms in ${rows.reduce((n, r) => n + r[1].n, 0)} timed dispatches (the timed steps took ${wallMs.toFixed(1)} ms/step wall)`);
   for (const [name, e] of rows.slice(0, 15)) console.log(`  ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.ms.toFixed(2).padStart(9)} ms  ${String(e.n).padStart(4)}×  ${name}`);
+
+  // The matmuls by shape, from tf.profile (which sees tfjs kernels with their shapes): where tfjs's WGSL
+  // matmul reaches what throughput. K = |a| / (batch·M), since a holds batch·M·K values either way round.
+  const prof = await tf.profile(() => step());
+  (prof.result as tf.Tensor).dispose();
+  const mm = new Map<string, { n: number; ms: number; flop: number }>();
+  for (const k of prof.kernels.filter((x) => x.name === 'BatchMatMul')) {
+    const out = k.outputShapes[0] as number[], a = k.inputShapes[0] as number[];
+    const outSize = out.reduce((x, y) => x * y, 1), rows = out.slice(0, -1).reduce((x, y) => x * y, 1);
+    const K = a.reduce((x, y) => x * y, 1) / rows;
+    const key = `${k.inputShapes.map((sh) => `[${sh}]`).join('×')} (${String(k.extraInfo).split(':')[0]})`;
+    const e = mm.get(key) ?? { n: 0, ms: 0, flop: 0 };
+    mm.set(key, { n: e.n + 1, ms: e.ms + (k.kernelTimeMs as number), flop: e.flop + 2 * outSize * K });
+  }
+  const mmRows = [...mm.entries()].sort((x, y) => y[1].ms - x[1].ms);
+  const mmMs = mmRows.reduce((t, r) => t + r[1].ms, 0), mmFlop = mmRows.reduce((t, r) => t + r[1].flop, 0);
+  console.log(`matmuls: ${mmMs.toFixed(1)} ms, ${(mmFlop / 1e9).toFixed(0)} GFLOP, ${(mmFlop / mmMs / 1e6).toFixed(0)} GFLOP/s overall; by shape:`);
+  for (const [key, e] of mmRows.slice(0, 12)) console.log(`  ${e.ms.toFixed(2).padStart(9)} ms  ${String(e.n).padStart(3)}×  ${(e.flop / e.ms / 1e6).toFixed(0).padStart(7)} GFLOP/s  ${key}`);
 }
 
 const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
