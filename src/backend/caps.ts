@@ -4,13 +4,13 @@
 // Why flags instead of backend names in the engine: the wasm backend's matmul with a transposed operand
 // runs at 1–3 GFLOP/s (an explicit transpose + plain matmul is ~10x faster there), while the native,
 // tensorflow and webgpu backends handle transposes inside the kernel at full speed. Fused kernels
-// (attention, layer norm, cross-entropy, AdamW) exist only on the native backend.
+// (attention, layer norm, cross-entropy, GELU, rotary, AdamW) exist on the native and webgpu backends.
 import * as tf from '@tensorflow/tfjs';
 
 /** Backends whose MatMul/BatchMatMul take transposeA/transposeB at full speed. */
 const FAST_TRANSPOSE_BACKENDS = new Set(['native', 'tensorflow', 'webgpu', 'webgl']);
 
-/** Fused kernels registered by the native backend (kernel names for `tf.engine().runKernel`). */
+/** Fused kernels the native and webgpu backends register (kernel names for `tf.engine().runKernel`). */
 export const NATIVE_FUSED_KERNELS = {
   /** Causal multi-head attention forward: inputs {q, k, v} [B, H, T, Dh] → [B, H, T, Dh]. */
   attention: 'MidtrainCausalAttention',
