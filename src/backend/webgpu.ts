@@ -398,7 +398,6 @@ function installDawnTickHook(): void {
 
 /** Spins Dawn's event processing until `buf` is mapped (or mapping failed, or 5 minutes passed). */
 function waitMapped(buf: StagingBuffer): void {
-  const t0 = performance.now();
   const deadline = Date.now() + 300_000;
   while (buf.mapState === 'pending') {
     const t = pendingTick;
@@ -406,19 +405,7 @@ function waitMapped(buf: StagingBuffer): void {
     if (t) t.run();
     if (Date.now() > deadline) throw new Error('webgpu: synchronous readback timed out after 5 minutes (GPU hung or device lost)');
   }
-  syncWaitMs += performance.now() - t0;
   if (buf.mapState !== 'mapped') throw new Error(`webgpu: synchronous readback failed (buffer ${buf.mapState}; device lost?)`);
-}
-
-let syncWaitMs = 0;
-
-/**
- * Milliseconds the host has spent blocked in synchronous readbacks (dataSync) since the process started:
- * the GPU finishing queued work. Wall time minus this is host time; per step, wait / wall is a lower
- * bound on how busy the GPU was.
- */
-export function webgpuSyncWaitMs(): number {
-  return syncWaitMs;
 }
 
 // GPUBufferUsage bits (WebGPU spec constants; the globals exist only after installGlobals).
