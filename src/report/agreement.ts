@@ -55,6 +55,13 @@ function noiseWhy(d: MeanCi, fmt: (x: number) => string): string {
   return `the interval spans zero: a difference of ${fmt(d.mean)} is within seed noise (±${fmt(d.halfWidth).replace('+', '')}) at this scale`;
 }
 
+/** The "why" of an interval verdict: seed noise and missing runs read the same for every claim; each claim says why it agrees or not. */
+function whyOf(verdict: Verdict, d: MeanCi, fmt: (x: number) => string, reasons: { agrees: string; disagrees: string }): string {
+  if (verdict === 'inconclusive') return noiseWhy(d, fmt);
+  if (verdict === 'not run') return 'no finished runs';
+  return reasons[verdict];
+}
+
 /** How far SFT moved the general loss on average (general val after SFT − the parent's before): the room forgetting has. */
 export function meanSftShift(result: ExperimentResult): number {
   const shifts: number[] = [];
@@ -89,9 +96,10 @@ export function sftLossRows(mid: ExperimentResult, points: readonly ProximityPoi
       paper: `${pc(paperRel)} (${p.size})`,
       ours: ciText(rel, pc),
       verdict,
-      why: verdict === 'inconclusive' ? noiseWhy(rel, pc) : verdict === 'not run' ? 'no finished runs' :
-        verdict === 'agrees' ? `same direction; size ${Math.abs(rel.mean) > Math.abs(paperRel) ? 'larger' : 'smaller'} than the paper’s` :
-        `the paper’s gain is small (${pc(paperRel)}) and our stand-in data differ${proximityNote(points, p.model, p.task)}`,
+      why: whyOf(verdict, rel, pc, {
+        agrees: `same direction; size ${Math.abs(rel.mean) > Math.abs(paperRel) ? 'larger' : 'smaller'} than the paper’s`,
+        disagrees: `the paper’s gain is small (${pc(paperRel)}) and our stand-in data differ${proximityNote(points, p.model, p.task)}`,
+      }),
     };
   });
 }
@@ -136,7 +144,7 @@ export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
       paper: `${f3(paperDiff)} (${p.size})`,
       ours: ciText(d, f3),
       verdict,
-      why: (verdict === 'inconclusive' ? noiseWhy(d, f3) : verdict === 'not run' ? 'no finished runs' : verdict === 'agrees' ? 'same direction' : 'opposite direction') +
+      why: whyOf(verdict, d, f3, { agrees: 'same direction', disagrees: 'opposite direction' }) +
         preSftNote(mid, p.model) + sameLrNote(mid, p.model, p.task) + (Number.isFinite(shift) ? `; SFT moves general loss by ${f3(shift)} on average here` : ''),
     };
   });
@@ -160,8 +168,7 @@ export function cptRows(cpt: ExperimentResult): AgreementRow[] {
       paper: 'CPT forgets the most (qualitative)',
       ours: ciText(d, f3),
       verdict,
-      why: verdict === 'inconclusive' ? noiseWhy(d, f3) : verdict === 'agrees' ? 'same direction' : verdict === 'not run' ? 'no finished runs' :
-        'the CPT branch here starts late and is short, so it sees little domain-only data before SFT',
+      why: whyOf(verdict, d, f3, { agrees: 'same direction', disagrees: 'the CPT branch here starts late and is short, so it sees little domain-only data before SFT' }),
     });
   }
   return rows;
@@ -180,8 +187,7 @@ export function timingRow(timing: ExperimentResult, task: SftTaskName = 'pycode'
     paper: 'earlier is better',
     ours: ciText(d, f3),
     verdict,
-    why: verdict === 'inconclusive' ? noiseWhy(d, f3) : verdict === 'agrees' ? 'an earlier branch sees more domain tokens, as in the paper' : verdict === 'not run' ? 'no finished runs' :
-      'a late branch here is fresher in memory at SFT time, and the whole run is short',
+    why: whyOf(verdict, d, f3, { agrees: 'an earlier branch sees more domain tokens, as in the paper', disagrees: 'a late branch here is fresher in memory at SFT time, and the whole run is short' }),
   };
 }
 
