@@ -1,6 +1,7 @@
-// `npm run report -- [--preset tiny|small|…] [--jobs N] [--timeout S]`: train every run first in N worker processes
-// when --jobs > 1 (experiments/workers.ts), then execute every notebook headlessly on a preset (the foundation's runner), then check that each experiment notebook left its artifact (tables and figures)
-// and print where the report is: reports/<preset>/{<notebook>.html, figures/, tables/, summary.md, runs.json}.
+// `npm run report -- [--preset tiny|small|…] [--jobs N] [--timeout S]`: with --jobs > 1, train every run first
+// in N worker processes (experiments/workers.ts); then execute every notebook headlessly on a preset (the
+// foundation's runner), check that each experiment notebook left its artifact (tables and figures) and
+// print where the report is: reports/<preset>/{<notebook>.html, figures/, tables/, summary.md, runs.json}.
 import * as fs from 'fs';
 import * as path from 'path';
 import { reportsDir } from '../config';
