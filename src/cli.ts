@@ -43,7 +43,7 @@ export function tinyDemo(dataHash: string): RunConfig[] {
   const finetune: SftConfig = {
     kind: 'sft', name: 'tiny-demo/sft-pycode', preset: 'tiny', task: 'pycode', parent: { runId: runId(midtrain, dataHash), atFraction: 1 },
     optim: { ...s.sft.optim, lr: s.sft.lrs[0] }, epochs: s.sft.epochs, batchSize: s.sft.batchSize, maxExamples: s.sft.maxExamples,
-    evalEvery: s.sft.evalEvery, evalTokens: s.sft.evalTokens, accuracyExamples: s.sft.accuracyExamples, seed: s.sft.seeds[0],
+    evalEvery: s.sft.evalEvery, valExamples: s.sft.valExamples, evalTokens: s.sft.evalTokens, accuracyExamples: s.sft.accuracyExamples, seed: s.sft.seeds[0],
   };
   return [baseline, midtrain, finetune];
 }

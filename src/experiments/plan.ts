@@ -32,14 +32,6 @@ export interface ExperimentPlan {
 
 export const BASELINE = 'baseline';
 
-/**
- * The data hash SFT runs are identified by: the manifest hash, plus "+val<n>" when the preset evaluates SFT
- * val loss on the first n val examples only (the runs then see a different view of the data).
- */
-export function sftDataHash(dataHash: string, scale: ExperimentScale): string {
-  return scale.sft.valExamples !== undefined ? `${dataHash}+val${scale.sft.valExamples}` : dataHash;
-}
-
 /** The baseline: general data for the whole schedule, keeping a checkpoint wherever a branch may leave it. */
 export function baselineConfig(scale: ExperimentScale, extraFractions: number[] = []): PretrainConfig {
   const p = scale.pretrain;
@@ -94,6 +86,7 @@ export function sftConfig(scale: ExperimentScale, model: string, parentId: strin
     batchSize: s.batchSize,
     ...(s.maxExamples !== undefined ? { maxExamples: s.maxExamples } : {}),
     evalEvery: s.evalEvery,
+    ...(s.valExamples !== undefined ? { valExamples: s.valExamples } : {}),
     evalTokens: s.evalTokens,
     accuracyExamples: s.accuracyExamples,
     seed,
@@ -132,7 +125,7 @@ export function planExperiment(
       for (const lr of scale.sft.lrs) {
         for (const seed of scale.sft.seeds) {
           const config = sftConfig(scale, m.model, m.id, task, lr, seed);
-          runs.push({ id: runId(config, sftDataHash(dataHash, scale)), config, parentId: m.id, model: m.model, branch: runs.find((r) => r.id === m.id)?.branch, task, lr, seed });
+          runs.push({ id: runId(config, dataHash), config, parentId: m.id, model: m.model, branch: runs.find((r) => r.id === m.id)?.branch, task, lr, seed });
         }
       }
     }

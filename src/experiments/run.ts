@@ -4,10 +4,10 @@
 import type { PresetName, Role } from '../config';
 import type { RunRecord, StepLog } from '../runs/types';
 import { getOrRun, readMetrics, runId } from '../runs/store';
-import { ensureData, type DataBundle } from '../data';
+import { ensureData } from '../data';
 import { initBackend } from '../backend/choose';
 import { progress } from '../report/display';
-import { planExperiment, sftDataHash, type ExperimentPlan } from './plan';
+import { planExperiment, type ExperimentPlan } from './plan';
 import { EXPERIMENT_NAMES, type BranchOverrides, type Experiment, type ExperimentName } from './definitions';
 import { scaleFor, type ExperimentScale } from './scale';
 import type { ExperimentResult, ProximityAnalysis, AllResults } from './result';
@@ -40,26 +40,17 @@ export async function allPlans(preset: PresetName): Promise<ExperimentPlan[]> {
   return plans;
 }
 
-/** The bundle SFT runs train on: each task's val split cut to scale.sft.valExamples, under sftDataHash. */
-export function sftDataView(bundle: DataBundle, scale: ExperimentScale): DataBundle {
-  const n = scale.sft.valExamples;
-  if (n === undefined) return bundle;
-  const sft = Object.fromEntries(Object.entries(bundle.sft).map(([name, task]) => [name, { ...task, val: task.val.slice(0, n) }])) as DataBundle['sft'];
-  return { ...bundle, manifestHash: sftDataHash(bundle.manifestHash, scale), sft };
-}
-
 /** Run or reuse every run of an experiment in dependency order; returns the plan with records and metrics. */
 export async function runExperiment(exp: ExperimentName | Experiment, preset: PresetName, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   await initBackend({ quiet: true });
   const bundle = await ensureData(preset, { quiet: true });
   const plan = planExperiment(exp, scaleFor(preset), bundle.manifestHash, runId, opts.overrides);
-  const sftView = sftDataView(bundle, plan.scale);
   const records: Record<string, RunRecord> = {};
   const metrics: Record<string, StepLog[]> = {};
   const bar = opts.quiet ? undefined : progress(plan.runs.length, `${plan.experiment.name} (${preset})`);
   try {
     for (const [i, run] of plan.runs.entries()) {
-      const rec = await getOrRun(run.config, { quiet: true, data: run.config.kind === 'sft' ? sftView : bundle, ...(opts.onLog ? { onLog: (l: StepLog) => opts.onLog!(l, run.config.name) } : {}) });
+      const rec = await getOrRun(run.config, { quiet: true, data: bundle, ...(opts.onLog ? { onLog: (l: StepLog) => opts.onLog!(l, run.config.name) } : {}) });
       if (rec.id !== run.id) {
         throw new Error(`experiments: run "${run.config.name}" got id ${rec.id} from the store but the plan computed ${run.id} (plan and store disagree on the data hash or config)`);
       }

@@ -31,9 +31,9 @@ export interface SftScale {
   evalTokens: number;
   accuracyExamples: number;
   /**
-   * SFT val loss over the first n val examples of each task (all when unset). The run store evaluates a
-   * task's whole val split at every eval; on CPU that dominates a short SFT run (500 examples at small), so
-   * runs see a data view with the split cut, identified by its own data hash (see plan.ts sftDataHash).
+   * SFT val loss over the first n val examples of each task (all when unset). Evaluating a task's whole val
+   * split at every eval dominates a short SFT run on CPU (500 examples at small). Goes into each SFT run's
+   * config (SftConfig.valExamples), so the cut is part of the run's id and of what a report records.
    */
   valExamples?: number;
   /** Everything in OptimConfig except the swept lr. */

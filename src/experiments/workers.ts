@@ -13,10 +13,9 @@ import { lockHolder } from '../runs/lock';
 import type { RunStatus } from '../runs/types';
 import { ensureData } from '../data';
 import { initBackend } from '../backend/choose';
-import { experimentPlan, sftDataView } from './run';
+import { experimentPlan } from './run';
 import { EXPERIMENT_NAMES, type ExperimentName } from './definitions';
 import type { PlannedRun } from './plan';
-import { scaleFor } from './scale';
 
 /** Every run of the given experiments at a preset, once each, parents before children (plan order). */
 export async function studyRuns(preset: PresetName, experiments: readonly ExperimentName[] = EXPERIMENT_NAMES): Promise<PlannedRun[]> {
@@ -58,7 +57,6 @@ export async function workLoop(preset: PresetName, opts: { experiments?: readonl
   await initBackend({ quiet: true });
   const bundle = await ensureData(preset, { quiet: true });
   const runs = await studyRuns(preset, opts.experiments);
-  const sftView = sftDataView(bundle, scaleFor(preset));
   const status = (id: string) => getRun(id)?.status;
   const locked = (id: string) => !!lockHolder(path.join(runDir(id), 'lock'));
   const out: WorkLoopResult = { trained: [], failed: [], blocked: [] };
@@ -73,7 +71,7 @@ export async function workLoop(preset: PresetName, opts: { experiments?: readonl
     try {
       // Two workers can pick the same run at once; the store's lock makes the second wait and return it.
       let stepped = false;
-      const rec = await getOrRun(r.config, { quiet: true, data: r.config.kind === 'sft' ? sftView : bundle, onLog: () => { stepped = true; } });
+      const rec = await getOrRun(r.config, { quiet: true, data: bundle, onLog: () => { stepped = true; } });
       if (rec.status !== 'finished') throw new Error(`ended ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
       if (!stepped) continue;
       out.trained.push(r.config.name);

@@ -13,6 +13,7 @@
 // from its own folder; it branches only because its config names a parent.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { cacheRoot, projectRoot, type Role, type PresetName, type SftTaskName } from '../config';
@@ -343,6 +344,8 @@ async function trainRun(
       wallSeconds: (prev?.summary?.wallSeconds ?? 0) + (Date.now() - started) / 1000,
       tokensPerSec: speeds.length ? speeds[Math.floor(speeds.length / 2)] : 0,
       backend: currentBackend()?.name ?? tf.getBackend(),
+      backendDetail: currentBackend()?.detail,
+      machine: machineClass(),
     };
     if (result) {
       record.summary.accuracy = result.accuracy;
@@ -361,6 +364,11 @@ async function trainRun(
     say(`${config.name} (${id}): FAILED — ${record.error}`);
     return { ...record };
   }
+}
+
+/** CPU model and architecture: runs on the same CPU backend and machine class reproduce bit for bit. */
+export function machineClass(): string {
+  return `${os.cpus()[0]?.model.trim() ?? 'unknown CPU'} (${os.arch()})`;
 }
 
 function writeFileAtomic(file: string, text: string): void {

@@ -82,6 +82,8 @@ export interface SftConfig {
   maxExamples?: number;
   /** Evaluate SFT val loss and general val loss (forgetting) every this many steps. */
   evalEvery: number;
+  /** SFT val loss over the first n val examples; all when unset. */
+  valExamples?: number;
   /** Tokens of the general val split per forgetting evaluation. */
   evalTokens: number;
   /** Test examples used for accuracy (greedy decoding) at the end. */
@@ -117,6 +119,10 @@ export interface RunSummary {
   wallSeconds: number;
   tokensPerSec: number;
   backend: string;
+  /** The backend's own description (ISA, BLAS kernels, threads) and the CPU model the run finished on: with
+   * `backend`, what `midtrain reproduce` compares to choose its tolerance. Not part of the id. */
+  backendDetail?: string;
+  machine?: string;
 }
 
 export interface RunRecord {

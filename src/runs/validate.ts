@@ -59,7 +59,7 @@ const pretrain = object({
 });
 const sft = object({
   kind: [oneOf(['sft'])], name: [str], preset: [oneOf(PRESETS)], task: [oneOf(SFT_TASKS)], parent: [parent], optim: [optim],
-  epochs: [posInt], batchSize: [posInt], maxExamples: [posInt, true], evalEvery: [posInt], evalTokens: [posInt],
+  epochs: [posInt], batchSize: [posInt], maxExamples: [posInt, true], evalEvery: [posInt], valExamples: [posInt, true], evalTokens: [posInt],
   accuracyExamples: [nonNegInt], seed: [nonNegInt], checkpointEvery: [posInt, true],
 });
 

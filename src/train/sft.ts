@@ -98,7 +98,7 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
   const train = opts.task.train.slice(0, config.maxExamples ?? opts.task.train.length).map((e) => encodeExample(e, opts.tokenizer, cfg.contextLength));
   if (train.length === 0) throw new Error(`sft: task ${config.task} has no training examples`);
   const valBatches: Batch[] = [];
-  const val = opts.task.val.map((e) => encodeExample(e, opts.tokenizer, cfg.contextLength));
+  const val = opts.task.val.slice(0, config.valExamples ?? opts.task.val.length).map((e) => encodeExample(e, opts.tokenizer, cfg.contextLength));
   for (let i = 0; i < val.length; i += config.batchSize) valBatches.push(sftBatch(val.slice(i, i + config.batchSize)));
   const generalBatches = valWindows(opts.generalVal, cfg.contextLength, config.evalTokens, config.batchSize);
   const total = config.epochs * sftStepsPerEpoch(train.length, config.batchSize);

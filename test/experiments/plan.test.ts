@@ -1,7 +1,7 @@
 // Experiment definitions and their expansion into run DAGs, with literal expectations.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { planExperiment, branchMixture, planCost, sftDataHash, BASELINE } from '../../src/experiments/plan';
+import { planExperiment, branchMixture, planCost, BASELINE } from '../../src/experiments/plan';
 import { experiment, branchLabel, EXPERIMENTS } from '../../src/experiments/definitions';
 import { scaleFor, SCALES } from '../../src/experiments/scale';
 import { contentId } from './content-id';
@@ -24,13 +24,14 @@ test('the code mixture starts at 10% with {general 0.8, code 0.2}', () => {
   assert.deepEqual(labels, ['baseline', 'code-w20-f10', 'math-w12-f33', 'instruction-w5-f66', 'knowledge-w20-f66', 'web-quality-w20-f66']);
 });
 
-test('SFT runs are identified by the data view they evaluate on (val split cut to valExamples)', () => {
+test('SFT runs record their val cut in the config, so the id and the report carry it', () => {
   const plan = planExperiment('baseline', tiny, 'data0', contentId);
   const sft = plan.runs.find((r) => r.config.kind === 'sft')!;
-  assert.equal(sftDataHash('data0', tiny), 'data0+val16');
-  assert.equal(sft.id, contentId(sft.config, 'data0+val16'));
-  assert.equal(plan.runs[0].id, contentId(plan.runs[0].config, 'data0'), 'pretraining runs use the manifest hash');
-  assert.equal(sftDataHash('data0', scaleFor('pythia-70m')), 'data0', 'no cut: the manifest hash');
+  assert.equal(sft.config.kind === 'sft' && sft.config.valExamples, 16);
+  assert.equal(sft.id, contentId(sft.config, 'data0'), 'every run of a plan is identified by the manifest hash');
+  const uncut = planExperiment('baseline', { ...tiny, sft: { ...tiny.sft, valExamples: undefined } }, 'data0', contentId).runs.find((r) => r.config.kind === 'sft')!;
+  assert.equal(uncut.config.kind === 'sft' && 'valExamples' in uncut.config, false, 'no cut: no field');
+  assert.notEqual(uncut.id, sft.id, 'the cut changes the id');
 });
 
 test('CPT is 100% domain data from its start', () => {
