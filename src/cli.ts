@@ -2,6 +2,7 @@
 //   midtrain run <config.json | tiny-demo>   train / resume / reuse one run (or the built-in demo chain)
 //   midtrain sweep <sweep.json>              a list of runs, parents first, skipping finished ones
 //   midtrain status                          every run in the store: lineage, progress, curves
+//   midtrain reproduce <report> [runs…]      re-train runs of a committed report in a scratch store, compare its numbers
 // Each command is one function; `sweep --slurm` and `status <sweep.json>` go to src/runs/slurm-cli.ts.
 import * as fs from 'fs';
 import type { PresetName } from './config';
@@ -11,12 +12,18 @@ import { validateRunConfig } from './runs/validate';
 import { initBackend, parseBackendName, formatBackendReport, releaseBackend } from './backend/choose';
 import { ensureData } from './data';
 import { SCALES } from './experiments/scale';
+import { describeFailures, reproduceCaption, reproduceReport } from './report/reproduce';
+import { tableText } from './report/display';
 import { printSlurmSection, readSweepFile, slurmSweepCommand, statusCommand as slurmStatusCommand, SLURM_USAGE } from './runs/slurm-cli';
 
 const USAGE = `usage: midtrain <command> [--backend NAME] [--quiet]
   run <config.json | tiny-demo>   train, resume or reuse a run (tiny-demo: pretrain → midtrain → SFT on the tiny preset)
   sweep <sweep.json>              run { "name", "runs": RunConfig[] } parents first; finished runs are skipped
   status                          every run in the store (${'$'}MIDTRAIN_CACHE/runs): lineage, progress, loss curves
+  reproduce <report folder | runs.json> [run ids or names…] [--stale] [--keep]
+                                  re-train the named runs (and the ancestors they need) in a fresh scratch store and
+                                  compare every committed summary number; exit 1 beyond tolerance (--stale: even when
+                                  the report's ids no longer re-derive under this code; --keep: keep the scratch store)
 ${SLURM_USAGE}`;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -129,6 +136,20 @@ export async function sweepCommand(args: string[], quiet: boolean, data: DataSou
   return runConfigs(configs, `sweep ${sweep.name}`, quiet, data);
 }
 
+/** `midtrain reproduce <report> [runs…]`: the comparison table, then one line per number beyond tolerance. */
+export async function reproduceCommand(args: string[], quiet: boolean): Promise<number> {
+  const flags = new Set(args.filter((a) => a.startsWith('--')));
+  for (const f of flags) if (f !== '--stale' && f !== '--keep') throw new Error(`midtrain reproduce: unknown option ${f} (known: --stale, --keep)`);
+  const [target, ...selectors] = args.filter((a) => !a.startsWith('--'));
+  if (!target) throw new Error('usage: midtrain reproduce <report folder | runs.json> [run ids or names…] [--stale] [--keep]');
+  if (selectors.length === 0) throw new Error(`midtrain reproduce: name the runs to reproduce (ids or names from ${target}); each one re-trains, with its ancestors`);
+  const result = await reproduceReport(target, selectors, { stale: flags.has('--stale'), keep: flags.has('--keep'), quiet });
+  console.log(tableText(result.table, { maxRows: 1000, caption: reproduceCaption(result) }));
+  if (flags.has('--keep')) console.log(`scratch store kept: ${result.scratch}`);
+  for (const line of describeFailures(result)) console.error(`DIFFERS: ${line}`);
+  return result.ok ? 0 : 1;
+}
+
 const SPARK = '▁▂▃▄▅▆▇█';
 
 /** A loss curve as a one-line sparkline over `width` buckets (mean per bucket), with its first and last values. */
@@ -207,7 +228,7 @@ export async function cliMain(argv: string[]): Promise<number> {
     console.log(USAGE);
     return cmd ? 0 : 2;
   }
-  if (cmd === 'run' || cmd === 'sweep') {
+  if (cmd === 'run' || cmd === 'sweep' || cmd === 'reproduce') {
     const report = await initBackend({ backend: backend ? parseBackendName(backend, '--backend') : undefined, quiet: true });
     if (!quiet) console.log(`[midtrain] ${formatBackendReport(report)}`);
   }
@@ -218,6 +239,8 @@ export async function cliMain(argv: string[]): Promise<number> {
       return sweepCommand(args, quiet);
     case 'status':
       return statusCommand(args);
+    case 'reproduce':
+      return reproduceCommand(args, quiet);
     default:
       throw new Error(`midtrain: unknown command "${cmd}"\n${USAGE}`);
   }

@@ -10,5 +10,6 @@ export * from './paper';
 export * from './artifacts';
 export * from './notebook';
 export * from './summary';
+export * from './reproduce';
 export * from './display';
 export * from './export';
