@@ -23,7 +23,7 @@ export function writeSummary(dir: string, f: AllResults, figures: readonly Figur
   const md = [
     `# Midtraining reproduction — summary (preset \`${f.midtraining.plan.scale.preset}\`)`,
     '',
-    `Data manifest: ${prov.dataHash.map((h) => `\`${h}\``).join(', ')} · engine: ${prov.codeVersion.map((h) => `\`${h}\``).join(', ')} · code hash (src/ + notebooks/): \`${codeHash()}\` · git: \`${gitDescribe()}\` · ${prov.runs.length} runs (configs in \`runs.json\`).`,
+    `Data manifest: ${prov.dataHash.map((h) => `\`${h}\``).join(', ')} · engine: ${prov.codeVersion.map((h) => `\`${h}\``).join(', ')} · code hash (src/ + notebooks/): \`${codeHash()}\` · git: \`${gitDescribe()}\` · ${prov.runs.length} runs (configs in \`runs.json\`; re-train any of them and compare its numbers with \`midtrain reproduce reports/${f.midtraining.plan.scale.preset} <run name>\`).`,
     '',
     '## Paper (410M) beside ours',
     '',

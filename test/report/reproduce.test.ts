@@ -83,9 +83,10 @@ test('tolerance: exact on the same CPU backend and machine class, measured bound
   assert.equal(reproduceTolerance(here, { ...here, machine: 'Intel Xeon (x64)' }).abs, TOLERANCE.sameBackend);
   assert.equal(reproduceTolerance(here, { ...here, backendDetail: 'native C++ kernels (avx2, OpenBLAS Haswell, 1 threads)' }).abs, TOLERANCE.sameBackend);
   assert.equal(reproduceTolerance({ backend: 'native' }, here).abs, TOLERANCE.sameBackend, 'an old report without the machine class');
-  assert.equal(reproduceTolerance(here, { ...here, backend: 'wasm' }).abs, TOLERANCE.otherBackend);
-  assert.equal(reproduceTolerance({ ...here, backend: 'webgpu' }, { ...here, backend: 'webgpu' }).abs, TOLERANCE.otherBackend, 'GPU: never exact');
-  const rows = compareSummaries('r', { finalVal: { sft: 1, general: 2 }, accuracy: 0.5, wallSeconds: 3, tokensPerSec: 4, backend: 'native' }, { finalVal: { sft: 1, general: 2 + 2e-4 }, wallSeconds: 9, tokensPerSec: 9, backend: 'native' }, { abs: 1e-4, why: '' });
+  assert.equal(reproduceTolerance(here, { ...here, backend: 'wasm' }).abs, TOLERANCE.otherCpuBackend);
+  assert.equal(reproduceTolerance({ ...here, backend: 'webgpu' }, { ...here, backend: 'webgpu' }).abs, TOLERANCE.gpu, 'GPU: never exact');
+  assert.equal(reproduceTolerance(here, { ...here, backend: 'tensorflow' }).abs, TOLERANCE.gpu);
+  const rows = compareSummaries('r', { finalVal: { sft: 1, general: 2 }, accuracy: 0.5, wallSeconds: 3, tokensPerSec: 4, backend: 'native' }, { finalVal: { sft: 1 + 5e-5, general: 2 + 2e-4 }, wallSeconds: 9, tokensPerSec: 9, backend: 'native' }, { abs: 1e-4, why: '' });
   assert.deepEqual(rows.map((r) => [r.metric, r.ok]).sort(), [['accuracy', false], ['finalVal.general', false], ['finalVal.sft', true]], 'a number missing from the reproduction fails; timings are not compared');
 });
 
