@@ -234,7 +234,7 @@ export async function reproduceReport(target: string, selectors: string[] = [], 
   }
   const stale = order.map((id) => [id, staleness(id, runs[id], bundles.get(runs[id].config.preset)!.manifestHash)] as const).filter(([, why]) => why);
   if (stale.length && !opts.stale) {
-    throw new Error(`reproduce: ${file} is stale under this code: ${stale.length} of ${order.length} run(s) would not get their ids back (${runs[stale[0][0]].name}: ${stale[0][1]}); check out the commit the report was made from, or pass --stale to measure the drift`);
+    throw new Error(`reproduce: ${file} is stale under this code: ${stale.length} of ${order.length} run(s) would not get their ids back (${runs[stale[0][0]].name}: ${stale[0][1]}); re-run the study to refresh it, or pass --stale to re-train anyway and measure the drift`);
   }
   const out: ReproducedRun[] = [];
   const rows: ReproduceRow[] = [];
@@ -257,6 +257,7 @@ export async function reproduceReport(target: string, selectors: string[] = [], 
       say(`${entry.name} (${id}): training in the scratch store`);
       const rec = await getOrRun(config, { quiet: true, data: bundles.get(config.preset)!, onLog: (l) => { steps++; firstStep ??= l.step; } });
       if (rec.status !== 'finished') throw new Error(`reproduce: ${entry.name} (${rec.id}) ended ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
+      if (!opts.stale && rec.id !== id) throw new Error(`reproduce: ${entry.name} got id ${rec.id} from this code, not the recorded ${id}`);
       newIds.set(id, rec.id);
       const total = rec.progress?.totalSteps ?? 0;
       const start = firstStep === undefined ? total : firstStep - 1;

@@ -123,5 +123,5 @@ test('reproduce refuses a stale report before training anything, saying why and 
   const stale = Object.fromEntries(Object.entries(runs).map(([id, r]) => [id, { ...r, codeVersion: 'midtrain@0.1.0+engine0' }]));
   const file = path.join(work, 'stale-runs.json');
   fs.writeFileSync(file, JSON.stringify(stale));
-  await assert.rejects(reproduceReport(file, ['baseline'], { quiet: true }), /stale-runs\.json is stale under this code: 1 of 1 run\(s\) .*made by midtrain@0\.1\.0\+engine0.*--stale/);
+  await assert.rejects(reproduceReport(file, ['baseline'], { quiet: true }), /stale-runs\.json is stale under this code: 1 of 1 run\(s\) .*made by midtrain@0\.1\.0\+engine0.*re-run the study.*--stale/);
 });
