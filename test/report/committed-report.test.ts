@@ -55,7 +55,7 @@ function staleFindings(runs: Record<string, RunEntry>): string[] {
       const was = byName.get(planned.get(id)!.name);
       const what = was ? fieldChanges(was.config, planned.get(id)!) : ['a run the report never had'];
       if (was && was.dataHash !== pre.dataHash) what.push(`data hash ${was.dataHash} → ${pre.dataHash}`);
-      const key = (what.length ? what : [`same config fields; the parent or data hash changed (${was?.dataHash} → ${pre.dataHash})`]).join(', ');
+      const key = (what.length ? what : ['same config and data; the id changed with the engine version or a parent’s id']).join(', ');
       changes.set(key, [...(changes.get(key) ?? []), planned.get(id)!.name]);
     }
     out.push(`today's experiment definitions plan ${missing.length} run(s) the report lacks: ${[...changes].map(([c, names]) => `${names.length} × ${c} (e.g. ${names.slice(0, 2).join(', ')})`).join('; ')}`);
