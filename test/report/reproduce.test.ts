@@ -12,7 +12,9 @@ import { runExperiment } from '../../src/experiments/run';
 import type { Experiment } from '../../src/experiments/definitions';
 import { recordRuns, type RunEntry } from '../../src/report/artifacts';
 import { compareSummaries, readReportRuns, reproduceReport, reproduceTolerance, selectRuns, staleness, describeFailures, withAncestors, TOLERANCE } from '../../src/report/reproduce';
-import { codeVersion } from '../../src/runs/store';
+import { codeVersion, runId } from '../../src/runs/store';
+import { validateRunConfig } from '../../src/runs/validate';
+import { ensureData } from '../../src/data';
 
 const realCache = cacheRoot();
 const previousCache = process.env.MIDTRAIN_CACHE;
@@ -62,6 +64,15 @@ test('a pretraining run, a branch and an SFT child come back identical, with the
   assert.ok(result.ok);
   assert.equal(fs.existsSync(result.scratch), false, 'the scratch store is removed');
   assert.equal(process.env.MIDTRAIN_CACHE, path.join(work, 'cache'), 'the caller’s cache is put back');
+});
+
+test('every config in runs.json gets its recorded id back, as `midtrain run <config>` computes it', async () => {
+  const { runs } = readReportRuns(reportDir);
+  const { manifestHash } = await ensureData('tiny', { quiet: true });
+  for (const [id, r] of Object.entries(runs)) {
+    assert.equal(r.dataHash, manifestHash, `${r.name}: recorded under the data manifest hash itself (no data view)`);
+    assert.equal(runId(validateRunConfig(JSON.parse(JSON.stringify(r.config)), r.name), manifestHash), id, r.name);
+  }
 });
 
 test('a changed recorded number makes reproduce fail, naming the run and the number', async () => {
