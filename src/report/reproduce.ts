@@ -135,6 +135,7 @@ export function staleness(id: string, entry: RunEntry, dataHash?: string): strin
     return `its config is not valid under this code (${(e as Error).message})`;
   }
   if (entry.codeVersion !== codeVersion()) return `made by ${entry.codeVersion}, this code is ${codeVersion()}`;
+  if (entry.dataHash.includes('+')) return `recorded under data ${entry.dataHash}, which is not a data manifest hash this code builds (an old data view, e.g. a val cut now in the config)`;
   if (dataHash !== undefined && entry.dataHash !== dataHash) return `trained on data ${entry.dataHash}, this checkout builds ${dataHash}`;
   const now = runId(entry.config, entry.dataHash);
   if (now !== id) return `its config now hashes to ${now} (the config's shape or the id's inputs changed)`;
@@ -225,17 +226,24 @@ export async function reproduceReport(target: string, selectors: string[] = [], 
   const requested = selectors.length ? selectRuns(runs, selectors, file) : Object.keys(runs);
   const order = withAncestors(runs, requested);
   const say = opts.quiet ? () => {} : (m: string) => console.log(`[reproduce] ${m}`);
+  const refuseStale = (dataHash: (id: string) => string | undefined) => {
+    const stale = order.map((id) => [id, staleness(id, runs[id], dataHash(id))] as const).filter(([, why]) => why);
+    if (stale.length && !opts.stale) {
+      throw new Error(`reproduce: ${file} is stale under this code: ${stale.length} of ${order.length} run(s) would not get their ids back (${runs[stale[0][0]].name}: ${stale[0][1]}); re-run the study to refresh it, or pass --stale to re-train anyway and measure the drift`);
+    }
+  };
+  refuseStale(() => undefined); // before building any data: engine, config shape and id need none
   const report = await initBackend({ backend: opts.backend, quiet: true });
   const data = opts.data ?? ((preset) => ensureData(preset, { quiet: true }));
   const bundles = new Map<string, StoreData>();
   for (const id of order) {
     const preset = runs[id].config.preset;
-    if (!bundles.has(preset)) bundles.set(preset, await data(preset));
+    if (!bundles.has(preset)) {
+      say(`data for preset ${preset} (built once into the cache when missing, which can take minutes)`);
+      bundles.set(preset, await data(preset));
+    }
   }
-  const stale = order.map((id) => [id, staleness(id, runs[id], bundles.get(runs[id].config.preset)!.manifestHash)] as const).filter(([, why]) => why);
-  if (stale.length && !opts.stale) {
-    throw new Error(`reproduce: ${file} is stale under this code: ${stale.length} of ${order.length} run(s) would not get their ids back (${runs[stale[0][0]].name}: ${stale[0][1]}); re-run the study to refresh it, or pass --stale to re-train anyway and measure the drift`);
-  }
+  refuseStale((id) => bundles.get(runs[id].config.preset)!.manifestHash);
   const out: ReproducedRun[] = [];
   const rows: ReproduceRow[] = [];
   const newIds = new Map<string, string>();

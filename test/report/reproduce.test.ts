@@ -127,6 +127,7 @@ test('staleness: a report made by another engine or with an older config shape i
   const { valExamples: _cut, ...oldShape } = entry.config as RunEntry['config'] & { valExamples?: number };
   assert.match(staleness(id, { ...entry, config: oldShape as RunEntry['config'] })!, /config now hashes to sft-/);
   assert.match(staleness(id, entry, 'otherdata')!, /trained on data .*, this checkout builds otherdata/);
+  assert.match(staleness(id, { ...entry, dataHash: `${entry.dataHash}+val16` })!, /recorded under data [0-9a-f]{16}\+val16, which is not a data manifest hash/);
 });
 
 test('reproduce refuses a stale report before training anything, saying why and how to go on', async () => {
