@@ -1,5 +1,5 @@
 // The SFT val cut is a config field: it changes the run id and the SFT val loss, and nothing else a run computes.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -13,6 +13,7 @@ before(async () => {
   process.env.MIDTRAIN_CACHE = fs.mkdtempSync(path.join(os.tmpdir(), 'midtrain-valcut-'));
   await setupBackend();
 });
+after(() => fs.rmSync(process.env.MIDTRAIN_CACHE!, { recursive: true, force: true }));
 
 test('valExamples: SFT val loss over the first n val examples; all of them equals no cut', async () => {
   const data = microData();
