@@ -6,7 +6,7 @@ import type { RunRecord, StepLog } from '../runs/types';
 import { getOrRun, readMetrics, runId } from '../runs/store';
 import { ensureData } from '../data';
 import { initBackend } from '../backend/choose';
-import { progress } from '../report/display';
+import { studyProgress, type RunProgress } from '../report/display';
 import { planExperiment, type ExperimentPlan } from './plan';
 import { EXPERIMENT_NAMES, type BranchOverrides, type Experiment, type ExperimentName } from './definitions';
 import { scaleFor, type ExperimentScale } from './scale';
@@ -47,17 +47,24 @@ export async function runExperiment(exp: ExperimentName | Experiment, preset: Pr
   const plan = planExperiment(exp, scaleFor(preset), bundle.manifestHash, runId, opts.overrides);
   const records: Record<string, RunRecord> = {};
   const metrics: Record<string, StepLog[]> = {};
-  const bar = opts.quiet ? undefined : progress(plan.runs.length, `${plan.experiment.name} (${preset})`);
+  const bar = opts.quiet ? undefined : studyProgress(plan.runs.length, `${plan.experiment.name} (${preset})`);
   try {
     for (const [i, run] of plan.runs.entries()) {
-      const rec = await getOrRun(run.config, { quiet: true, data: bundle, ...(opts.onLog ? { onLog: (l: StepLog) => opts.onLog!(l, run.config.name) } : {}) });
+      // The run's own line and live curve appear only if it really trains (onStart), not when it comes back from the store.
+      let live: RunProgress | undefined;
+      const rec = await getOrRun(run.config, {
+        quiet: true, data: bundle,
+        onStart: ({ totalSteps, startStep }) => { live = bar?.startRun(run.config.name, totalSteps, startStep); },
+        onLog: (l: StepLog) => { live?.log(l); opts.onLog?.(l, run.config.name); },
+      });
+      live?.done();
       if (rec.id !== run.id) {
         throw new Error(`experiments: run "${run.config.name}" got id ${rec.id} from the store but the plan computed ${run.id} (plan and store disagree on the data hash or config)`);
       }
       if (rec.status !== 'finished') throw new Error(`experiments: run "${run.config.name}" (${rec.id}) ended ${rec.status}${rec.error ? `: ${rec.error}` : ''}`);
       records[run.id] = rec;
       metrics[run.id] = readMetrics(run.id);
-      bar?.update(i + 1, { run: run.config.name });
+      bar?.update(i + 1);
       opts.onRun?.(i, plan.runs.length, rec);
     }
   } finally {
@@ -98,7 +105,7 @@ export async function proximityAnalysis(preset: PresetName, opts: RunExperimentO
       if (!cell) continue;
       const q = examplesUnigram(bundle.sft[task].train, (s) => bundle.tokenizer.encode(s), V);
       const advantage = proximity(general, q, { topK }).dist - proximity(mix, q, { topK }).dist;
-      pointList.push({ model: run.model, task, advantage, improvement: cell.relImprovement.mean });
+      pointList.push({ model: run.model, role: run.branch.role, task, advantage, improvement: cell.relImprovement.mean });
     }
   }
   const correlation = pearson(pointList.map((p) => p.advantage), pointList.map((p) => p.improvement));

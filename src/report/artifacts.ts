@@ -13,6 +13,9 @@ import { writeFileAtomic } from './export';
 
 export interface TableArtifact {
   name: string;
+  /** What the table shows, in words, and what its intervals cover (shown above it). */
+  title?: string;
+  caption?: string;
   rows: number;
   columns: string[];
   /** Path relative to reports/<preset>/. */
@@ -21,6 +24,8 @@ export interface TableArtifact {
 
 export interface FigureArtifact {
   name: string;
+  /** The line under the figure: what to look at, which way is better. */
+  caption?: string;
   /** Number of traces and of plotted points: a figure with none is an empty plot. */
   traces: number;
   points: number;

@@ -8,6 +8,7 @@
 // emitted once per kernel, and each figure afterwards is a <div> plus a Plotly.newPlot call.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { StepLog } from '../runs/types';
 
 // ---------------------------------------------------------------------------------------------------------
 // tslab access. The kernel has loaded tslab itself; we only look it up in require.cache, so a plain Node
@@ -115,8 +116,41 @@ function isNumeric(v: unknown): boolean {
 export interface ShowOptions {
   /** Rows shown; the rest are counted in a footer. Default 20. */
   maxRows?: number;
-  /** A caption above the table. */
+  /** A title above the table (what it is, in words). */
+  title?: string;
+  /** A note under the title, e.g. what each ± or interval covers. */
   caption?: string;
+  /** Decimals per column name; other numeric columns get one shared count each (see columnDecimals). */
+  decimals?: Record<string, number>;
+}
+
+/** What a table builder can say about its table, carried with the table object to show() and reports. */
+export interface TableInfo {
+  title?: string;
+  caption?: string;
+  decimals?: Record<string, number>;
+}
+
+const tableInfos = new WeakMap<object, TableInfo>();
+
+/**
+ * Attaches a title, a caption (what its intervals cover) and column decimals to a table; show() and a
+ * notebook report's table() use them unless the call site passes its own. Returns the same table.
+ */
+export function describeTable<T extends Tabular>(t: T, info: TableInfo): T {
+  tableInfos.set(t as object, { ...tableInfos.get(t as object), ...info });
+  return t;
+}
+
+/** The title, caption and decimals attached to a table with describeTable (empty when none). */
+export function tableInfo(t: Tabular): TableInfo {
+  return tableInfos.get(t as object) ?? {};
+}
+
+/** Call-site options over the table's own description. */
+function withInfo(t: Tabular, opts: ShowOptions): ShowOptions {
+  const info = tableInfo(t);
+  return { ...info, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)), decimals: { ...info.decimals, ...opts.decimals } };
 }
 
 /** Per column: true when every shown value is a number (or empty), so it is right-aligned. */
@@ -124,33 +158,72 @@ function numericColumns(v: TableView): boolean[] {
   return v.columns.map((_, j) => v.rows.length > 0 && v.rows.every((r) => r[j] == null || isNumeric(r[j])));
 }
 
+/**
+ * One number of decimals for a column's values, so a column never shows 6.45 beside 6.143: the most any value
+ * needs at 4 significant digits (at most 6). Undefined for all-integer columns (shown in full).
+ */
+export function columnDecimals(values: unknown[]): number | undefined {
+  const nums = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (!nums.some((v) => !Number.isInteger(v))) return undefined;
+  let d = 0;
+  for (const v of nums) {
+    const a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e6)) continue; // exponent form, see formatCell
+    const s = String(Number(v.toPrecision(4)));
+    const dot = s.indexOf('.');
+    if (dot >= 0) d = Math.max(d, s.length - dot - 1);
+  }
+  return Math.min(d, 6);
+}
+
+/** A cell with its column's decimals (numbers in the fixed-point range only; see formatCell for the rest). */
+function formatWith(v: unknown, decimals: number | undefined): string {
+  if (decimals === undefined || typeof v !== 'number' || !Number.isFinite(v)) return formatCell(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return formatCell(v);
+  return v.toFixed(decimals);
+}
+
+/** The shown rows as text, each column with one number of decimals. */
+function formattedRows(v: TableView, opts: ShowOptions): string[][] {
+  const decimals = v.columns.map((c, j) => opts.decimals?.[c] ?? columnDecimals(v.rows.map((r) => r[j])));
+  return v.rows.map((r) => r.map((c, j) => formatWith(c, decimals[j])));
+}
+
 /** The table as a self-contained HTML <table> (inline styles, so it looks the same in Jupyter and in reports). */
-export function tableHtml(t: Tabular, opts: ShowOptions = {}): string {
+export function tableHtml(t: Tabular, options: ShowOptions = {}): string {
+  const opts = withInfo(t, options);
   const v = tableView(t, opts.maxRows ?? 20);
   const numeric = numericColumns(v);
-  const align = (num: boolean) => `text-align:${num ? 'right' : 'left'};padding:2px 8px`;
+  const cells = formattedRows(v, opts);
+  // nowrap: a model name or a "mean ± CI" must not break mid-name; a wide table scrolls instead.
+  const align = (num: boolean) => `text-align:${num ? 'right' : 'left'};padding:2px 8px;white-space:nowrap`;
   const th = (text: string, num: boolean) => `<th style="${align(num)};border-bottom:1px solid #999">${escapeHtml(text)}</th>`;
   const head = (v.index ? th('', true) : '') + v.columns.map((c, j) => th(c, numeric[j])).join('');
-  const body = v.rows.map((r, i) => {
+  const body = cells.map((r, i) => {
     const idx = v.index ? `<th style="${align(true)};font-weight:normal;color:#666">${escapeHtml(String(v.index[i]))}</th>` : '';
-    return `<tr>${idx}${r.map((c, j) => `<td style="${align(numeric[j])};font-variant-numeric:tabular-nums">${escapeHtml(formatCell(c))}</td>`).join('')}</tr>`;
+    return `<tr>${idx}${r.map((c, j) => `<td style="${align(numeric[j])};font-variant-numeric:tabular-nums">${escapeHtml(c)}</td>`).join('')}</tr>`;
   }).join('\n');
   const more = v.totalRows > v.rows.length ? `<div style="color:#666;font-size:90%">${v.rows.length} of ${v.totalRows} rows shown</div>` : '';
-  // A div rather than <caption>: a caption wraps to the table's width, which is narrow for small tables.
-  const caption = opts.caption ? `<div style="font-weight:bold;margin:4px 0">${escapeHtml(opts.caption)}</div>` : '';
-  return `<div class="midtrain-table">${caption}<table style="border-collapse:collapse;font-size:90%"><thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>${more}</div>`;
+  // Divs rather than <caption>: a caption wraps to the table's width, which is narrow for small tables.
+  const title = opts.title ? `<div class="midtrain-table-title" style="font-weight:bold;margin:4px 0">${escapeHtml(opts.title)}</div>` : '';
+  const caption = opts.caption ? `<div class="midtrain-table-caption" style="color:#555;font-size:90%;margin:0 0 4px 0;max-width:60em">${escapeHtml(opts.caption)}</div>` : '';
+  return `<div class="midtrain-table">${title}${caption}<div style="overflow-x:auto"><table style="border-collapse:collapse;font-size:90%"><thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table></div>${more}</div>`;
 }
 
 /** The table as aligned plain text, for terminals and logs. */
-export function tableText(t: Tabular, opts: ShowOptions = {}): string {
+export function tableText(t: Tabular, options: ShowOptions = {}): string {
+  const opts = withInfo(t, options);
   const v = tableView(t, opts.maxRows ?? 20);
   const header = [...(v.index ? [''] : []), ...v.columns];
-  const rows = v.rows.map((r, i) => [...(v.index ? [String(v.index[i])] : []), ...r.map(formatCell)]);
+  const cells = formattedRows(v, opts);
+  const rows = cells.map((r, i) => [...(v.index ? [String(v.index[i])] : []), ...r]);
   const numericCol = [...(v.index ? [true] : []), ...numericColumns(v)];
   const width = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
-  const line = (cells: string[]) => cells.map((c, j) => (numericCol[j] ? c.padStart(width[j]) : c.padEnd(width[j]))).join('  ').trimEnd();
+  const line = (cs: string[]) => cs.map((c, j) => (numericCol[j] ? c.padStart(width[j]) : c.padEnd(width[j]))).join('  ').trimEnd();
   const out = [line(header), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   if (opts.caption) out.unshift(opts.caption);
+  if (opts.title) out.unshift(opts.title);
   if (v.totalRows > v.rows.length) out.push(`(${v.rows.length} of ${v.totalRows} rows shown)`);
   return out.join('\n');
 }
@@ -170,6 +243,8 @@ export interface PlotlyFigure {
   data: PlotlyTrace[];
   layout?: Record<string, unknown>;
   config?: Record<string, unknown>;
+  /** One line under the figure: what to look at and which way is better. */
+  caption?: string;
 }
 
 let bundleText: string | undefined;
@@ -212,11 +287,16 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v ?? {}).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-/** A <div> and the script that draws the figure into it; needs the bundle on the page (plotlyScriptTag). */
+/**
+ * A <div> and the script that draws the figure into it, with the figure's caption under it, all inside one
+ * block `<id>-block` (what a PNG export screenshots). Needs the bundle on the page (plotlyScriptTag).
+ */
 export function figureHtml(fig: PlotlyFigure, id = `midtrain-fig-${process.pid}-${++figureCounter}`): string {
   if (!fig || !Array.isArray(fig.data)) throw new Error('midtrain: a figure is { data: trace[], layout?, config? }');
   const config = { responsive: true, displaylogo: false, ...fig.config };
-  return `<div id="${id}" class="midtrain-figure"></div>
+  const width = typeof fig.layout?.width === 'number' ? `max-width:${fig.layout.width}px;` : '';
+  const caption = fig.caption ? `\n<div class="midtrain-caption" style="${width}margin:2px 0 10px 0;padding:0 8px;color:#444;font-size:90%;font-family:sans-serif">${escapeHtml(fig.caption)}</div>` : '';
+  return `<div id="${id}-block" class="midtrain-figure-block"><div id="${id}" class="midtrain-figure"></div>${caption}</div>
 <script type="text/javascript">(function () {
   var el = document.getElementById(${JSON.stringify(id)});
   if (typeof Plotly === 'undefined') { el.textContent = 'Plotly is not loaded on this page: run mt.loadPlotly() (or restart the kernel) and re-run this cell.'; return; }
@@ -321,5 +401,171 @@ function terminalProgress(total: number, label: string): Progress {
       stopped = true;
       bar.stop();
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Progress of a study: a bar over its runs with, nested under it, the run now training (steps, tok/s, loss,
+// ETA), and a live loss curve of that run. Runs that come back from the store show no run line or curve.
+
+export interface RunProgress {
+  /** A step log of the run (train loss every step, val losses on eval steps). */
+  log(l: StepLog): void;
+  /** The run finished (its last state is drawn). */
+  done(): void;
+}
+
+export interface StudyProgress {
+  /** `done` runs of the study are finished (trained or reused); the run line goes until the next run trains. */
+  update(done: number, fields?: Record<string, number | string>): void;
+  /** A run starts training from startStep of totalSteps. */
+  startRun(name: string, totalSteps: number, startStep?: number): RunProgress;
+  done(): void;
+}
+
+/** Minimum time between two redraws of the live loss curve (each is a whole figure sent to the browser). */
+const LIVE_CURVE_MS = 500;
+/** Points per trace of the live curve; longer runs are thinned evenly (the last point always kept). */
+const LIVE_CURVE_POINTS = 600;
+
+/** Shortens a run name in the middle ("tiny/sft-pycode-we…-lr0.001-s0") so a progress line does not wrap. */
+export function shortRunName(name: string, max = 36): string {
+  if (name.length <= max) return name;
+  const tail = Math.floor((max - 1) / 2);
+  return `${name.slice(0, max - 1 - tail)}…${name.slice(name.length - tail)}`;
+}
+
+function rateText(tokensPerSec: number | undefined): string {
+  if (tokensPerSec === undefined || !Number.isFinite(tokensPerSec)) return '';
+  return tokensPerSec >= 1000 ? `${(tokensPerSec / 1000).toFixed(1)}k tok/s` : `${Math.round(tokensPerSec)} tok/s`;
+}
+
+/** Keeps at most n points of (x, y), evenly spaced, always with the last one. */
+function thin(x: number[], y: number[], n: number): { x: number[]; y: number[] } {
+  if (x.length <= n) return { x, y };
+  const idx = new Set<number>();
+  for (let i = 0; i < n; i++) idx.add(Math.round((i * (x.length - 1)) / (n - 1)));
+  const keep = [...idx].sort((a, b) => a - b);
+  return { x: keep.map((i) => x[i]), y: keep.map((i) => y[i]) };
+}
+
+/** The live loss figure of one run: train loss per step, val losses as markers. */
+export function liveLossFigure(name: string, totalSteps: number, logs: StepLog[]): PlotlyFigure {
+  const train = thin(logs.map((l) => l.step), logs.map((l) => l.trainLoss), LIVE_CURVE_POINTS);
+  const data: PlotlyTrace[] = [{ type: 'scatter', mode: 'lines', name: 'train loss', x: train.x, y: train.y, line: { color: '#1f77b4', width: 1.5 } }];
+  const keys = [...new Set(logs.flatMap((l) => Object.keys(l.val ?? {})))];
+  const colors: Record<string, string> = { general: '#000000', sft: '#d62728' };
+  for (const [i, key] of keys.entries()) {
+    const pts = logs.filter((l) => l.val?.[key as keyof typeof l.val] !== undefined);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `val ${key}`, x: pts.map((l) => l.step), y: pts.map((l) => l.val![key as keyof typeof l.val]!),
+      line: { color: colors[key] ?? ['#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'][i % 4], width: 1, dash: 'dot' }, marker: { size: 6 } });
+  }
+  const last = logs[logs.length - 1];
+  return {
+    data,
+    layout: {
+      title: { text: `Training now: ${shortRunName(name, 60)} — step ${last?.step ?? 0}/${totalSteps}` },
+      xaxis: { title: { text: 'step' }, range: [logs[0] ? Math.max(0, logs[0].step - 1) : 0, totalSteps] },
+      yaxis: { title: { text: 'loss' } },
+      width: 720, height: 320, margin: { l: 60, r: 20, t: 50, b: 45 }, template: 'plotly_white',
+    },
+    config: { staticPlot: true },
+    caption: 'Loss of the run training now, redrawn as it trains (lower is better); the last run trained stays shown.',
+  };
+}
+
+/** A progress display for a study of `total` runs (notebook: one output for the bars, one for the live curve). */
+export function studyProgress(total: number, label: string): StudyProgress {
+  const tl = tslab();
+  return tl ? notebookStudy(tl, total, label) : terminalStudy(total, label);
+}
+
+function notebookStudy(tl: TslabPublic, total: number, label: string): StudyProgress {
+  const bars = tl.newDisplay();
+  let curve: TslabDisplay | undefined;
+  const started = Date.now();
+  let runsDone = 0;
+  let studyFields: Record<string, number | string> = {};
+  let run: { name: string; total: number; start: number; started: number; logs: StepLog[] } | undefined;
+  let lastBars = 0;
+  let lastCurve = 0;
+  const curveId = `midtrain-live-loss-${process.pid}-${++figureCounter}`;
+  const line = 'font-family:monospace;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:100%';
+  const renderBars = () => {
+    const elapsed = (Date.now() - started) / 1000;
+    const eta = runsDone > 0 ? (elapsed / runsDone) * (total - runsDone) : NaN;
+    const pct = total > 0 ? ((100 * runsDone) / total).toFixed(0) : '0';
+    const extra = Object.keys(studyFields).length ? ' · ' + escapeHtml(fieldText(studyFields)) : '';
+    let html = `<div class="midtrain-progress" style="${line}">${escapeHtml(label)} <progress value="${runsDone}" max="${total}" style="width:220px;vertical-align:middle"></progress> ${pct}% ${runsDone}/${total} runs · ${etaText(elapsed)} elapsed · eta ${etaText(eta)}${extra}</div>`;
+    if (run) {
+      const last = run.logs[run.logs.length - 1];
+      const step = last?.step ?? run.start;
+      const secs = (Date.now() - run.started) / 1000;
+      const stepsDone = step - run.start;
+      const runEta = stepsDone > 0 ? (secs / stepsDone) * (run.total - step) : NaN;
+      const parts = [`step ${step}/${run.total}`, rateText(last?.tokensPerSec), last ? `loss ${last.trainLoss.toFixed(3)}` : '', step >= run.total ? `done in ${etaText(secs)}` : `eta ${etaText(runEta)}`].filter(Boolean);
+      html += `<div class="midtrain-progress midtrain-run-progress" style="${line};padding-left:2ch" title="${escapeHtml(run.name)}">└ ${escapeHtml(shortRunName(run.name))} <progress value="${step}" max="${run.total}" style="width:160px;vertical-align:middle"></progress> ${parts.join(' · ')}</div>`;
+    }
+    bars.html(html);
+  };
+  const renderCurve = () => {
+    if (!run || run.logs.length === 0) return;
+    if (!curve) {
+      if (!bundleShown) loadPlotly();
+      curve = tl.newDisplay();
+    }
+    curve.html(figureHtml(liveLossFigure(run.name, run.total, run.logs), curveId));
+  };
+  renderBars();
+  return {
+    update(done, fields) {
+      runsDone = done;
+      if (fields) studyFields = fields;
+      lastBars = Date.now();
+      renderBars();
+    },
+    startRun(name, totalSteps, startStep = 0) {
+      const current = { name, total: totalSteps, start: startStep, started: Date.now(), logs: [] as StepLog[] };
+      run = current;
+      renderBars();
+      return {
+        log(l) {
+          if (run !== current) return;
+          current.logs.push(l);
+          const now = Date.now();
+          if (now - lastBars >= NOTEBOOK_UPDATE_MS) { lastBars = now; renderBars(); }
+          if (now - lastCurve >= LIVE_CURVE_MS) { lastCurve = now; renderCurve(); }
+        },
+        done() {
+          if (run !== current) return;
+          renderBars();
+          renderCurve();
+        },
+      };
+    },
+    done() {
+      run = undefined;
+      renderBars();
+    },
+  };
+}
+
+function terminalStudy(total: number, label: string): StudyProgress {
+  const bar = progress(total, label);
+  let runsDone = 0;
+  let fields: Record<string, number | string> = {};
+  return {
+    update(done, f) {
+      runsDone = done;
+      if (f) fields = f;
+      bar.update(done, fields);
+    },
+    startRun(name, totalSteps) {
+      return {
+        log(l) { bar.update(runsDone, { run: shortRunName(name), step: `${l.step}/${totalSteps}`, loss: +l.trainLoss.toFixed(3) }); },
+        done() { bar.update(runsDone, fields); },
+      };
+    },
+    done() { bar.done(); },
   };
 }

@@ -64,12 +64,13 @@ async function renderPng(page: string, width: number, height: number, scale: num
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
   const browser = await chromium.launch({ executablePath: exe, headless: true });
   try {
-    const ctx = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale });
+    const ctx = await browser.newContext({ viewport: { width, height: height + 120 } /* room for the caption line */, deviceScaleFactor: scale });
     const p = await ctx.newPage();
     await p.setContent(page, { waitUntil: 'load' });
-    // Plotly draws asynchronously; the main SVG appears once the first render is done.
+    // Plotly draws asynchronously; the main SVG appears once the first render is done. The block holds the
+    // figure and its caption line.
     await p.waitForSelector('#figure .main-svg', { timeout: 30_000 });
-    return await p.locator('#figure').screenshot({ type: 'png' });
+    return await p.locator('#figure-block').screenshot({ type: 'png' });
   } finally {
     await browser.close();
   }

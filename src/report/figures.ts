@@ -15,9 +15,27 @@ const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b
 
 const SYMBOLS = ['circle', 'square', 'diamond', 'triangle-up', 'cross', 'x'];
 
-function colorOf(models: string[], model: string): string {
-  // Black for the baseline, then the palette in model order — the same model has the same colour in every figure of an experiment.
-  return model === BASELINE ? '#000000' : PALETTE[models.filter((m) => m !== BASELINE).indexOf(model) % PALETTE.length];
+/** Each role's colour, fixed across figures (general, the baseline's own data, is black). */
+const ROLE_COLORS: Record<Role, string> = { general: '#000000', code: '#1f77b4', math: '#ff7f0e', instruction: '#2ca02c', knowledge: '#d62728', 'web-quality': '#9467bd' };
+
+/**
+ * Model → colour for one experiment: black for the baseline; each mixture in its role's colour when no two
+ * mixtures share a role (so a mixture and "the baseline on its domain" share a colour), else the palette in
+ * model order. The same model has the same colour in every figure of an experiment.
+ */
+function modelColors(models: { model: string; role?: Role }[]): Map<string, string> {
+  const branches = models.filter((m) => m.model !== BASELINE);
+  const roles = branches.map((m) => m.role);
+  const byRole = roles.every((r) => r !== undefined) && new Set(roles).size === roles.length;
+  return new Map(models.map((m) => [m.model, m.model === BASELINE ? '#000000' : byRole ? ROLE_COLORS[m.role!] : PALETTE[branches.findIndex((b) => b.model === m.model) % PALETTE.length]]));
+}
+
+function resultColors(result: ExperimentResult): Map<string, string> {
+  return modelColors(pretrainRuns(result).map((r) => ({ model: r.model, role: r.branch?.role })));
+}
+
+function colorOf(colors: Map<string, string>, model: string): string {
+  return colors.get(model) ?? '#7f7f7f';
 }
 
 function pretrainRuns(result: ExperimentResult): PlannedRun[] {
@@ -34,6 +52,35 @@ function evalPoints(logs: StepLog[] | undefined, key: Role | 'sft'): { x: number
   return { x, y };
 }
 
+/**
+ * A branch's curve starting at its branch point: before its first eval it was its parent, so the parent's
+ * value at the branch step (interpolated between the parent's evals) is put in front — a late branch with
+ * one eval is a line from where it left, not a lone dot. Returns whether a point was added.
+ */
+function fromBranchPoint(result: ExperimentResult, run: PlannedRun, key: Role, pts: { x: number[]; y: number[] }): boolean {
+  const c = run.config;
+  if (c.kind !== 'pretrain' || !c.parent) return false;
+  const parent = result.plan.runs.find((p) => p.id === c.parent!.runId);
+  if (!parent || parent.config.kind !== 'pretrain') return false;
+  const k = Math.round(c.parent.atFraction * parent.config.totalSteps);
+  if (pts.x.length > 0 && pts.x[0] <= k) return false;
+  const p = evalPoints(result.metrics[parent.id], key);
+  const j = p.x.findIndex((s) => s >= k);
+  if (j < 0) return false;
+  let y: number;
+  if (p.x[j] === k) y = p.y[j];
+  else if (j === 0) return false;
+  else y = p.y[j - 1] + ((p.y[j] - p.y[j - 1]) * (k - p.x[j - 1])) / (p.x[j] - p.x[j - 1]);
+  pts.x.unshift(k);
+  pts.y.unshift(y);
+  return true;
+}
+
+/** Markers for a curve whose first point is its branch point (open) and the rest its own evals (filled). */
+function branchMarkers(n: number, fromBranch: boolean, size = 6): Record<string, unknown> {
+  return fromBranch ? { size, symbol: Array.from({ length: n }, (_, i) => (i === 0 ? 'circle-open' : 'circle')) } : { size };
+}
+
 function baseLayout(title: string, xTitle: string, yTitle: string): Record<string, unknown> {
   return {
     title: { text: title },
@@ -47,17 +94,18 @@ function baseLayout(title: string, xTitle: string, yTitle: string): Record<strin
   };
 }
 
-/** Pretraining val loss on `role` per run (baseline and branches), with each branch's start marked. */
+/** Pretraining val loss on `role` per run (baseline and branches), each branch drawn from its branch point. */
 export function pretrainCurves(result: ExperimentResult, role: Role = 'general'): Figure {
   const runs = pretrainRuns(result);
-  const models = runs.map((r) => r.model);
+  const colors = resultColors(result);
   const data: PlotlyTrace[] = [];
   const shapes: Record<string, unknown>[] = [];
   const annotations: Record<string, unknown>[] = [];
   for (const r of runs) {
-    const { x, y } = evalPoints(result.metrics[r.id], role);
-    const color = colorOf(models, r.model);
-    data.push({ type: 'scatter', mode: 'lines+markers', name: r.model, x, y, line: { color, width: r.model === BASELINE ? 3 : 2 }, marker: { size: 4 } });
+    const pts = evalPoints(result.metrics[r.id], role);
+    const fromBranch = fromBranchPoint(result, r, role, pts);
+    const color = colorOf(colors, r.model);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: r.model, x: pts.x, y: pts.y, line: { color, width: r.model === BASELINE ? 3 : 2 }, marker: branchMarkers(pts.x.length, fromBranch) });
     if (r.config.kind === 'pretrain' && r.config.parent) {
       const step = Math.round(r.config.parent.atFraction * r.config.totalSteps);
       shapes.push({ type: 'line', xref: 'x', yref: 'paper', x0: step, x1: step, y0: 0, y1: 1, line: { color, dash: 'dot', width: 1 } });
@@ -65,27 +113,40 @@ export function pretrainCurves(result: ExperimentResult, role: Role = 'general')
     }
   }
   const layout = baseLayout(`Pretraining: ${role} val loss (dotted lines: mixture starts)`, 'step', `${role} val loss`);
-  return { data, layout: { ...layout, shapes, annotations } };
+  return {
+    data, layout: { ...layout, shapes, annotations },
+    caption: `Lower is better. Each mixture leaves the baseline (black) at its start (dotted line, open marker); a line ending below black has the lower ${role} val loss.`,
+  };
 }
 
-/** Each branch's val loss on its own domain, beside the baseline's on that domain (dashed). */
+/**
+ * Each branch's val loss on its own domain (solid) beside the baseline's on that domain (dashed), one colour
+ * per role; each branch drawn from its branch point.
+ */
 export function domainCurves(result: ExperimentResult): Figure {
   const runs = pretrainRuns(result);
-  const models = runs.map((r) => r.model);
   const baseline = runs.find((r) => r.model === BASELINE);
   const data: PlotlyTrace[] = [];
-  const roles = [...new Set(runs.filter((r) => r.branch).map((r) => r.branch!.role))];
+  const branches = runs.filter((r) => r.branch);
+  const roles = [...new Set(branches.map((r) => r.branch!.role))];
   for (const role of roles) {
+    const color = ROLE_COLORS[role];
     if (baseline) {
       const { x, y } = evalPoints(result.metrics[baseline.id], role);
-      data.push({ type: 'scatter', mode: 'lines', name: `baseline on ${role}`, x, y, line: { color: '#000000', dash: 'dash', width: 1 } });
+      data.push({ type: 'scatter', mode: 'lines', name: `baseline on ${role}`, legendgroup: role, x, y, line: { color, dash: 'dash', width: 1.5 } });
+    }
+    for (const [i, r] of branches.filter((b) => b.branch!.role === role).entries()) {
+      const pts = evalPoints(result.metrics[r.id], role);
+      const fromBranch = fromBranchPoint(result, r, role, pts);
+      const marker = branchMarkers(pts.x.length, fromBranch, 7);
+      if (i > 0 && !fromBranch) marker.symbol = SYMBOLS[i % SYMBOLS.length];
+      data.push({ type: 'scatter', mode: 'lines+markers', name: `${r.model} on ${role}`, legendgroup: role, x: pts.x, y: pts.y, line: { color, width: 2.5 }, marker });
     }
   }
-  for (const r of runs.filter((x) => x.branch)) {
-    const { x, y } = evalPoints(result.metrics[r.id], r.branch!.role);
-    data.push({ type: 'scatter', mode: 'lines+markers', name: `${r.model} on ${r.branch!.role}`, x, y, line: { color: colorOf(models, r.model) }, marker: { size: 4 } });
-  }
-  return { data, layout: baseLayout('Pretraining: each mixture’s val loss on its own domain (dashed: baseline)', 'step', 'domain val loss') };
+  return {
+    data, layout: baseLayout('Pretraining: each mixture’s val loss on its own domain (dashed: baseline)', 'step', 'domain val loss'),
+    caption: 'Lower is better. Compare each solid line with the dashed line of its colour: the gap at the end is what the mixture gained on its own domain.',
+  };
 }
 
 /**
@@ -96,6 +157,7 @@ export function sftCurves(result: ExperimentResult, task: SftTaskName, key: 'gen
   const rows = sftRunRows(result);
   const best = bestLrs(rows);
   const models = pretrainRuns(result).map((r) => r.model);
+  const colors = resultColors(result);
   const data: PlotlyTrace[] = [];
   for (const model of models) {
     const ids = rows.filter((r) => r.model === model && r.task === task && r.lr === best.get(`${model}\u0000${task}`)).map((r) => r.id);
@@ -114,27 +176,45 @@ export function sftCurves(result: ExperimentResult, task: SftTaskName, key: 'gen
       byStep.get(l.step)!.push(v);
     }
     const steps = [...byStep.keys()].sort((a, b) => a - b);
-    data.push({ type: 'scatter', mode: 'lines+markers', name: `${model} (${ids.length} seed${ids.length === 1 ? '' : 's'})`, x: steps, y: steps.map((s) => mean(byStep.get(s)!)), line: { color: colorOf(models, model) }, marker: { size: 4 } });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `${model} (${ids.length} seed${ids.length === 1 ? '' : 's'})`, x: steps, y: steps.map((s) => mean(byStep.get(s)!)), line: { color: colorOf(colors, model) }, marker: { size: 5 } });
   }
   const what = key === 'general' ? 'general val loss during SFT (forgetting)' : 'SFT val loss';
-  return { data, layout: baseLayout(`${task}: ${what}, mean over seeds at the best LR`, 'SFT step', key === 'general' ? 'general val loss' : `${task} val loss`) };
+  return { data, layout: baseLayout(`${task}: ${what}, mean over seeds at the best LR`, 'SFT step', key === 'general' ? 'general val loss' : `${task} val loss`), caption: sftCurvesCaption(key) };
 }
 
-/** SFT val loss against forgetting, one trace per model, one point per task, 95% CI error bars. */
+function sftCurvesCaption(key: 'general' | 'sft'): string {
+  return key === 'general'
+    ? 'Lower is better: a line that stays low forgets less of its general ability while it fine-tunes (step 0: the pretrained model).'
+    : 'Lower is better: the SFT val loss each model reaches on the task while it fine-tunes.';
+}
+
+/**
+ * SFT val loss against forgetting: colour = model, symbol = task (no text labels: they pile up), hover says
+ * which point is which; error bars are 95% CIs over seeds.
+ */
 export function lossVsForgetting(result: ExperimentResult): Figure {
   const cells = sftCells(result);
   const models = pretrainRuns(result).map((r) => r.model);
-  const data = models.map((model) => {
+  const colors = resultColors(result);
+  const tasks = [...new Set(cells.map((c) => c.task))];
+  const symbol = (task: SftTaskName) => SYMBOLS[tasks.indexOf(task) % SYMBOLS.length];
+  const data: PlotlyTrace[] = models.map((model) => {
     const cs = cells.filter((c) => c.model === model);
     return {
-      type: 'scatter', mode: 'markers+text', name: model,
-      x: cs.map((c) => c.sftLoss.mean), y: cs.map((c) => c.forgetting.mean), text: cs.map((c) => c.task), textposition: 'top center',
+      type: 'scatter', mode: 'markers', name: model,
+      x: cs.map((c) => c.sftLoss.mean), y: cs.map((c) => c.forgetting.mean),
+      text: cs.map((c) => `${model} → ${c.task}`), hovertemplate: '%{text}<br>SFT val loss %{x:.3f}<br>general val loss %{y:.3f}<extra></extra>',
       error_x: { type: 'data', array: cs.map((c) => finiteOr0(c.sftLoss.halfWidth)), visible: true, thickness: 1 },
       error_y: { type: 'data', array: cs.map((c) => finiteOr0(c.forgetting.halfWidth)), visible: true, thickness: 1 },
-      marker: { size: 10, color: colorOf(models, model), symbol: model === BASELINE ? 'diamond' : 'circle' },
+      marker: { size: 11, color: colorOf(colors, model), symbol: cs.map((c) => symbol(c.task)), line: { width: 1, color: '#ffffff' } },
     };
-  }).filter((t) => t.x.length > 0);
-  return { data, layout: baseLayout('SFT val loss vs forgetting (lower-left is better)', 'SFT val loss', 'general val loss after SFT') };
+  }).filter((t) => (t.x as number[]).length > 0);
+  // Legend entries for the symbols (no points of their own).
+  for (const task of tasks) data.push({ type: 'scatter', mode: 'markers', name: `task: ${task}`, x: [null], y: [null], marker: { size: 11, color: '#7f7f7f', symbol: symbol(task) }, hoverinfo: 'skip' });
+  return {
+    data, layout: baseLayout('SFT val loss vs forgetting (lower-left is better)', 'SFT val loss', 'general val loss after SFT'),
+    caption: 'Lower-left is better: left = lower SFT val loss on the task, down = less forgetting. Colour = model, symbol = task; bars = 95% CI over seeds (none with one seed).',
+  };
 }
 
 /** An ablation: relative improvement (left axis) and forgetting (right axis) against start fraction or weight. */
@@ -154,7 +234,10 @@ export function ablationLines(result: ExperimentResult, axis: 'startFraction' | 
   }
   const label = axis === 'startFraction' ? 'midtraining start (% of training)' : 'mixture weight of code data (%)';
   const layout = baseLayout(`${axis === 'startFraction' ? 'Timing' : 'Weight'} ablation on ${task}: improvement over baseline and forgetting`, label, 'rel. improvement of SFT val loss (%)');
-  return { data, layout: { ...layout, margin: { l: 70, r: 90, t: 60, b: 60 }, yaxis2: { title: { text: 'general val loss after SFT' }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.2 } } };
+  return {
+    data, layout: { ...layout, margin: { l: 70, r: 90, t: 60, b: 60 }, yaxis2: { title: { text: 'general val loss after SFT' }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.2 } },
+    caption: `Blue (left axis): higher is better, above 0 beats the baseline. Red (right axis): lower is better, below the dashed line forgets less than the baseline. Bars: 95% CI over seeds.`,
+  };
 }
 
 /** Timing × weight heatmap of relative improvement (%) on `task`. */
@@ -175,12 +258,15 @@ export function gridHeatmap(result: ExperimentResult, task: SftTaskName = 'pycod
       xaxis: { type: 'category', title: { text: 'mixture weight' } },
       yaxis: { type: 'category', title: { text: 'start (% of training)' } },
     },
+    caption: 'Blue cells beat the baseline (higher is better), red cells are worse; the number is the mean relative improvement of SFT val loss.',
   };
 }
 
 /** One point of the proximity analysis: a mixture × task with its proximity advantage and our improvement. */
 export interface ProximityPoint {
   model: string;
+  /** The mixture's role (colours the point as in the experiment's other figures). */
+  role?: Role;
   task: SftTaskName;
   advantage: number;
   improvement: number;
@@ -191,11 +277,12 @@ export function proximityScatter(points: ProximityPoint[], corr: Correlation): F
   // Colour = mixture (as in every other figure), symbol = task: text labels on 20 points overlap unreadably.
   const tasks = [...new Set(points.map((p) => p.task))];
   const models = [...new Set(points.map((p) => p.model))];
+  const colors = modelColors([{ model: BASELINE }, ...models.map((model) => ({ model, role: points.find((p) => p.model === model)?.role }))]);
   const symbol = (task: ProximityPoint['task']) => SYMBOLS[tasks.indexOf(task) % SYMBOLS.length];
   const data: PlotlyTrace[] = models.map((model) => {
     const ps = points.filter((p) => p.model === model);
     return { type: 'scatter', mode: 'markers', name: model, x: ps.map((p) => p.advantage), y: ps.map((p) => 100 * p.improvement),
-      text: ps.map((p) => `${model} → ${p.task}`), hoverinfo: 'text+x+y', marker: { size: 11, color: colorOf(models, model), symbol: ps.map((p) => symbol(p.task)), line: { width: 1, color: '#ffffff' } } };
+      text: ps.map((p) => `${model} → ${p.task}`), hoverinfo: 'text+x+y', marker: { size: 11, color: colorOf(colors, model), symbol: ps.map((p) => symbol(p.task)), line: { width: 1, color: '#ffffff' } } };
   });
   // Legend entries for the symbols (no points of their own).
   for (const task of tasks) data.push({ type: 'scatter', mode: 'markers', name: task, x: [null], y: [null], marker: { size: 11, color: '#7f7f7f', symbol: symbol(task) } });
@@ -209,22 +296,27 @@ export function proximityScatter(points: ProximityPoint[], corr: Correlation): F
     data.push({ type: 'scatter', mode: 'lines', name: 'least squares', x: [x0, x1], y: [my + slope * (x0 - mx), my + slope * (x1 - mx)], line: { color: '#7f7f7f', dash: 'dash' } });
   }
   const ci = Number.isFinite(corr.lo) ? ` [${corr.lo.toFixed(2)}, ${corr.hi.toFixed(2)}]` : '';
-  return { data, layout: baseLayout(`Proximity advantage vs improvement: r = ${corr.r.toFixed(3)}${ci}, n = ${corr.n}`, 'proximity advantage: dist(general, SFT) − dist(mixture, SFT)', 'rel. improvement of SFT val loss (%)') };
+  return {
+    data, layout: baseLayout(`Proximity advantage vs improvement: r = ${corr.r.toFixed(3)}${ci}, n = ${corr.n}`, 'proximity advantage: dist(general, SFT) − dist(mixture, SFT)', 'rel. improvement of SFT val loss (%)'),
+    caption: 'A rising line means mixtures closer to a task’s data help more on it (up is better); if r’s 95% CI spans 0 the link is inconclusive. Colour = mixture, symbol = task.',
+  };
 }
 
 /** Bar chart of one metric per model for each task (used by the findings write-up). */
 export function metricBars(cells: SftCell[], metric: 'sftLoss' | 'forgetting' | 'relImprovement' | 'accuracy', title: string): Figure {
   const models = [...new Set(cells.map((c) => c.model))];
+  const colors = modelColors(models.map((model) => ({ model, role: cells.find((c) => c.model === model)?.role as Role | undefined })));
   const tasks = [...new Set(cells.map((c) => c.task))];
   const k = metric === 'relImprovement' || metric === 'accuracy' ? 100 : 1;
   const data = models.map((model) => {
     const cs = tasks.map((t) => cells.find((c) => c.model === model && c.task === t));
     return { type: 'bar', name: model, x: tasks, y: cs.map((c) => (c ? k * c[metric].mean : null)),
       error_y: { type: 'data', array: cs.map((c) => (c ? k * finiteOr0(c[metric].halfWidth) : 0)), visible: true },
-      marker: { color: colorOf(models, model) } };
+      marker: { color: colorOf(colors, model) } };
   });
   const label = { sftLoss: 'SFT val loss', forgetting: 'general val loss after SFT', relImprovement: 'relative improvement (%)', accuracy: 'accuracy (%)' }[metric];
-  return { data, layout: { ...baseLayout(title, 'SFT task', label), barmode: 'group' } };
+  const better = { sftLoss: 'Lower is better', forgetting: 'Lower is better (less forgetting)', relImprovement: 'Higher is better; above 0 beats the baseline', accuracy: 'Higher is better' }[metric];
+  return { data, layout: { ...baseLayout(title, 'SFT task', label), barmode: 'group' }, caption: `${better}. One bar per model and task; whiskers = 95% CI over seeds (none with one seed).` };
 }
 
 function finiteOr0(x: number): number {
@@ -238,9 +330,12 @@ export function roleCurves(result: ExperimentResult, model: string = BASELINE): 
   const roles = [...new Set((logs ?? []).flatMap((l) => Object.keys(l.val ?? {})))] as Role[];
   const data = roles.map((role, i) => {
     const { x, y } = evalPoints(logs, role);
-    return { type: 'scatter', mode: 'lines+markers', name: role, x, y, line: { color: role === 'general' ? '#000000' : PALETTE[i % PALETTE.length], width: role === 'general' ? 3 : 2 }, marker: { size: 4 } };
+    return { type: 'scatter', mode: 'lines+markers', name: role, x, y, line: { color: ROLE_COLORS[role] ?? PALETTE[i % PALETTE.length], width: role === 'general' ? 3 : 2 }, marker: { size: 5 } };
   });
-  return { data, layout: baseLayout(`Pretraining (${model}): val loss on every role`, 'step', 'val loss') };
+  return {
+    data, layout: baseLayout(`Pretraining (${model}): val loss on every role`, 'step', 'val loss'),
+    caption: 'Lower is better. Black is the data this model trains on; the other colours show how far that carries to each domain (a flat line: none).',
+  };
 }
 
 /**
@@ -265,5 +360,5 @@ export function sftCurvesGrid(result: ExperimentResult, key: 'general' | 'sft' =
     layout[`xaxis${ax}`] = { title: { text: `SFT step (${task})` } };
     layout[`yaxis${ax}`] = { title: { text: key === 'general' ? 'general val loss' : `${task} val loss` } };
   });
-  return { data, layout };
+  return { data, layout, caption: sftCurvesCaption(key) };
 }

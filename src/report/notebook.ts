@@ -5,7 +5,7 @@ import * as path from 'path';
 import type { PresetName } from '../config';
 import { reportsDir } from '../config';
 import type { ExperimentResult } from '../experiments/result';
-import { show, plot, tslab, type PlotlyFigure, type Tabular } from './display';
+import { show, plot, tslab, tableInfo, type PlotlyFigure, type Tabular } from './display';
 import { savePlot, writeFileAtomic } from './export';
 import { recordRuns, provenance, tableCsv, codeHash, gitDescribe, type NotebookArtifact, type TableArtifact, type FigureArtifact } from './artifacts';
 import type { Table } from './tables';
@@ -35,12 +35,19 @@ export class NotebookReport {
     else console.log(md);
   }
 
-  /** Shows a table and writes it to tables/<notebook>--<name>.csv. (Returns nothing, so tslab prints nothing more.) */
-  table(name: string, t: Table, opts: { maxRows?: number; show?: boolean } = {}): void {
+  /**
+   * Shows a table under its title (and caption: what its intervals cover) and writes it to
+   * tables/<notebook>--<name>.csv. Title and caption come from the call, else from the table's own
+   * describeTable(), else the title is the name. (Returns nothing, so tslab prints nothing more.)
+   */
+  table(name: string, t: Table, opts: { maxRows?: number; show?: boolean; title?: string; caption?: string; decimals?: Record<string, number> } = {}): void {
     const csv = path.join('tables', `${this.notebook}--${name}.csv`);
     writeFileAtomic(path.join(this.dir, csv), tableCsv(t));
-    this.tables.push({ name, rows: t.numRows(), columns: t.columnNames(), csv });
-    if (opts.show !== false) show(t as unknown as Tabular, { maxRows: opts.maxRows ?? 40, caption: name });
+    const own = tableInfo(t as unknown as Tabular);
+    const title = opts.title ?? own.title ?? name;
+    const caption = opts.caption ?? own.caption;
+    this.tables.push({ name, title, ...(caption ? { caption } : {}), rows: t.numRows(), columns: t.columnNames(), csv });
+    if (opts.show !== false) show(t as unknown as Tabular, { maxRows: opts.maxRows ?? 40, title, caption, decimals: opts.decimals });
   }
 
   /** Shows a figure inline and saves figures/<notebook>--<name>.{html,png}. */
@@ -49,7 +56,7 @@ export class NotebookReport {
     const base = path.join(this.dir, 'figures', `${this.notebook}--${name}`);
     const out = await savePlot(fig, base, { png: this.png });
     const points = fig.data.reduce((n, t) => n + countPoints(t), 0);
-    this.figures.push({ name, traces: fig.data.length, points, files: [out.html, out.png].filter((f): f is string => !!f).map((f) => path.relative(this.dir, f)) });
+    this.figures.push({ name, ...(fig.caption ? { caption: fig.caption } : {}), traces: fig.data.length, points, files: [out.html, out.png].filter((f): f is string => !!f).map((f) => path.relative(this.dir, f)) });
   }
 
   /** The figures saved so far (name and files relative to `dir`), e.g. for a summary page that embeds them. */

@@ -46,6 +46,8 @@ export interface StoreData {
 
 export interface GetOrRunOptions {
   onLog?: (log: StepLog) => void;
+  /** Called once when the run really trains (not when it comes back finished), before its first step. */
+  onStart?: (info: { totalSteps: number; startStep: number }) => void;
   /** No messages and no progress bar. */
   quiet?: boolean;
   /** Data to train on; default: ensureData(config.preset). */
@@ -316,6 +318,7 @@ async function trainRun(
             generalVal: requireGeneralVal(data, config), start: start!, resume, ...hooks,
           });
     const bar = opts.quiet ? undefined : progress(totalSteps, config.name);
+    opts.onStart?.({ totalSteps, startStep: resume || config.kind === 'pretrain' ? start?.step ?? 0 : 0 });
     let result: void | SftResult;
     let lastLoss = NaN;
     try {
