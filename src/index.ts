@@ -21,7 +21,7 @@ export { savePlot, figurePage } from './report/export';
 export * as notebooks from './notebooks/run';
 export { notebookPreset } from './notebooks/run';
 export { workbenchVersions } from './notebooks/versions';
-export { matmulSpeed } from './backend/matmul-speed';
+export { matmulSpeed, describeMatmulSpeed } from './backend/matmul-speed';
 // Experiments of the paper (definitions, presets, run DAGs, runExperiment) and the report layer (stats, tables, figures).
 export * as experiments from './experiments';
 export * as report from './report';

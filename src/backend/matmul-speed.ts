@@ -9,6 +9,8 @@ export interface MatmulSpeed {
   /** Median wall time of one matmul, including reading the result back (so async backends are counted). */
   ms: number;
   gflops: number;
+  /** The fastest timed run: what the backend can do when nothing else wants the cores. */
+  bestGflops: number;
 }
 
 export async function matmulSpeed(sizes: number[] = [64, 128, 256, 512], reps = 5): Promise<MatmulSpeed[]> {
@@ -29,11 +31,28 @@ export async function matmulSpeed(sizes: number[] = [64, 128, 256, 512], reps = 
     for (let r = 0; r < reps; r++) times.push(await once());
     times.sort((x, y) => x - y);
     const ms = times[Math.floor(times.length / 2)];
-    rows.push({ n, ms, gflops: (2 * n ** 3) / (ms * 1e6) });
+    rows.push({ n, ms, gflops: (2 * n ** 3) / (ms * 1e6), bestGflops: (2 * n ** 3) / (times[0] * 1e6) });
     a.dispose();
     b.dispose();
     bar.update(i + 1, { n, 'GFLOP/s': rows[rows.length - 1].gflops });
   }
   bar.done();
   return rows;
+}
+
+/**
+ * What a reader should take from the measurement, in words: where the median falls well below the fastest
+ * run, other processes were on the cores (timing noise, not the backend); where the fastest run itself
+ * dips below a smaller size, the backend is slower at that size (a real effect this check does not explain).
+ */
+export function describeMatmulSpeed(rows: MatmulSpeed[]): string {
+  const noisy = rows.filter((r) => r.gflops < 0.7 * r.bestGflops);
+  const dips = rows.filter((r, i) => i > 0 && r.bestGflops < 0.8 * Math.max(...rows.slice(0, i).map((p) => p.bestGflops)));
+  const at = (rs: MatmulSpeed[]) => rs.map((r) => `n = ${r.n}`).join(', ');
+  const parts = [`Solid line: median of the timed runs; dotted: the fastest one. Higher is better.`];
+  parts.push(noisy.length
+    ? `At ${at(noisy)} the median is below 70% of the fastest run: something else was using the cores while it was timed (timing noise on a shared machine, not a property of the backend).`
+    : 'Median and fastest run agree within 30% at every size: the timings are not disturbed by other processes.');
+  if (dips.length) parts.push(`The fastest run itself is slower at ${at(dips)} than at a smaller size: the backend does worse there (cache or blocking effects are the usual cause; this check does not pin it down).`);
+  return parts.join(' ');
 }

@@ -10,6 +10,8 @@ export interface ExperimentResult {
   plan: ExperimentPlan;
   records: Record<string, RunRecord>;
   metrics: Record<string, StepLog[]>;
+  /** Ids of the runs this call trained (the others came back finished from the run store). */
+  trainedNow?: string[];
 }
 
 /** Proximity of mixtures to SFT tasks joined with the improvements they bring (notebook 06). */

@@ -47,6 +47,7 @@ export async function runExperiment(exp: ExperimentName | Experiment, preset: Pr
   const plan = planExperiment(exp, scaleFor(preset), bundle.manifestHash, runId, opts.overrides);
   const records: Record<string, RunRecord> = {};
   const metrics: Record<string, StepLog[]> = {};
+  const trainedNow: string[] = [];
   const bar = opts.quiet ? undefined : studyProgress(plan.runs.length, `${plan.experiment.name} (${preset})`);
   try {
     for (const [i, run] of plan.runs.entries()) {
@@ -54,7 +55,7 @@ export async function runExperiment(exp: ExperimentName | Experiment, preset: Pr
       let live: RunProgress | undefined;
       const rec = await getOrRun(run.config, {
         quiet: true, data: bundle,
-        onStart: ({ totalSteps, startStep }) => { live = bar?.startRun(run.config.name, totalSteps, startStep); },
+        onStart: ({ totalSteps, startStep }) => { trainedNow.push(run.id); live = bar?.startRun(run.config.name, totalSteps, startStep); },
         onLog: (l: StepLog) => { live?.log(l); opts.onLog?.(l, run.config.name); },
       });
       live?.done();
@@ -70,7 +71,7 @@ export async function runExperiment(exp: ExperimentName | Experiment, preset: Pr
   } finally {
     bar?.done();
   }
-  return { plan, records, metrics };
+  return { plan, records, metrics, trainedNow };
 }
 
 /** How overrides change an experiment's plan: per run, its id now and with the overrides (nothing trains). */

@@ -7,6 +7,7 @@ import { BASELINE, type PlannedRun } from '../experiments/plan';
 import { sftCells, sftRunRows, bestLrs, type SftCell } from './tables';
 import { mean, type Correlation } from './stats';
 import type { PlotlyFigure, PlotlyTrace } from './display';
+import { describeMatmulSpeed, type MatmulSpeed } from '../backend/matmul-speed';
 
 /** A plotly figure as JSON: display.ts's type, with a layout always present (our builders set titles and axes). */
 export type Figure = PlotlyFigure & { layout: Record<string, unknown> };
@@ -361,4 +362,22 @@ export function sftCurvesGrid(result: ExperimentResult, key: 'general' | 'sft' =
     layout[`yaxis${ax}`] = { title: { text: key === 'general' ? 'general val loss' : `${task} val loss` } };
   });
   return { data, layout, caption: sftCurvesCaption(key) };
+}
+
+/** 00-setup's matmul check: median and fastest GFLOP/s per size, on a log axis ticked at the sizes measured. */
+export function matmulSpeedFigure(rows: MatmulSpeed[], backend: string): Figure {
+  const n = rows.map((r) => r.n);
+  return {
+    data: [
+      { type: 'scatter', mode: 'lines+markers', name: 'median', x: n, y: rows.map((r) => r.gflops), line: { color: PALETTE[0], width: 2 }, marker: { size: 7 } },
+      { type: 'scatter', mode: 'lines+markers', name: 'fastest run', x: n, y: rows.map((r) => r.bestGflops), line: { color: PALETTE[0], width: 1, dash: 'dot' }, marker: { size: 5, symbol: 'circle-open' } },
+    ],
+    layout: {
+      ...baseLayout(`Matmul throughput on ${backend}`, 'matrix size n (n×n · n×n)', 'GFLOP/s'),
+      xaxis: { title: { text: 'matrix size n (n×n · n×n)' }, type: 'log', tickvals: n, ticktext: n.map(String) },
+      yaxis: { title: { text: 'GFLOP/s' }, rangemode: 'tozero' },
+      width: 640, height: 380,
+    },
+    caption: describeMatmulSpeed(rows),
+  };
 }

@@ -4,6 +4,7 @@
 import type { SftTaskName } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
+import { EXPERIMENTS } from '../experiments/definitions';
 import { sftCells, pm, weightGainAt, type SftCell } from './tables';
 import type { Correlation } from './stats';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R, PAPER_FINDINGS, paperBaseline, paperRelImprovement } from './paper';
@@ -146,4 +147,42 @@ export function describeSetup(result: ExperimentResult): string {
     ...(s.reductions.length ? ['**This preset departs from the paper in:**', ...s.reductions.map((r) => `- ${r}`)] : []),
   ];
   return [presetCaveat(result), ...lines].filter(Boolean).join('\n\n');
+}
+
+const NUMBER_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
+
+/** "two tasks (pycode and gsm)": a count in words with the names, for prose that must match the preset. */
+export function countedList(items: readonly string[], noun: string): string {
+  const n = NUMBER_WORDS[items.length] ?? String(items.length);
+  const names = items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+  return `${items.length === 1 ? 'one' : n} ${noun}${items.length === 1 ? '' : 's'}${items.length ? ` (${names})` : ''}`;
+}
+
+/**
+ * Which runs trained in this call and which came back finished from the run store, and the SFT tasks every
+ * model is fine-tuned on — so the notebook's prose says what happened on this preset, not what usually does.
+ */
+export function describeRunSources(result: ExperimentResult): string {
+  const runs = result.plan.runs;
+  const trained = new Set(result.trainedNow ?? []);
+  const pre = runs.filter((r) => r.config.kind === 'pretrain');
+  const named = (rs: typeof runs) => rs.map((r) => `\`${r.model}\``).join(', ');
+  const preTrained = pre.filter((r) => trained.has(r.id));
+  const preStored = pre.filter((r) => !trained.has(r.id));
+  const sft = runs.filter((r) => r.config.kind === 'sft');
+  const sftTrained = sft.filter((r) => trained.has(r.id)).length;
+  const full = EXPERIMENTS[result.plan.experiment.name]?.sftTasks ?? result.plan.experiment.sftTasks;
+  const dropped = full.filter((t) => !result.plan.experiment.sftTasks.includes(t));
+  const parts = [
+    result.trainedNow === undefined
+      ? `${runs.length} runs.`
+      : trained.size === 0
+        ? `All ${runs.length} runs came back finished from the run store; nothing trained now.`
+        : `${trained.size} of ${runs.length} runs trained now` +
+          (preTrained.length ? ` (pretraining: ${named(preTrained)}${sftTrained ? `; ${sftTrained} SFT run${sftTrained === 1 ? '' : 's'}` : ''})` : sftTrained ? ` (${sftTrained} SFT runs)` : '') +
+          `; ${runs.length - trained.size === 0 ? 'none' : `the other ${runs.length - trained.size}`} came back finished from the run store` +
+          (preStored.length ? ` (pretraining: ${named(preStored)})` : '') + '.',
+    `Every model is fine-tuned on the ${countedList(result.plan.experiment.sftTasks, 'task')} the same way${dropped.length ? ` (preset \`${result.plan.scale.preset}\` leaves out ${dropped.join(', ')})` : ''}.`,
+  ];
+  return `**Runs.** ${parts.join(' ')}`;
 }
