@@ -158,22 +158,29 @@ function numericColumns(v: TableView): boolean[] {
   return v.columns.map((_, j) => v.rows.length > 0 && v.rows.every((r) => r[j] == null || isNumeric(r[j])));
 }
 
+/** Decimals `v` needs at `digits` significant digits, trailing zeros dropped (0.500 → 1). */
+function decimalsNeeded(v: number, digits: number): number {
+  const s = String(Number(v.toPrecision(digits)));
+  const dot = s.indexOf('.');
+  return s.includes('e') ? 0 : dot >= 0 ? s.length - dot - 1 : 0;
+}
+
 /**
- * One number of decimals for a column's values, so a column never shows 6.45 beside 6.143: the most any value
- * needs at 4 significant digits (at most 6). Undefined for all-integer columns (shown in full).
+ * One number of decimals for a column's values, so a column never shows 6.45 beside 6.143: 4 significant
+ * digits for its largest value (no more than any value needs, so 0.001 stays 0.001), and at least 2 for its
+ * smallest; at most 6. Undefined for all-integer columns (shown in full). Values shown in exponent form
+ * (below 1e-3 or from 1e6) are left out.
  */
 export function columnDecimals(values: unknown[]): number | undefined {
   const nums = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   if (!nums.some((v) => !Number.isInteger(v))) return undefined;
-  let d = 0;
-  for (const v of nums) {
-    const a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e6)) continue; // exponent form, see formatCell
-    const s = String(Number(v.toPrecision(4)));
-    const dot = s.indexOf('.');
-    if (dot >= 0) d = Math.max(d, s.length - dot - 1);
-  }
-  return Math.min(d, 6);
+  const fixed = nums.map(Math.abs).filter((a) => a !== 0 && a >= 1e-3 && a < 1e6);
+  if (fixed.length === 0) return 0;
+  const largest = Math.max(...fixed);
+  const smallest = Math.min(...fixed);
+  const forLargest = Math.max(0, 3 - Math.floor(Math.log10(largest)));
+  const needed = Math.max(...fixed.map((a) => decimalsNeeded(a, 4)));
+  return Math.min(6, Math.max(Math.min(forLargest, needed), decimalsNeeded(smallest, 2)));
 }
 
 /** A cell with its column's decimals (numbers in the fixed-point range only; see formatCell for the rest). */
@@ -366,7 +373,7 @@ function notebookProgress(tl: TslabPublic, total: number, label: string): Progre
     const elapsed = (Date.now() - started) / 1000;
     const eta = state.done > 0 ? (elapsed / state.done) * (total - state.done) : NaN;
     const pct = (frac * 100).toFixed(1);
-    display.html(`<div style="font-family:monospace">${escapeHtml(label)} <progress value="${state.done}" max="${total}" style="width:40%"></progress> ${pct}% ${state.done}/${total} · ${etaText(elapsed)} elapsed · eta ${etaText(eta)}${Object.keys(state.fields).length ? ' · ' + escapeHtml(fieldText(state.fields)) : ''}</div>`);
+    display.html(`<div class="midtrain-progress" style="font-family:monospace;white-space:nowrap;overflow:hidden;text-overflow:ellipsis">${escapeHtml(label)} <progress value="${state.done}" max="${total}" style="width:220px;vertical-align:middle"></progress> ${pct}% ${state.done}/${total} · ${etaText(elapsed)} elapsed · eta ${etaText(eta)}${Object.keys(state.fields).length ? ' · ' + escapeHtml(fieldText(state.fields)) : ''}</div>`);
   };
   render();
   return {

@@ -34,7 +34,7 @@ export interface SavePlotOptions {
   height?: number;
   /** Device scale factor of the PNG (2 = sharp on paper). Default 2. */
   scale?: number;
-  /** Skip the PNG (HTML only). */
+  /** Skip the PNG (HTML only). Default: a PNG unless MIDTRAIN_NO_PNG=1 (e.g. where Chromium is absent). */
   png?: boolean;
 }
 
@@ -49,7 +49,7 @@ export async function savePlot(fig: PlotlyFigure, base: string, opts: SavePlotOp
   const sized: PlotlyFigure = { ...fig, layout: { ...fig.layout, width, height }, config: { ...fig.config, responsive: false, staticPlot: true } };
   const html = `${stem}.html`;
   writeFileAtomic(html, figurePage({ ...fig, layout: { ...fig.layout } }, path.basename(stem)));
-  if (opts.png === false) return { html };
+  if (opts.png === false || (opts.png === undefined && process.env.MIDTRAIN_NO_PNG === '1')) return { html };
   const png = `${stem}.png`;
   writeFileAtomic(png, await renderPng(figurePage(sized, path.basename(stem)), width, height, opts.scale ?? 2));
   return { html, png };

@@ -117,6 +117,14 @@ async function rendered(page: Page): Promise<{ tables: number; emptyTables: numb
   });
 }
 
+/** One PNG per table and figure of the page (element screenshots scroll Jupyter's own scroller). */
+async function screenshotOutputs(page: Page, dir: string, name: string): Promise<void> {
+  for (const [kind, selector] of [['table', '.midtrain-table'], ['figure', '.midtrain-figure-block'], ['progress', '.midtrain-progress']] as const) {
+    const n = await page.locator(selector).count();
+    for (let i = 0; i < n; i++) await page.locator(selector).nth(i).screenshot({ path: path.join(dir, `${name}-${kind}-${i + 1}.png`) });
+  }
+}
+
 test('notebooks in a real browser: tables and figures render, runs show progress and a live curve, console clean', { skip }, async (t) => {
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
   const cache = privateRunStore();
@@ -154,7 +162,10 @@ test('notebooks in a real browser: tables and figures render, runs show progress
               return { text: (await el.textContent()) ?? '', height: box?.height ?? 0 };
             }),
             liveCurve: page.waitForSelector('[id^="midtrain-live-loss"] .main-svg', { timeout: CELL_TIMEOUT_MS }).then(async () => {
-              if (shots) await page.screenshot({ path: path.join(shots, `${name}-while-training.png`), fullPage: true });
+              if (shots) {
+                await page.locator('[id^="midtrain-live-loss"]').first().scrollIntoViewIfNeeded();
+                await page.screenshot({ path: path.join(shots, `${name}-while-training.png`) });
+              }
               return true;
             }),
           } : undefined;
@@ -189,7 +200,7 @@ test('notebooks in a real browser: tables and figures render, runs show progress
           }
           // Let late console messages arrive before judging the console.
           await page.waitForTimeout(500);
-          if (shots) await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+          if (shots) await screenshotOutputs(page, shots, name);
           assert.deepEqual(problems, [], `${name}: the browser console stays clean`);
           st.diagnostic(`${name}: ${cells.length} code cells, ${got.tables} tables, ${got.figures.length} figures, ${((Date.now() - started) / 1000).toFixed(1)} s${attempt > 1 ? ' (after one retry)' : ''}`);
           await page.evaluate(() => (window as unknown as { Jupyter: { notebook: { session: { delete(): void } } } }).Jupyter.notebook.session.delete());

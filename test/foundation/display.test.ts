@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   externalizePlotly, figureHtml, formatCell, inNotebook, plot, plotlyBundle, plotlyScriptTag, progress, show, tableHtml, tableText, tableView, PLOTLY_FILE,
+  columnDecimals, describeTable, studyProgress, shortRunName, liveLossFigure,
 } from '../../src/report/display';
 import { chromiumPath, savePlot } from '../../src/report/export';
 
@@ -33,16 +34,19 @@ test('row arrays: text table aligned, row cap reported', () => {
   const lines = text.split('\n');
   assert.equal(lines[0], 'model      loss  tokens');
   assert.equal(lines[2], 'baseline  3.142  123456');
-  assert.equal(lines[3], 'code<b>     2.5       7');
+  assert.equal(lines[3], 'code<b>   2.500       7');
   assert.equal(lines[4], '(2 of 3 rows shown)');
 });
 
 test('HTML table escapes cells and right-aligns numeric columns', () => {
-  const html = tableHtml(rows, { caption: 'runs & losses' });
-  assert.match(html, /runs &amp; losses/);
+  const html = tableHtml(rows, { title: 'runs & losses', caption: 'what ± covers' });
+  assert.match(html, /class="midtrain-table-title"[^>]*>runs &amp; losses</);
+  assert.match(html, /class="midtrain-table-caption"[^>]*>what ± covers</);
+  assert.ok(html.indexOf('runs &amp; losses') < html.indexOf('what ± covers') && html.indexOf('what ± covers') < html.indexOf('<table'), 'title, caption, then the table');
   assert.match(html, /code&lt;b&gt;/);
   assert.doesNotMatch(html, /code<b>/);
   assert.match(html, /<th style="text-align:left[^"]*">model<\/th><th style="text-align:right[^"]*">loss<\/th>/);
+  assert.equal(html.match(/<t[dh] style="[^"]*white-space:nowrap/g)?.length, 3 + 3 * 3, 'no cell or header wraps');
   assert.doesNotMatch(html, /rows shown/);
 });
 
@@ -74,7 +78,7 @@ test('figure HTML cannot be broken out of by data containing </script>', () => {
 });
 
 /** A stand-in for the kernel's tslab: display.ts finds it through require.cache like the real one. */
-function withFakeTslab(fn: (log: { id: string | undefined; html: string }[]) => void): void {
+async function withFakeTslab(fn: (log: { id: string | undefined; html: string }[]) => void | Promise<void>): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-'));
   const dist = path.join(dir, 'tslab', 'dist');
   fs.mkdirSync(dist, { recursive: true });
@@ -87,7 +91,7 @@ function withFakeTslab(fn: (log: { id: string | undefined; html: string }[]) => 
   g.__fakeTslab = { display: make(), newDisplay: () => make(`d${++n}`) };
   require(path.join(dist, 'jupyter.js')); // now in require.cache, as in a kernel
   try {
-    fn(log);
+    await fn(log);
   } finally {
     for (const f of ['jupyter.js', 'public.js']) delete require.cache[path.join(dist, f)];
     delete g.__fakeTslab;
@@ -95,9 +99,9 @@ function withFakeTslab(fn: (log: { id: string | undefined; html: string }[]) => 
   }
 }
 
-test('in a notebook: tables as HTML, plotly bundle emitted once, progress rewrites one display', () => {
+test('in a notebook: tables as HTML, plotly bundle emitted once, progress rewrites one display', async () => {
   assert.equal(inNotebook(), false);
-  withFakeTslab((log) => {
+  await withFakeTslab((log) => {
     assert.equal(inNotebook(), true);
     show(rows);
     assert.match(log[0].html, /^<div class="midtrain-table">/);
@@ -160,4 +164,78 @@ test('notebook HTML reports load plotly from a file beside them instead of carry
   assert.ok(!/document\.write\('[^']*<\/script>/.test(out.html), 'the fallback\'s own </script> is escaped inside the script');
   assert.ok(out.html.length < 20000);
   assert.deepEqual(externalizePlotly('<p>no figures</p>'), { html: '<p>no figures</p>', replaced: false });
+});
+
+test('one number of decimals per column: 4 significant digits for its largest value, 2 for its smallest', () => {
+  assert.equal(columnDecimals([6.45, 6.143]), 3);
+  assert.equal(columnDecimals([0.08793, 32.77135, 87.3]), 3, 'largest at 4 digits needs 2, smallest at 2 digits needs 3');
+  assert.equal(columnDecimals([0.001, 0.003]), 3, 'short exact numbers are not padded');
+  assert.equal(columnDecimals([1, 2, 3]), undefined, 'integers in full');
+  assert.equal(columnDecimals(['a', null, 2.5]), 1);
+  const text = tableText([{ m: 'a', loss: 6.45 }, { m: 'b', loss: 6.143 }]);
+  assert.deepEqual(text.split('\n').slice(2), ['a  6.450', 'b  6.143']);
+  assert.match(tableText([{ lr: 0.001 }, { lr: 0.0001 }]), /0\.001\n1\.000e-4/, 'exponent form where fixed point would hide the value');
+  assert.match(tableText([{ loss: 6.45 }], { decimals: { loss: 1 } }), /6\.5$/, 'a caller can fix a column\'s decimals');
+});
+
+test('a table carries its title and caption to show() and reports; the call site can override them', () => {
+  const t = describeTable([{ a: 1.5 }], { title: 'T', caption: '95% CI over seeds' });
+  assert.match(tableHtml(t), /midtrain-table-title[^>]*>T<.*midtrain-table-caption[^>]*>95% CI over seeds</s);
+  assert.match(tableHtml(t, { title: 'Other' }), /midtrain-table-title[^>]*>Other<.*95% CI over seeds/s);
+  assert.deepEqual(tableText(t).split('\n').slice(0, 2), ['T', '95% CI over seeds']);
+});
+
+test('a figure\'s caption goes under it, inside the block a PNG export screenshots', () => {
+  const html = figureHtml({ data: [{ type: 'scatter', y: [1] }], caption: 'Lower is better <really>' }, 'f9');
+  assert.match(html, /^<div id="f9-block" class="midtrain-figure-block"><div id="f9" class="midtrain-figure"><\/div>\n<div class="midtrain-caption"[^>]*>Lower is better &lt;really&gt;<\/div><\/div>/);
+});
+
+test('run names shorten in the middle so a progress line does not wrap', () => {
+  assert.equal(shortRunName('tiny/baseline'), 'tiny/baseline');
+  const long = 'tiny/sft-pycode-web-quality-w20-f66-lr0.001-s0';
+  const short = shortRunName(long);
+  assert.equal(short.length, 36);
+  assert.ok(short.startsWith('tiny/sft-pycode') && short.endsWith('lr0.001-s0') && short.includes('…'));
+});
+
+test('in a notebook: a study bar with the training run nested under it on one line, and one live loss curve updated in place', async () => {
+  await withFakeTslab(async (log) => {
+    {
+      const study = studyProgress(3, 'midtraining (tiny)');
+      study.update(1);
+      const run = study.startRun('tiny/sft-pycode-web-quality-w20-f66-lr0.001-s0', 4);
+      for (let step = 1; step <= 4; step++) {
+        run.log({ step, tokens: 100 * step, lr: 1e-3, trainLoss: 5 - step / 2, tokensPerSec: 2500, ...(step % 2 === 0 ? { val: { general: 5.1 - step / 4 } } : {}) });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      run.done();
+      study.update(2);
+      study.done();
+      const ids = [...new Set(log.map((l) => l.id))].filter((id) => id !== undefined);
+      assert.equal(ids.length, 2, 'two displays: the bars and the live curve');
+      const bars = log.filter((l) => l.id === ids[0]);
+      const curve = log.filter((l) => l.id === ids[1]);
+      const withRun = bars.map((b) => b.html).filter((h) => h.includes('midtrain-run-progress'));
+      assert.ok(withRun.length > 0, 'the run line appeared');
+      const last = withRun.filter((h) => h.includes('1/3 runs')).pop()!;
+      assert.match(last, /1\/3 runs.*└ tiny\/sft-pycode-we…20-f66-lr0\.001-s0 <progress value="4" max="4".*step 4\/4 · 2\.5k tok\/s · loss 3\.000 · done in/s);
+      assert.match(last, /white-space:nowrap;overflow:hidden;text-overflow:ellipsis/);
+      assert.match(last, /title="tiny\/sft-pycode-web-quality-w20-f66-lr0\.001-s0"/, 'the full name on hover');
+      assert.ok(curve.length >= 2 && curve.length <= 3, `the curve is redrawn at most twice a second plus once at the end (${curve.length})`);
+      assert.match(curve[curve.length - 1].html, /Plotly\.newPlot/);
+      assert.doesNotMatch(bars[bars.length - 1].html, /midtrain-run-progress/, 'the run line goes when the study is done');
+      assert.match(bars[bars.length - 1].html, /2\/3 runs/);
+      // The bundle goes out once per kernel as a plain display (see loadPlotly), never inside the updated curve.
+      assert.ok(curve.every((c) => !c.html.includes('plotly.js v')), 'curve updates do not resend the 4.8 MB bundle');
+    }
+  });
+});
+
+test('the live loss figure: train loss per step, val losses as markers, long runs thinned', () => {
+  const logs = Array.from({ length: 2000 }, (_, i) => ({ step: i + 1, tokens: 0, lr: 0, trainLoss: 5 - i / 1000, ...(i % 500 === 499 ? { val: { general: 4 } } : {}) }));
+  const fig = liveLossFigure('run', 2000, logs);
+  const train = fig.data[0] as { x: number[] };
+  assert.ok(train.x.length <= 600 && train.x[train.x.length - 1] === 2000, 'thinned, last point kept');
+  assert.deepEqual((fig.data[1] as { x: number[] }).x, [500, 1000, 1500, 2000]);
+  assert.match(String((fig.layout!.title as { text: string }).text), /step 2000\/2000/);
 });

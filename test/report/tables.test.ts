@@ -6,7 +6,9 @@ import { scaleFor } from '../../src/experiments/scale';
 import type { ExperimentResult } from '../../src/experiments/result';
 import type { RunRecord, StepLog } from '../../src/runs/types';
 import { sftCells, sftTable, sftTableView, bestLrs, sftRunRows, gridTable, paperComparisonRows, pretrainTable } from '../../src/report/tables';
-import { pretrainCurves, sftCurves, lossVsForgetting, ablationLines, gridHeatmap, proximityScatter } from '../../src/report/figures';
+import { pretrainCurves, sftCurves, lossVsForgetting, ablationLines, gridHeatmap, proximityScatter, domainCurves, metricBars, roleCurves, sftCurvesGrid, matmulSpeedFigure } from '../../src/report/figures';
+import { describeRunSources } from '../../src/report/findings';
+import { describeMatmulSpeed } from '../../src/backend/matmul-speed';
 import { pearson } from '../../src/report/stats';
 import { contentId } from '../experiments/content-id';
 
@@ -17,8 +19,8 @@ const scale = { ...tiny, sft: { ...tiny.sft, lrs: [1e-4, 1e-3], seeds: [0, 1, 2]
  * Known numbers: the baseline's pycode SFT loss is 2.0 + 0.1·seed at lr 1e-3 (and 0.5 worse at 1e-4);
  * the branch starting at fraction f has loss (2.0 − f) + 0.1·seed at lr 1e-3. Forgetting = 4 + f; accuracy = f.
  */
-function fakeResult(): ExperimentResult {
-  const plan = planExperiment('timing', scale, 'd', contentId);
+function fakeResult(name: 'timing' | 'midtraining' = 'timing', branchLogsFromStart = true): ExperimentResult {
+  const plan = planExperiment(name, scale, 'd', contentId);
   const records: Record<string, RunRecord> = {};
   const metrics: Record<string, StepLog[]> = {};
   for (const r of plan.runs) {
@@ -27,7 +29,8 @@ function fakeResult(): ExperimentResult {
       records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd',
         summary: { finalVal: { general: 3 + f, code: 3 - f }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' } };
       const start = Math.round(f * r.config.totalSteps);
-      metrics[r.id] = [start, r.config.totalSteps].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 4, val: { general: 5 - step / 100, code: 5 } }));
+      const steps = branchLogsFromStart || !r.branch ? [start, r.config.totalSteps] : [r.config.totalSteps];
+      metrics[r.id] = steps.map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 4, val: { general: 5 - step / 100, code: 5, math: 6 - step / 50 } }));
     } else {
       const sft = (r.lr === 1e-3 ? 2.0 - f : 2.5 - f) + 0.1 * r.seed!;
       records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd',
@@ -102,7 +105,7 @@ test('figures: one trace per run, starts marked, error bars, heatmap cells', () 
   assert.deepEqual((forgetting.data[0] as { x: number[] }).x, [0, 1, 2, 4]);
   assert.deepEqual((forgetting.data[0] as { y: number[] }).y, [3, 4.1, 4.2, 4.4]);
   const scatter = lossVsForgetting(r);
-  assert.equal(scatter.data.length, 5);
+  assert.equal(scatter.data.length, 5 + 1, 'a trace per model and a legend entry for the one task');
   const timing = ablationLines(r, 'startFraction');
   assert.deepEqual((timing.data[0] as { x: number[] }).x, [33, 49, 66, 82]);
   const heat = gridHeatmap(r);
@@ -113,4 +116,72 @@ test('figures: one trace per run, starts marked, error bars, heatmap cells', () 
   assert.match(String((prox.layout.title as { text: string }).text), /r = 1\.000/);
   assert.equal(prox.data.length, 4 + 1 + 1, 'a trace per mixture, a legend entry per task, the least-squares line');
   assert.equal(prox.data.reduce((n, t) => n + (t.y as (number | null)[]).filter((y) => y !== null).length, 0), 4 + 2, 'the four points (and the line\'s two ends)');
+});
+
+test('a late branch is drawn from its branch point, in its role\'s colour, beside the baseline\'s dashed line of that colour', () => {
+  const r = fakeResult('midtraining', false);
+  const T = scale.pretrain.totalSteps;
+  const late = r.plan.runs.find((p) => p.config.kind === 'pretrain' && p.branch?.role === 'math')!;
+  const k = Math.round(late.branch!.startFraction * T);
+  const general = pretrainCurves(r).data.find((t) => t.name === late.model) as { x: number[]; y: number[]; marker: { symbol: string[] } };
+  assert.deepEqual(general.x, [k, T], 'the branch point, then its own eval: a line, not a dot');
+  // The baseline logged 5 − step/100 at 0 and T; at the branch step it was (linearly) 5 − k/100.
+  assert.ok(Math.abs(general.y[0] - (5 - k / 100)) < 1e-12);
+  assert.deepEqual(general.marker.symbol, ['circle-open', 'circle'], 'the borrowed point is marked open');
+  const domain = domainCurves(r);
+  const base = domain.data.find((t) => t.name === 'baseline on math') as { line: { color: string; dash: string } };
+  const branch = domain.data.find((t) => t.name === `${late.model} on math`) as { line: { color: string }; x: number[]; y: number[] };
+  assert.equal(base.line.dash, 'dash');
+  assert.equal(base.line.color, branch.line.color, 'a mixture and the baseline on its domain share a colour');
+  const colours = new Set(domain.data.filter((t) => String(t.name).startsWith('baseline on')).map((t) => (t.line as { color: string }).color));
+  assert.equal(colours.size, domain.data.filter((t) => String(t.name).startsWith('baseline on')).length, 'one colour per role');
+  assert.ok(Math.abs(branch.y[0] - (6 - k / 50)) < 1e-12, 'the own-domain curve starts from the baseline\'s math loss at the branch step');
+  const pre = pretrainCurves(r).data.find((t) => t.name === late.model) as { line: { color: string } };
+  assert.equal(pre.line.color, branch.line.color, 'the same model has the same colour in every figure of an experiment');
+});
+
+test('loss vs forgetting: no text labels to pile up; hover names model and task; symbols per task in the legend', () => {
+  const fig = lossVsForgetting(fakeResult());
+  for (const t of fig.data) assert.ok(!String(t.mode).includes('text'), `${t.name}: markers only`);
+  const model = fig.data[1] as { text: string[]; hovertemplate: string };
+  assert.match(model.text[0], / → pycode$/);
+  assert.match(model.hovertemplate, /%\{text\}/);
+  assert.deepEqual(fig.data.filter((t) => String(t.name).startsWith('task: ')).map((t) => t.name), ['task: pycode']);
+});
+
+test('every figure builder says under it what to look at and which way is better', () => {
+  const r = fakeResult('midtraining');
+  const figs = {
+    pretrainCurves: pretrainCurves(r), domainCurves: domainCurves(r), sftCurves: sftCurves(r, 'pycode'), sftCurvesGrid: sftCurvesGrid(r, 'sft'),
+    lossVsForgetting: lossVsForgetting(r), roleCurves: roleCurves(r), ablationLines: ablationLines(fakeResult(), 'startFraction'), gridHeatmap: gridHeatmap(fakeResult()),
+    metricBars: metricBars(sftCells(r), 'forgetting', 't'),
+  };
+  for (const [name, f] of Object.entries(figs)) {
+    assert.ok(f.caption && f.caption.length < 240, `${name}: a one-line caption`);
+    assert.match(f.caption!, /better/, `${name}: says which way is better`);
+  }
+});
+
+test('matmul figure: log axis ticked at the measured sizes; the caption tells timing noise from a real dip', () => {
+  const rows = [64, 128, 256, 512].map((n) => ({ n, ms: 1, gflops: 10, bestGflops: 11 }));
+  const fig = matmulSpeedFigure(rows, 'native');
+  assert.deepEqual((fig.layout.xaxis as { tickvals: number[]; ticktext: string[] }).tickvals, [64, 128, 256, 512]);
+  assert.deepEqual((fig.layout.xaxis as { ticktext: string[] }).ticktext, ['64', '128', '256', '512']);
+  assert.match(describeMatmulSpeed(rows), /not disturbed/);
+  const noisy = rows.map((r) => (r.n === 512 ? { ...r, gflops: 3 } : r));
+  assert.match(describeMatmulSpeed(noisy), /At n = 512 the median is below 70% of the fastest run/);
+  assert.doesNotMatch(describeMatmulSpeed(noisy), /backend does worse/);
+  const dip = rows.map((r) => (r.n === 512 ? { ...r, gflops: 5, bestGflops: 5.5 } : r));
+  assert.match(describeMatmulSpeed(dip), /fastest run itself is slower at n = 512/);
+});
+
+test('prose says which runs trained now and how many tasks this preset fine-tunes on', () => {
+  const r = fakeResult('midtraining');
+  const text = describeRunSources({ ...r, trainedNow: r.plan.runs.filter((p) => p.branch).map((p) => p.id) });
+  const branches = r.plan.runs.filter((p) => p.branch).length;
+  assert.match(text, new RegExp(`${branches} of ${r.plan.runs.length} runs trained now`));
+  assert.match(text, /came back finished from the run store \(pretraining: `baseline`\)/);
+  assert.match(text, /fine-tuned on the two tasks \(pycode and gsm\)/);
+  assert.match(text, /preset `tiny` leaves out sciq, lima/);
+  assert.match(describeRunSources({ ...r, trainedNow: [] }), /All \d+ runs came back finished from the run store; nothing trained now/);
 });
