@@ -49,10 +49,10 @@ export function describeMatmulSpeed(rows: MatmulSpeed[]): string {
   const noisy = rows.filter((r) => r.gflops < 0.7 * r.bestGflops);
   const dips = rows.filter((r, i) => i > 0 && r.bestGflops < 0.8 * Math.max(...rows.slice(0, i).map((p) => p.bestGflops)));
   const at = (rs: MatmulSpeed[]) => rs.map((r) => `n = ${r.n}`).join(', ');
-  const parts = [`Solid line: median of the timed runs; dotted: the fastest one. Higher is better.`];
+  const parts = ['Higher is better; solid: median run, dotted: fastest run.'];
   parts.push(noisy.length
-    ? `At ${at(noisy)} the median is below 70% of the fastest run: something else was using the cores while it was timed (timing noise on a shared machine, not a property of the backend).`
-    : 'Median and fastest run agree within 30% at every size: the timings are not disturbed by other processes.');
-  if (dips.length) parts.push(`The fastest run itself is slower at ${at(dips)} than at a smaller size: the backend does worse there (cache or blocking effects are the usual cause; this check does not pin it down).`);
+    ? `${at(noisy)}: median under 70% of the fastest, so other processes were on the cores (timing noise, not the backend).`
+    : 'Median within 30% of the fastest everywhere: no sign of other processes on the cores.');
+  if (dips.length) parts.push(`${at(dips)}: even the fastest run is slower than at a smaller size, a real slowdown this check does not explain.`);
   return parts.join(' ');
 }

@@ -303,7 +303,9 @@ export function figureHtml(fig: PlotlyFigure, id = `midtrain-fig-${process.pid}-
   const config = { responsive: true, displaylogo: false, ...fig.config };
   const width = typeof fig.layout?.width === 'number' ? `max-width:${fig.layout.width}px;` : '';
   const caption = fig.caption ? `\n<div class="midtrain-caption" style="${width}margin:2px 0 10px 0;padding:0 8px;color:#444;font-size:90%;font-family:sans-serif">${escapeHtml(fig.caption)}</div>` : '';
-  return `<div id="${id}-block" class="midtrain-figure-block"><div id="${id}" class="midtrain-figure"></div>${caption}</div>
+  // A fixed height keeps plotly's container from stretching to the window's height (caption pushed far down).
+  const height = typeof fig.layout?.height === 'number' ? ` style="height:${fig.layout.height}px"` : '';
+  return `<div id="${id}-block" class="midtrain-figure-block"><div id="${id}" class="midtrain-figure"${height}></div>${caption}</div>
 <script type="text/javascript">(function () {
   var el = document.getElementById(${JSON.stringify(id)});
   if (typeof Plotly === 'undefined') { el.textContent = 'Plotly is not loaded on this page: run mt.loadPlotly() (or restart the kernel) and re-run this cell.'; return; }
@@ -460,24 +462,26 @@ function thin(x: number[], y: number[], n: number): { x: number[]; y: number[] }
 export function liveLossFigure(name: string, totalSteps: number, logs: StepLog[]): PlotlyFigure {
   const train = thin(logs.map((l) => l.step), logs.map((l) => l.trainLoss), LIVE_CURVE_POINTS);
   const data: PlotlyTrace[] = [{ type: 'scatter', mode: 'lines', name: 'train loss', x: train.x, y: train.y, line: { color: '#1f77b4', width: 1.5 } }];
-  const keys = [...new Set(logs.flatMap((l) => Object.keys(l.val ?? {})))];
-  const colors: Record<string, string> = { general: '#000000', sft: '#d62728' };
-  for (const [i, key] of keys.entries()) {
-    const pts = logs.filter((l) => l.val?.[key as keyof typeof l.val] !== undefined);
-    data.push({ type: 'scatter', mode: 'lines+markers', name: `val ${key}`, x: pts.map((l) => l.step), y: pts.map((l) => l.val![key as keyof typeof l.val]!),
-      line: { color: colors[key] ?? ['#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'][i % 4], width: 1, dash: 'dot' }, marker: { size: 6 } });
+  // The val losses a run is judged by: general (forgetting / pretraining quality) and, in SFT, the task's own.
+  const colors = { general: '#000000', sft: '#d62728' } as const;
+  for (const key of ['general', 'sft'] as const) {
+    const pts = logs.filter((l) => l.val?.[key] !== undefined);
+    if (pts.length === 0) continue;
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `val ${key}`, x: pts.map((l) => l.step), y: pts.map((l) => l.val![key]!),
+      line: { color: colors[key], width: 1, dash: 'dot' }, marker: { size: 6 } });
   }
   const last = logs[logs.length - 1];
+  const step = last?.step ?? 0;
   return {
     data,
     layout: {
-      title: { text: `Training now: ${shortRunName(name, 60)} — step ${last?.step ?? 0}/${totalSteps}` },
+      title: { text: step < totalSteps ? `Training now: ${shortRunName(name, 60)} — step ${step}/${totalSteps}` : `Trained just now: ${shortRunName(name, 60)} (${totalSteps} steps)` },
       xaxis: { title: { text: 'step' }, range: [logs[0] ? Math.max(0, logs[0].step - 1) : 0, totalSteps] },
       yaxis: { title: { text: 'loss' } },
       width: 720, height: 320, margin: { l: 60, r: 20, t: 50, b: 45 }, template: 'plotly_white',
     },
     config: { staticPlot: true },
-    caption: 'Loss of the run training now, redrawn as it trains (lower is better); the last run trained stays shown.',
+    caption: 'Loss of the run training now, redrawn as it trains; lower is better. Dotted: val loss on general data (and on the task, in SFT).',
   };
 }
 

@@ -187,6 +187,7 @@ test('a table carries its title and caption to show() and reports; the call site
 
 test('a figure\'s caption goes under it, inside the block a PNG export screenshots', () => {
   const html = figureHtml({ data: [{ type: 'scatter', y: [1] }], caption: 'Lower is better <really>' }, 'f9');
+  assert.match(figureHtml({ data: [], layout: { height: 320 } }, 'f8'), /<div id="f8" class="midtrain-figure" style="height:320px"><\/div>/);
   assert.match(html, /^<div id="f9-block" class="midtrain-figure-block"><div id="f9" class="midtrain-figure"><\/div>\n<div class="midtrain-caption"[^>]*>Lower is better &lt;really&gt;<\/div><\/div>/);
 });
 
@@ -237,5 +238,6 @@ test('the live loss figure: train loss per step, val losses as markers, long run
   const train = fig.data[0] as { x: number[] };
   assert.ok(train.x.length <= 600 && train.x[train.x.length - 1] === 2000, 'thinned, last point kept');
   assert.deepEqual((fig.data[1] as { x: number[] }).x, [500, 1000, 1500, 2000]);
-  assert.match(String((fig.layout!.title as { text: string }).text), /step 2000\/2000/);
+  assert.match(String((fig.layout!.title as { text: string }).text), /Trained just now: run \(2000 steps\)/);
+  assert.match(String((liveLossFigure('run', 4000, logs).layout!.title as { text: string }).text), /Training now: run — step 2000\/4000/);
 });

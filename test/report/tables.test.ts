@@ -167,12 +167,12 @@ test('matmul figure: log axis ticked at the measured sizes; the caption tells ti
   const fig = matmulSpeedFigure(rows, 'native');
   assert.deepEqual((fig.layout.xaxis as { tickvals: number[]; ticktext: string[] }).tickvals, [64, 128, 256, 512]);
   assert.deepEqual((fig.layout.xaxis as { ticktext: string[] }).ticktext, ['64', '128', '256', '512']);
-  assert.match(describeMatmulSpeed(rows), /not disturbed/);
+  assert.match(describeMatmulSpeed(rows), /no sign of other processes/);
   const noisy = rows.map((r) => (r.n === 512 ? { ...r, gflops: 3 } : r));
-  assert.match(describeMatmulSpeed(noisy), /At n = 512 the median is below 70% of the fastest run/);
-  assert.doesNotMatch(describeMatmulSpeed(noisy), /backend does worse/);
+  assert.match(describeMatmulSpeed(noisy), /n = 512: median under 70% of the fastest, so other processes were on the cores/);
+  assert.doesNotMatch(describeMatmulSpeed(noisy), /real slowdown/);
   const dip = rows.map((r) => (r.n === 512 ? { ...r, gflops: 5, bestGflops: 5.5 } : r));
-  assert.match(describeMatmulSpeed(dip), /fastest run itself is slower at n = 512/);
+  assert.match(describeMatmulSpeed(dip), /n = 512: even the fastest run is slower than at a smaller size/);
 });
 
 test('prose says which runs trained now and how many tasks this preset fine-tunes on', () => {
