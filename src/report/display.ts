@@ -167,8 +167,8 @@ function decimalsNeeded(v: number, digits: number): number {
 
 /**
  * One number of decimals for a column's values, so a column never shows 6.45 beside 6.143: 4 significant
- * digits for its largest value (no more than any value needs, so 0.001 stays 0.001), and at least 2 for its
- * smallest; at most 6. Undefined for all-integer columns (shown in full). Values shown in exponent form
+ * digits for its largest value (6.45 → 6.450; but a set constant such as 0.001 stays 0.001), and at least 2
+ * for its smallest; at most 6. Undefined for all-integer columns (shown in full). Values shown in exponent form
  * (below 1e-3 or from 1e6) are left out.
  */
 export function columnDecimals(values: unknown[]): number | undefined {
@@ -179,8 +179,10 @@ export function columnDecimals(values: unknown[]): number | undefined {
   const largest = Math.max(...fixed);
   const smallest = Math.min(...fixed);
   const forLargest = Math.max(0, 3 - Math.floor(Math.log10(largest)));
-  const needed = Math.max(...fixed.map((a) => decimalsNeeded(a, 4)));
-  return Math.min(6, Math.max(Math.min(forLargest, needed), decimalsNeeded(smallest, 2)));
+  // A largest value of 1–2 significant digits is a set constant (LR 0.001, weight 0.5): no padding to 0.001000.
+  const digits = String(Number(largest.toPrecision(4))).replace(/^0\.0*|\./g, '').length;
+  const decimals = digits <= 2 ? Math.max(...fixed.map((a) => decimalsNeeded(a, 4))) : forLargest;
+  return Math.min(6, Math.max(decimals, decimalsNeeded(smallest, 2)));
 }
 
 /** A cell with its column's decimals (numbers in the fixed-point range only; see formatCell for the rest). */
@@ -461,7 +463,8 @@ function thin(x: number[], y: number[], n: number): { x: number[]; y: number[] }
 /** The live loss figure of one run: train loss per step, val losses as markers. */
 export function liveLossFigure(name: string, totalSteps: number, logs: StepLog[]): PlotlyFigure {
   const train = thin(logs.map((l) => l.step), logs.map((l) => l.trainLoss), LIVE_CURVE_POINTS);
-  const data: PlotlyTrace[] = [{ type: 'scatter', mode: 'lines', name: 'train loss', x: train.x, y: train.y, line: { color: '#1f77b4', width: 1.5 } }];
+  // Markers while there are few steps: a one-step line would draw nothing.
+  const data: PlotlyTrace[] = [{ type: 'scatter', mode: train.x.length < 60 ? 'lines+markers' : 'lines', name: 'train loss', x: train.x, y: train.y, line: { color: '#1f77b4', width: 1.5 }, marker: { size: 4 } }];
   // The val losses a run is judged by: general (forgetting / pretraining quality) and, in SFT, the task's own.
   const colors = { general: '#000000', sft: '#d62728' } as const;
   for (const key of ['general', 'sft'] as const) {

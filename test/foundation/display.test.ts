@@ -169,7 +169,9 @@ test('notebook HTML reports load plotly from a file beside them instead of carry
 test('one number of decimals per column: 4 significant digits for its largest value, 2 for its smallest', () => {
   assert.equal(columnDecimals([6.45, 6.143]), 3);
   assert.equal(columnDecimals([0.08793, 32.77135, 87.3]), 3, 'largest at 4 digits needs 2, smallest at 2 digits needs 3');
-  assert.equal(columnDecimals([0.001, 0.003]), 3, 'short exact numbers are not padded');
+  assert.equal(columnDecimals([0.001, 0.003]), 3, 'set constants are not padded');
+  assert.equal(columnDecimals([0.2, 0.5]), 1);
+  assert.equal(columnDecimals([6.45]), 3, 'a measured loss keeps 4 significant digits even alone');
   assert.equal(columnDecimals([1, 2, 3]), undefined, 'integers in full');
   assert.equal(columnDecimals(['a', null, 2.5]), 1);
   const text = tableText([{ m: 'a', loss: 6.45 }, { m: 'b', loss: 6.143 }]);
