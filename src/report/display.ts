@@ -153,9 +153,13 @@ function withInfo(t: Tabular, opts: ShowOptions): ShowOptions {
   return { ...info, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)), decimals: { ...info.decimals, ...opts.decimals } };
 }
 
-/** Per column: true when every shown value is a number (or empty), so it is right-aligned. */
+/** A number already formatted by a table builder: "6.971", "7.5%", "2.100 ± 0.248", "—". */
+const NUMBER_TEXT = /^(—|[-+−]?\d[\d,]*(\.\d+)?%?( ± \d[\d,]*(\.\d+)?%?)?)$/;
+
+/** Per column: true when every shown value is a number or a formatted number (or empty), so it is right-aligned. */
 function numericColumns(v: TableView): boolean[] {
-  return v.columns.map((_, j) => v.rows.length > 0 && v.rows.every((r) => r[j] == null || isNumeric(r[j])));
+  return v.columns.map((_, j) => v.rows.length > 0 && v.rows.some((r) => r[j] != null && r[j] !== '—') &&
+    v.rows.every((r) => r[j] == null || isNumeric(r[j]) || (typeof r[j] === 'string' && NUMBER_TEXT.test(r[j] as string))));
 }
 
 /** Decimals `v` needs at `digits` significant digits, trailing zeros dropped (0.500 → 1). */

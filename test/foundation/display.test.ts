@@ -178,6 +178,9 @@ test('one number of decimals per column: 4 significant digits for its largest va
   assert.deepEqual(text.split('\n').slice(2), ['a  6.450', 'b  6.143']);
   assert.match(tableText([{ lr: 0.001 }, { lr: 0.0001 }]), /0\.001\n1\.000e-4/, 'exponent form where fixed point would hide the value');
   assert.match(tableText([{ loss: 6.45 }], { decimals: { loss: 1 } }), /6\.5$/, 'a caller can fix a column\'s decimals');
+  // Numbers a builder already formatted ("mean ± CI", percentages) right-align like numbers; words do not.
+  const html = tableHtml([{ m: 'a', ci: '2.100 ± 0.248', p: '7.5%', w: '—' }, { m: 'b', ci: '12.000 ± 1.000', p: '—', w: '—' }]);
+  assert.match(html, /<th style="text-align:left[^"]*">m<\/th><th style="text-align:right[^"]*">ci<\/th><th style="text-align:right[^"]*">p<\/th><th style="text-align:left[^"]*">w<\/th>/);
 });
 
 test('a table carries its title and caption to show() and reports; the call site can override them', () => {
