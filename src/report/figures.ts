@@ -236,7 +236,7 @@ export function ablationLines(result: ExperimentResult, axis: 'startFraction' | 
   const label = axis === 'startFraction' ? 'midtraining start (% of training)' : 'mixture weight of code data (%)';
   const layout = baseLayout(`${axis === 'startFraction' ? 'Timing' : 'Weight'} ablation on ${task}: improvement over baseline and forgetting`, label, 'rel. improvement of SFT val loss (%)');
   return {
-    data, layout: { ...layout, margin: { l: 70, r: 90, t: 60, b: 60 }, yaxis2: { title: { text: 'general val loss after SFT' }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.2 } },
+    data, layout: { ...layout, xaxis: { title: { text: label }, tickvals: x, ticktext: x.map((v) => `${v}%`) }, margin: { l: 70, r: 90, t: 60, b: 60 }, yaxis2: { title: { text: 'general val loss after SFT' }, overlaying: 'y', side: 'right' }, legend: { orientation: 'h', y: -0.2 } },
     caption: `Blue (left axis): higher is better, above 0 beats the baseline. Red (right axis): lower is better, below the dashed line forgets less than the baseline. Bars: 95% CI over seeds.`,
   };
 }

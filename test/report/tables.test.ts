@@ -108,6 +108,7 @@ test('figures: one trace per run, starts marked, error bars, heatmap cells', () 
   assert.equal(scatter.data.length, 5 + 1, 'a trace per model and a legend entry for the one task');
   const timing = ablationLines(r, 'startFraction');
   assert.deepEqual((timing.data[0] as { x: number[] }).x, [33, 49, 66, 82]);
+  assert.deepEqual((timing.layout.xaxis as { ticktext: string[] }).ticktext, ['33%', '49%', '66%', '82%'], 'ticks at the starts measured');
   const heat = gridHeatmap(r);
   assert.deepEqual((heat.data[0] as { y: string[] }).y, ['33%', '49%', '66%', '82%']);
   const points = [0.1, 0.2, 0.3, 0.4].map((a, i) => ({ model: `m${i}`, task: 'pycode' as const, advantage: a, improvement: a / 2 }));
