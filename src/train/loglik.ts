@@ -28,22 +28,30 @@ export function continuationLogLik(params: Params, cfg: ModelConfig, rows: { pro
     const T = Math.max(...group.map((r) => r.prompt.length + r.continuation.length - 1));
     if (T > cfg.contextLength) throw new Error(`continuationLogLik: a row of ${T + 1} tokens exceeds the context of ${cfg.contextLength} + 1`);
     const B = group.length;
-    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T), weights = new Float32Array(B * T);
+    const inputs = new Int32Array(B * T);
+    // Only the continuation's positions are scored: gathering them before the log-softmax keeps it to a few
+    // rows per option instead of the whole padded batch.
+    const at: number[] = [], targets: number[] = [], rowOf: number[] = [];
     group.forEach((r, b) => {
       const ids = [...r.prompt, ...r.continuation];
       for (let t = 0; t < ids.length - 1; t++) {
         inputs[b * T + t] = ids[t];
-        targets[b * T + t] = ids[t + 1];
-        weights[b * T + t] = t + 1 >= r.prompt.length ? 1 : 0;
+        if (t + 1 >= r.prompt.length) {
+          at.push(b * T + t);
+          targets.push(ids[t + 1]);
+          rowOf.push(b);
+        }
       }
     });
-    const sums = tf.tidy(() => {
+    const nll = tf.tidy(() => {
       const { logits } = forward(params, cfg, tf.tensor2d(inputs, [B, T], 'int32'));
-      const nll = tf.mul(tokenLosses(logits, tf.tensor1d(targets, 'int32')), tf.tensor1d(weights));
-      return tf.neg(tf.sum(tf.reshape(nll, [B, T]), 1));
+      return tokenLosses(tf.gather(logits, at), tf.tensor1d(targets, 'int32'));
     });
-    out.push(...Array.from(sums.dataSync()));
-    sums.dispose();
+    const perToken = nll.dataSync();
+    nll.dispose();
+    const sums = new Array<number>(B).fill(0);
+    rowOf.forEach((b, k) => (sums[b] -= perToken[k]));
+    out.push(...sums);
   }
   return out;
 }
