@@ -19,12 +19,13 @@ import { knowledgeDocs } from './extract/knowledge';
 import { webDocs, WEB_SOURCES } from './extract/web';
 import { loadWordnet, type Synset } from './extract/wordnet';
 import { gsmExamples, limaExamples, pycodeExamples, sciqExamples, TASK_DESCRIPTIONS, type SplitExamples } from './sft/build-tasks';
-import { CHECKERS } from './sft/checkers';
+import { ANSWER_ENDED, CHECKERS } from './sft/checkers';
+import { sftExampleFits } from './sft/fit';
 import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../tokenizer/bpe';
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
-export const DATA_FORMAT_VERSION = 9;
+export const DATA_FORMAT_VERSION = 10;
 
 export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
   general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],
@@ -146,7 +147,11 @@ interface RoleManifest {
   val: ShardIndex & { docOffsets: string };
   sourcesBySplit: { train: Record<string, number>; val: Record<string, number> };
 }
-interface SftManifestEntry { file: string; sha256: string; sizes: { train: number; val: number; test: number }; sources: SourceRecord[] }
+interface SftManifestEntry {
+  file: string; sha256: string; sizes: { train: number; val: number; test: number }; sources: SourceRecord[];
+  /** Examples per split left out (before the size cap) because prompt + response + eos did not fit sizes.sftContext tokens. */
+  tooLong: { train: number; val: number; test: number };
+}
 export interface DataManifest {
   formatVersion: number;
   /** The data set's name (tiny, small, pythia): presets sharing data share one build. */
@@ -173,6 +178,19 @@ function capSplit(s: SplitExamples, n: DataPreset['sft'], seed: number): SplitEx
   // A seeded, order-independent choice of which examples to keep when a split exceeds its cap.
   const cap = (xs: SftExample[], k: number) => xs.map((x) => ({ x, u: hashUnit(x.id, seed) })).sort((a, b) => a.u - b.u || (a.x.id < b.x.id ? -1 : 1)).slice(0, k).map((y) => y.x);
   return { train: cap(s.train, n.train), val: cap(s.val, n.val), test: cap(s.test, n.test) };
+}
+
+/** The examples whose tokens fit the context whole (the tokenizer is known only here, after it is trained), and how many per split did not. */
+function keepFitting(s: SplitExamples, tok: BpeTokenizer, context: number): { kept: SplitExamples; tooLong: SftManifestEntry['tooLong'] } {
+  const kept: SplitExamples = { train: [], val: [], test: [] };
+  const tooLong = { train: 0, val: 0, test: 0 };
+  for (const split of ['train', 'val', 'test'] as const) {
+    for (const ex of s[split]) {
+      if (sftExampleFits(tok.encode(ex.prompt).length, tok.encode(ex.response).length, context)) kept[split].push(ex);
+      else tooLong[split]++;
+    }
+  }
+  return { kept, tooLong };
 }
 
 function encodeDocs(tok: BpeTokenizer, docs: Doc[]): number[][] { return docs.map((d) => tok.encode(d.text)); }
@@ -262,14 +280,15 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
       case 'sciq': ex = sciqExamples(src.synsets(), p.seed); break;
       case 'lima': ex = limaExamples(src.many(['pythonDoc', 'perlDoc', 'debianFaq']), p.sftMaxChars, p.seed); break;
     }
-    ex = capSplit(ex, p.sft, p.seed);
+    const fitting = keepFitting(ex, tok, p.sftContext);
+    ex = capSplit(fitting.kept, p.sft, p.seed);
     for (const split of ['train', 'val', 'test'] as const) {
       if (ex[split].length === 0) throw new Error(`data: SFT task ${task} has no ${split} examples for preset ${preset}`);
     }
     const body = stableStringify({ name: task, description: TASK_DESCRIPTIONS[task], maxNewTokens: maxNewTokens(task, p), ...ex }, 0);
     const file = `sft/${task}.json`;
     fs.writeFileSync(path.join(tmp, file), body);
-    sft[task] = { file, sha256: sha256(body), sizes: { train: ex.train.length, val: ex.val.length, test: ex.test.length }, sources: src.records(TASK_SOURCES[task]) };
+    sft[task] = { file, sha256: sha256(body), sizes: { train: ex.train.length, val: ex.val.length, test: ex.test.length }, sources: src.records(TASK_SOURCES[task]), tooLong: fitting.tooLong };
   }
 
   // 5. Manifest: hash over role manifests, tokenizer hash and SFT files; no timestamps.
@@ -346,7 +365,10 @@ export function loadTask(dir: string, entry: SftManifestEntry, task: SftTaskName
   const text = fs.readFileSync(file, 'utf8');
   if (sha256(text) !== entry.sha256) throw new Error(`data: SFT task file ${file} does not match its manifest hash (corrupt or edited): rebuild`);
   const raw = JSON.parse(text) as { description: string; maxNewTokens: number; train: SftExample[]; val: SftExample[]; test: SftExample[] };
-  return { name: task, description: raw.description, train: raw.train, val: raw.val, test: raw.test, maxNewTokens: raw.maxNewTokens, check: CHECKERS[task] };
+  return {
+    name: task, description: raw.description, train: raw.train, val: raw.val, test: raw.test, maxNewTokens: raw.maxNewTokens, check: CHECKERS[task],
+    ...(ANSWER_ENDED[task] ? { stop: ANSWER_ENDED[task] } : {}), ...(entry.tooLong ? { tooLong: entry.tooLong } : {}),
+  };
 }
 
 /** Shards whose sha256 this process has checked (path → size:mtime), so repeated ensureData calls stay fast. */

@@ -23,6 +23,8 @@ export interface DataPreset {
   sft: { train: number; val: number; test: number };
   /** SFT examples longer than this (prompt + response characters) are dropped (or, for FAQ answers, cut at a paragraph). */
   sftMaxChars: number;
+  /** The model context SFT examples must fit (prompt + response + eos, in tokens): the model preset's contextLength. */
+  sftContext: number;
   /** Synthetic worked word problems added to the math role (train templates only). */
   mathSynthetic: number;
   /** Seed for splits, sampling and generation. */
@@ -33,14 +35,14 @@ const TINY: DataPreset = {
   preset: 'tiny', dataName: 'tiny', dataFrom: 'tiny', vocabSize: 2048, bpeVocabSize: 2048,
   // ~1.3M chars ≈ 350–450k tokens at 2k vocab: plenty for ~1-minute CPU runs of ~50–100k tokens.
   trainChars: 1_300_000, valChars: 130_000, tokenizerSampleChars: 500_000,
-  sft: { train: 400, val: 80, test: 80 }, sftMaxChars: 600, mathSynthetic: 600, seed: 1234,
+  sft: { train: 400, val: 80, test: 80 }, sftMaxChars: 600, sftContext: 128, mathSynthetic: 600, seed: 1234,
 };
 
 const SMALL: DataPreset = {
   preset: 'small', dataName: 'small', dataFrom: 'small', vocabSize: 8192, bpeVocabSize: 8192,
   // General prose is ~50M chars in all: small uses all of it; other roles are capped to the same.
   trainChars: 60_000_000, valChars: 1_500_000, tokenizerSampleChars: 3_000_000,
-  sft: { train: 5000, val: 500, test: 500 }, sftMaxChars: 1500, mathSynthetic: 20_000, seed: 1234,
+  sft: { train: 5000, val: 500, test: 500 }, sftMaxChars: 1500, sftContext: 256, mathSynthetic: 20_000, seed: 1234,
 };
 
 export function dataPreset(preset: PresetName): DataPreset {
@@ -50,7 +52,7 @@ export function dataPreset(preset: PresetName): DataPreset {
     case 'pythia-70m': case 'pythia-160m': case 'pythia-410m':
       // The paper's configs use GPT-NeoX's 50k vocabulary and ~128B tokens of C4: far beyond the data here.
       // We build the small corpus with our largest BPE, padded to 50304 rows; bring your own data for real runs.
-      return { ...SMALL, preset, dataName: 'pythia', vocabSize: 50304, bpeVocabSize: 'all', sftMaxChars: 4000 };
+      return { ...SMALL, preset, dataName: 'pythia', vocabSize: 50304, bpeVocabSize: 'all', sftMaxChars: 4000, sftContext: 2048 };
     default:
       throw new Error(`data: unknown preset "${preset}" (expected one of ${PRESETS.join(', ')})`);
   }

@@ -66,6 +66,10 @@ export interface SftTask {
   check(generated: string, example: SftExample): boolean;
   /** Max new tokens to generate when evaluating accuracy. */
   maxNewTokens: number;
+  /** True once a generation is a complete answer (decoding stops there); absent: decode to eos or maxNewTokens. */
+  stop?(generated: string): boolean;
+  /** Examples left out of each split at build time because prompt + response did not fit the preset's context. */
+  tooLong?: { train: number; val: number; test: number };
 }
 
 /** Everything a preset trains on. */

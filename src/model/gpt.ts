@@ -105,7 +105,7 @@ function rotaryTables(cfg: ModelConfig, pos0: number, T: number): { cos: tf.Tens
  */
 function attention(
   p: Params, i: number, cfg: ModelConfig, x: tf.Tensor2D, B: number, T: number,
-  rope: { cos: tf.Tensor2D; sin: tf.Tensor2D }, past?: LayerCache,
+  rope: { cos: tf.Tensor2D; sin: tf.Tensor2D }, past?: LayerCache, keyBias?: tf.Tensor,
 ): { y: tf.Tensor2D; cache: LayerCache } {
   const H = cfg.nHeads;
   const { headSize: hs } = headDims(cfg);
@@ -120,7 +120,7 @@ function attention(
     k = tf.concat([past.k, k], 2);
     v = tf.concat([past.v, v], 2);
   }
-  const out = tf.reshape(tf.transpose(causalAttention(q, k, v), [0, 2, 1, 3]), [B * T, cfg.dModel]);
+  const out = tf.reshape(tf.transpose(causalAttention(q, k, v, keyBias), [0, 2, 1, 3]), [B * T, cfg.dModel]);
   return { y: linear(out, p[`h${i}.attn.proj.w`], p[`h${i}.attn.proj.b`]) as tf.Tensor2D, cache: { k, v } };
 }
 
@@ -136,6 +136,12 @@ function mlp(p: Params, i: number, x: tf.Tensor2D): tf.Tensor2D {
 export interface ForwardOptions {
   /** Per-layer keys/values of earlier positions (generation); the new tokens start at their length. */
   cache?: LayerCache[];
+  /**
+   * [B, Tk] with 1 for real tokens and 0 for padding, over cached and new positions (batched decoding of
+   * left-padded prompts): padded keys get no attention. Rotary scores depend only on the distance between
+   * positions, so a prompt shifted right by its padding attends exactly as it would alone.
+   */
+  keyMask?: tf.Tensor2D;
 }
 
 /**
@@ -147,10 +153,11 @@ export function forward(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, opts
   const pos0 = opts.cache?.[0]?.k.shape[2] ?? 0;
   if (pos0 + T > cfg.contextLength) throw new Error(`forward: ${pos0 + T} positions exceed contextLength ${cfg.contextLength}`);
   const rope = rotaryTables(cfg, pos0, T);
+  const keyBias = opts.keyMask ? tf.reshape(tf.mul(tf.sub(1, opts.keyMask), -1e9), [B, 1, 1, -1]) : undefined;
   let x = embedding(params.wte, tf.reshape(ids, [-1])) as tf.Tensor2D;
   const cache: LayerCache[] = [];
   for (let i = 0; i < cfg.nLayers; i++) {
-    const a = attention(params, i, cfg, layerNorm(x, params[`h${i}.ln1.w`], params[`h${i}.ln1.b`], cfg.layerNormEps) as tf.Tensor2D, B, T, rope, opts.cache?.[i]);
+    const a = attention(params, i, cfg, layerNorm(x, params[`h${i}.ln1.w`], params[`h${i}.ln1.b`], cfg.layerNormEps) as tf.Tensor2D, B, T, rope, opts.cache?.[i], keyBias);
     const m = mlp(params, i, layerNorm(x, params[`h${i}.ln2.w`], params[`h${i}.ln2.b`], cfg.layerNormEps) as tf.Tensor2D);
     x = tf.addN([x, a.y, m]) as tf.Tensor2D;  // one kernel, same sum order as (x + a.y) + m
     cache.push(a.cache);

@@ -188,14 +188,16 @@ export function causalMask(pos0: number, T: number, Tk: number): tf.Tensor2D {
  *   dv = Pᵀ·dy,  dP = dy·vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dq = dS·k/√d,  dk = dSᵀ·q/√d.
  * Left to autodiff, the scores, scaled scores, masked scores and P ([B, H, T, Tk] each) would all stay
  * alive until the backward pass — 4× the memory, which is what overflows wasm's heap at the small preset.
+ * `keyBias` (broadcast to [B, H, T, Tk], e.g. −1e9 on padded keys) is added to the scores; it has no gradient.
  */
-export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor4D {
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyBias?: tf.Tensor): tf.Tensor4D {
   const [, , T, d] = q.shape;
   const Tk = k.shape[2];
   const scale = 1 / Math.sqrt(d);
-  if (Tk === T && hasFusedAttention()) return fusedCausalAttention(q, k, v, scale) as tf.Tensor4D;
+  if (Tk === T && !keyBias && hasFusedAttention()) return fusedCausalAttention(q, k, v, scale) as tf.Tensor4D;
   const f = customGrad((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor, save: tf.GradSaveFunc) => {
-    const scores = tf.add(matmul(tf.mul(qi, scale), ki, false, true), causalMask(Tk - T, T, Tk));
+    const causal = tf.add(matmul(tf.mul(qi, scale), ki, false, true), causalMask(Tk - T, T, Tk));
+    const scores = keyBias ? tf.add(causal, keyBias) : causal;
     const p = tf.softmax(scores, -1);
     save([qi, ki, vi, p]);
     return {

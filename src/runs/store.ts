@@ -262,7 +262,7 @@ async function trainRun(
   const now = () => new Date().toISOString();
   const task = config.kind === 'sft' ? data.sft?.[config.task] : undefined;
   if (config.kind === 'sft' && !task) throw new Error(`${config.name}: the data bundle has no SFT task "${config.task}"`);
-  const totalSteps = config.kind === 'pretrain' ? config.totalSteps : sftTotalSteps(config, task!);
+  const totalSteps = config.kind === 'pretrain' ? config.totalSteps : sftTotalSteps(config, task!, requireTokenizer(data, config), (parentRecord(config).config as PretrainConfig).model.contextLength);
   const record: RunRecord = {
     id, config, status: 'running', dir, parentId: config.parent?.runId, codeVersion: codeVersion(), dataHash: data.manifestHash,
     progress: { step: 0, totalSteps }, createdAt: prev?.createdAt ?? now(), updatedAt: now(),
@@ -352,6 +352,9 @@ async function trainRun(
     };
     if (result) {
       record.summary.accuracy = result.accuracy;
+      record.summary.accuracyCounts = result.counts;
+      if (result.accuracyNormalised !== undefined) record.summary.accuracyNormalised = result.accuracyNormalised;
+      if (result.test) record.summary.test = result.test;
       writeJsonAtomic(path.join(dir, 'samples.json'), result.samples);
     }
     pruneCheckpoints(ckRoot, keep);

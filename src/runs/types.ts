@@ -86,8 +86,10 @@ export interface SftConfig {
   valExamples?: number;
   /** Tokens of the general val split per forgetting evaluation. */
   evalTokens: number;
-  /** Test examples used for accuracy (greedy decoding) at the end. */
+  /** Test examples used for accuracy at the end (the first ones; those that do not fit the context are dropped and counted). */
   accuracyExamples: number;
+  /** Test examples whose SFT loss is reported at the end (default: the whole test split). */
+  testExamples?: number;
   seed: number;
   /** Write a resumable checkpoint every this many steps (default: a tenth of the run). Operational: not part of the run id. */
   checkpointEvery?: number;
@@ -116,6 +118,12 @@ export interface RunSummary {
   finalVal: Partial<Record<Role | 'sft', number>>;
   /** SFT only: accuracy on the test examples via the task's answer checker. */
   accuracy?: number;
+  /** SFT only: what `accuracy` is made of (n = scored test examples, dropped = test examples that did not fit the context), for pooling over seeds. */
+  accuracyCounts?: { correct: number; n: number; dropped: number; method: 'generate' | 'loglik' };
+  /** SFT multiple choice only: accuracy with each option's log-likelihood divided by its length in bytes (lm-evaluation-harness acc_norm). */
+  accuracyNormalised?: number;
+  /** SFT only: SFT loss on the task's test split (held out from LR selection, which uses val). */
+  test?: { sft: number; examples: number };
   wallSeconds: number;
   tokensPerSec: number;
   backend: string;

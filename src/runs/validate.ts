@@ -60,7 +60,7 @@ const pretrain = object({
 const sft = object({
   kind: [oneOf(['sft'])], name: [str], preset: [oneOf(PRESETS)], task: [oneOf(SFT_TASKS)], parent: [parent], optim: [optim],
   epochs: [posInt], batchSize: [posInt], maxExamples: [posInt, true], evalEvery: [posInt], valExamples: [posInt, true], evalTokens: [posInt],
-  accuracyExamples: [nonNegInt], seed: [nonNegInt], checkpointEvery: [posInt, true],
+  accuracyExamples: [nonNegInt], testExamples: [nonNegInt, true], seed: [nonNegInt], checkpointEvery: [posInt, true],
 });
 
 /** The config, checked; throws one line naming the first bad field (`source` prefixes it, e.g. the file name). */

@@ -9,9 +9,13 @@ import { fusedAdamW, fusedAdamWAvailable } from '../backend/webgpu-adamw';
 import { hasNativeAdamW } from '../backend/caps';
 import { nativeFusedAdamW } from '../backend/native';
 
-/** Learning rate for optimizer step `step` (0-based) of `totalSteps`: linear warmup, then cosine to minLr. */
+/**
+ * Learning rate for optimizer step `step` (0-based) of `totalSteps`: linear warmup, then cosine to minLr.
+ * The ramp's last step is at peak, so any warmup at all lasts at least 2 steps (the first at half the peak):
+ * otherwise a short SFT run (round(0.1 · 4) = 0) would take its first step at peak from a fresh optimiser.
+ */
 export function lrAt(step: number, totalSteps: number, o: OptimConfig): number {
-  const warmup = Math.round(o.warmupFraction * totalSteps);
+  const warmup = o.warmupFraction > 0 ? Math.max(2, Math.round(o.warmupFraction * totalSteps)) : 0;
   if (step < warmup) return (o.lr * (step + 1)) / warmup;
   const progress = Math.min(1, (step - warmup) / Math.max(1, totalSteps - warmup));
   return o.minLr + 0.5 * (o.lr - o.minLr) * (1 + Math.cos(Math.PI * progress));

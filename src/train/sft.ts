@@ -8,7 +8,10 @@ import { AdamW, lrAt } from './optim';
 import { Rng, mixSeed } from '../rng';
 import { evaluate } from './evaluate';
 import { valWindows } from './sampler';
-import { generate } from './generate';
+import { generateBatch } from './generate';
+import { scoreChoices } from './loglik';
+import { choiceLetter, choiceResponse } from '../data/sft/checkers';
+import { sftExampleFits } from '../data/sft/fit';
 import { optimizerStep, readStepStats, yieldToEventLoop, type TrainHooks } from './pretrain';
 import type { Checkpoint } from './checkpoint';
 
@@ -18,15 +21,40 @@ export interface EncodedExample {
   promptLen: number;
 }
 
-/** Tokenise, keeping the response whole when the pair is longer than the context (the prompt is cut from the left). */
-export function encodeExample(ex: SftExample, tok: Tokenizer, contextLength: number): EncodedExample {
-  let prompt = tok.encode(ex.prompt);
-  let response = [...tok.encode(ex.response), tok.eosId];
-  const max = contextLength + 1;
-  if (response.length >= max) response = response.slice(0, max - 1);
-  if (prompt.length + response.length > max) prompt = prompt.slice(prompt.length + response.length - max);
-  if (prompt.length === 0) prompt = [tok.eosId];
-  return { ids: [...prompt, ...response], promptLen: prompt.length };
+/**
+ * Tokenise an example whole, or return null when prompt + response + eos does not fit the context (+1, since
+ * inputs are ids[:-1]). Nothing is ever cut: a cut prompt makes the response's loss nearly unconditional.
+ */
+export function encodeExample(ex: SftExample, tok: Tokenizer, contextLength: number): EncodedExample | null {
+  const prompt = tok.encode(ex.prompt);
+  const response = tok.encode(ex.response);
+  if (!sftExampleFits(prompt.length, response.length, contextLength)) return null;
+  return { ids: [...prompt, ...response, tok.eosId], promptLen: prompt.length };
+}
+
+/** The examples that fit the context, encoded, and how many did not. */
+export function encodeFitting(examples: SftExample[], tok: Tokenizer, contextLength: number): { kept: SftExample[]; encoded: EncodedExample[]; dropped: number } {
+  const kept: SftExample[] = [];
+  const encoded: EncodedExample[] = [];
+  for (const ex of examples) {
+    const e = encodeExample(ex, tok, contextLength);
+    if (e) {
+      kept.push(ex);
+      encoded.push(e);
+    }
+  }
+  return { kept, encoded, dropped: examples.length - kept.length };
+}
+
+/**
+ * The training subset of a run: `max` examples drawn by the run's seed (all when max is absent or not
+ * smaller), in the split's order. A pure function of (examples, max, seed), so a resumed run trains on the
+ * same subset and different seeds see different data.
+ */
+export function sftTrainSubset<T>(examples: T[], max: number | undefined, seed: number): T[] {
+  if (max === undefined || max >= examples.length) return examples;
+  const picked = new Rng(mixSeed(seed, 0x5b5e7)).shuffle([...examples.keys()]).slice(0, Math.max(0, max));
+  return picked.sort((a, b) => a - b).map((i) => examples[i]);
 }
 
 /** Pad a list of examples into a batch; weights are 1 exactly on targets that are response tokens. */
@@ -73,32 +101,79 @@ export interface SftOptions extends TrainHooks {
 }
 
 export interface SftResult {
+  /** correct / n on the scored test examples (NaN when none). */
   accuracy: number;
-  /** The first few generations, for eyeballing in a notebook. */
+  /** What the accuracy is made of, so reports can pool over seeds; dropped = test examples that did not fit the context. */
+  counts: { correct: number; n: number; dropped: number; method: 'generate' | 'loglik' };
+  /** Multiple choice only: accuracy when each option's log-likelihood is divided by its length in bytes (lm-evaluation-harness acc_norm). */
+  accuracyNormalised?: number;
+  /** SFT loss (response tokens) on the task's test split, a split the LR was not chosen on. */
+  test?: { sft: number; examples: number };
+  /** The first few answers, for eyeballing in a notebook. */
   samples: { id: string; generated: string; correct: boolean }[];
 }
 
-/** Accuracy of greedy decoding on the first n test examples, through the task's checker. */
-export function taskAccuracy(params: Params, cfg: ModelConfig, task: SftTask, tok: Tokenizer, n: number): SftResult {
-  const examples = task.test.slice(0, n);
-  let correct = 0;
+/** Prompts decoded (or option sets scored) per forward batch at the end of a run. */
+export const DECODE_BATCH = 16;
+
+/**
+ * Accuracy on the first n test examples. Multiple choice (examples with `choices`) is scored by the summed
+ * log-likelihood of each option's response, the highest wins (lm-evaluation-harness "acc"; the byte-length
+ * normalised variant is reported beside it); other tasks by greedy decoding through the task's checker,
+ * stopping at the task's answer end. Examples whose prompt and reference response do not fit the context are
+ * dropped and counted, never cut.
+ */
+export function taskAccuracy(params: Params, cfg: ModelConfig, task: SftTask, tok: Tokenizer, n: number, batchSize = DECODE_BATCH): Omit<SftResult, 'test'> {
+  const { kept, dropped } = encodeFitting(task.test.slice(0, n), tok, cfg.contextLength);
   const samples: SftResult['samples'] = [];
-  for (const ex of examples) {
-    const out = generate(params, cfg, tok.encode(ex.prompt), { maxNewTokens: task.maxNewTokens, eosId: tok.eosId });
-    const text = tok.decode(out);
-    const ok = task.check(text, ex);
-    if (ok) correct++;
-    if (samples.length < 5) samples.push({ id: ex.id, generated: text, correct: ok });
+  let correct = 0;
+  if (kept.length > 0 && kept.every((ex) => ex.choices && ex.choices.length > 0)) {
+    // An example whose longest option does not fit the context is dropped like one whose prompt does not.
+    const scored = scoreChoices(params, cfg, tok, kept, batchSize);
+    let correctNorm = 0, n = 0;
+    scored.forEach((sc, i) => {
+      if (!sc) return;
+      const ex = kept[i];
+      n++;
+      const ok = choiceLetter(sc.best) === ex.answer;
+      if (ok) correct++;
+      if (choiceLetter(sc.bestNormalised) === ex.answer) correctNorm++;
+      if (samples.length < 5) samples.push({ id: ex.id, generated: choiceResponse(sc.best, ex.choices![sc.best]), correct: ok });
+    });
+    return {
+      accuracy: n ? correct / n : NaN, accuracyNormalised: n ? correctNorm / n : NaN,
+      counts: { correct, n, dropped: dropped + kept.length - n, method: 'loglik' }, samples,
+    };
   }
-  return { accuracy: examples.length ? correct / examples.length : NaN, samples };
+  const stop = task.stop;
+  const outs = generateBatch(params, cfg, kept.map((ex) => tok.encode(ex.prompt)), {
+    maxNewTokens: task.maxNewTokens, eosId: tok.eosId, batchSize, ...(stop ? { stop: (ids: number[]) => stop(tok.decode(ids)) } : {}),
+  });
+  outs.forEach((out, i) => {
+    const text = tok.decode(out);
+    const ok = task.check(text, kept[i]);
+    if (ok) correct++;
+    if (samples.length < 5) samples.push({ id: kept[i].id, generated: text, correct: ok });
+  });
+  return { accuracy: kept.length ? correct / kept.length : NaN, counts: { correct, n: kept.length, dropped, method: 'generate' }, samples };
+}
+
+/** SFT loss on the task's test split (the first `max` examples that fit; all when max is absent). */
+export function testLoss(params: Params, cfg: ModelConfig, task: SftTask, tok: Tokenizer, batchSize: number, max?: number): { sft: number; examples: number } {
+  const { encoded } = encodeFitting(task.test, tok, cfg.contextLength);
+  const use = encoded.slice(0, max ?? encoded.length);
+  const batches: Batch[] = [];
+  for (let i = 0; i < use.length; i += batchSize) batches.push(sftBatch(use.slice(i, i + batchSize)));
+  return { sft: evaluate(params, cfg, batches), examples: use.length };
 }
 
 export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<StepLog, SftResult> {
   const cfg = opts.model;
-  const train = opts.task.train.slice(0, config.maxExamples ?? opts.task.train.length).map((e) => encodeExample(e, opts.tokenizer, cfg.contextLength));
-  if (train.length === 0) throw new Error(`sft: task ${config.task} has no training examples`);
+  // Examples that do not fit the context are left out (the data build already drops them for the preset's context).
+  const train = sftTrainSubset(encodeFitting(opts.task.train, opts.tokenizer, cfg.contextLength).encoded, config.maxExamples, config.seed);
+  if (train.length === 0) throw new Error(`sft: task ${config.task} has no training examples that fit the context of ${cfg.contextLength}`);
   const valBatches: Batch[] = [];
-  const val = opts.task.val.slice(0, config.valExamples ?? opts.task.val.length).map((e) => encodeExample(e, opts.tokenizer, cfg.contextLength));
+  const val = encodeFitting(opts.task.val.slice(0, config.valExamples ?? opts.task.val.length), opts.tokenizer, cfg.contextLength).encoded;
   for (let i = 0; i < val.length; i += config.batchSize) valBatches.push(sftBatch(val.slice(i, i + config.batchSize)));
   const generalBatches = valWindows(opts.generalVal, cfg.contextLength, config.evalTokens, config.batchSize);
   const total = config.epochs * sftStepsPerEpoch(train.length, config.batchSize);
@@ -125,7 +200,8 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
         step, tokens, lr, trainLoss: loss, gradNorm,
         tokensPerSec: (batch.B * batch.T) / Math.max(1e-3, (Date.now() - t0) / 1000),
       };
-      if (step % config.evalEvery === 0 || step === total) {
+      // Also after the first step, so a val-loss curve starts where fine-tuning starts.
+      if (step % config.evalEvery === 0 || step === total || step === 1) {
         log.val = { sft: evaluate(params, cfg, valBatches), general: evaluate(params, cfg, generalBatches) };
       }
       // The log goes out (and into metrics.jsonl) before the checkpoint: a checkpoint never runs ahead of the
@@ -137,8 +213,11 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
       await yieldToEventLoop();
       t0 = Date.now();
     }
-    if (step < total) return { accuracy: NaN, samples: [] };
-    return taskAccuracy(params, cfg, opts.task, opts.tokenizer, config.accuracyExamples);
+    if (step < total) return { accuracy: NaN, counts: { correct: 0, n: 0, dropped: 0, method: 'generate' }, samples: [] };
+    return {
+      ...taskAccuracy(params, cfg, opts.task, opts.tokenizer, config.accuracyExamples),
+      test: testLoss(params, cfg, opts.task, opts.tokenizer, config.batchSize, config.testExamples),
+    };
   } finally {
     optimizer.dispose();
     disposeParams(params);
@@ -146,7 +225,8 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
 }
 
 /** Total optimizer steps of an SFT config on a task (epochs × ceil(examples / batch)). */
-export function sftTotalSteps(config: SftConfig, task: SftTask): number {
-  const n = Math.min(task.train.length, config.maxExamples ?? task.train.length);
+export function sftTotalSteps(config: SftConfig, task: SftTask, tok: Tokenizer, contextLength: number): number {
+  const fit = encodeFitting(task.train, tok, contextLength).encoded.length;
+  const n = Math.min(fit, config.maxExamples ?? fit);
   return config.epochs * sftStepsPerEpoch(n, config.batchSize);
 }

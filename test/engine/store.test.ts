@@ -106,6 +106,12 @@ test('SFT from a pretraining run: masked loss falls, forgetting and accuracy are
   assert.ok(evals[evals.length - 1].val!.sft! < evals[0].val!.sft!, 'SFT val loss falls');
   assert.ok(typeof evals[0].val!.general === 'number');
   assert.ok(s.summary!.accuracy! >= 0 && s.summary!.accuracy! <= 1);
+  const counts = s.summary!.accuracyCounts!;
+  assert.equal(counts.method, 'generate');
+  assert.equal(counts.n + counts.dropped, 4, 'accuracyExamples test examples, scored or dropped');
+  assert.equal(s.summary!.accuracy, counts.correct / counts.n);
+  assert.equal(s.summary!.test!.examples, 6, 'test loss over the whole test split');
+  assert.ok(Number.isFinite(s.summary!.test!.sft));
   assert.ok(fs.existsSync(path.join(s.dir, 'samples.json')));
 });
 

@@ -23,6 +23,10 @@ test('schedule: linear warmup over 10% then cosine down to the floor', () => {
   assert.ok(Math.abs(lrAt(10, 100, o) - 1) < 1e-12);
   assert.ok(Math.abs(lrAt(55, 100, o) - 0.55) < 1e-12, 'halfway through the cosine: (max+min)/2');
   assert.ok(Math.abs(lrAt(100, 100, o) - 0.1) < 1e-12);
+  // A 4-step SFT run (round(0.1 · 4) = 0) still warms up: its first step is below peak.
+  assert.equal(lrAt(0, 4, o), 0.5);
+  assert.equal(lrAt(1, 4, o), 1);
+  assert.equal(lrAt(0, 4, { ...o, warmupFraction: 0 }), 1, 'no warmup when none is asked for');
 });
 
 test('sampler: phase weights switch at round(f·total), normalised, and draws follow them deterministically', () => {
@@ -87,16 +91,16 @@ test('NaN guard: a non-finite loss stops the loop with a one-line error naming t
 });
 
 test('SFT: only response tokens carry loss weight; each epoch is a seeded permutation', () => {
-  const e = encodeExample({ id: 'x', prompt: 'copy ab =', response: ' ab', answer: 'ab' }, charTokenizer, 16);
+  const e = encodeExample({ id: 'x', prompt: 'copy ab =', response: ' ab', answer: 'ab' }, charTokenizer, 16)!;
   assert.equal(e.promptLen, 9);
   assert.equal(e.ids.length, 9 + 3 + 1);
-  const b = sftBatch([e, encodeExample({ id: 'y', prompt: 'c', response: 'd', answer: 'd' }, charTokenizer, 16)]);
+  const b = sftBatch([e, encodeExample({ id: 'y', prompt: 'c', response: 'd', answer: 'd' }, charTokenizer, 16)!]);
   assert.equal(b.T, 12);
   // row 0: targets 8..11 are " ab<eos>"
   assert.deepEqual(Array.from(b.weights!.slice(0, 12)), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
   assert.deepEqual(Array.from(b.weights!.slice(12, 24)), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-  const long = encodeExample({ id: 'z', prompt: 'a'.repeat(40), response: ' bb', answer: 'bb' }, charTokenizer, 16);
-  assert.equal(long.ids.length, 17, 'cut to contextLength + 1, keeping the response');
+  assert.equal(encodeExample({ id: 'z', prompt: 'a'.repeat(13), response: ' bb', answer: 'bb' }, charTokenizer, 16)?.ids.length, 17, 'contextLength + 1 ids fit');
+  assert.equal(encodeExample({ id: 'z', prompt: 'a'.repeat(14), response: ' bb', answer: 'bb' }, charTokenizer, 16), null, 'one more does not fit and is left out, never cut');
   const epoch0 = [0, 1, 2].flatMap((s) => sftStepExamples(10, 4, 9, s)).sort((a, b) => a - b);
   assert.deepEqual(epoch0, [...Array(10).keys()]);
   assert.notDeepEqual(sftStepExamples(10, 4, 9, 0), sftStepExamples(10, 4, 9, 3));
@@ -120,6 +124,8 @@ test('generate: greedy decoding with the KV cache equals re-running the full pre
   const n = tf.memory().numTensors;
   generate(p, MICRO, prompt, { maxNewTokens: 5 });
   assert.equal(tf.memory().numTensors, n, 'generation leaks no tensors');
-  assert.ok(generate(p, MICRO, Array(40).fill(3), { maxNewTokens: 4 }).length <= 4, 'long prompts are cut to fit the context');
+  assert.throws(() => generate(p, MICRO, Array(17).fill(3), { maxNewTokens: 4 }), /17 tokens, more than the context of 16/, 'a prompt is never cut');
+  assert.equal(generate(p, MICRO, Array(16).fill(3), { maxNewTokens: 4 }).length, 1, 'a prompt filling the context leaves room for one token');
+  assert.equal(generate(p, MICRO, Array(12).fill(3), { maxNewTokens: 40 }).length, 5, 'new tokens are capped at what the context leaves');
   disposeParams(p);
 });

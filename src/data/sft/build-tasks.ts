@@ -12,13 +12,14 @@ import type { SftExample } from '../types';
 import type { SftTaskName } from '../../config';
 import { GSM_TEST_TEMPLATES, GSM_TRAIN_TEMPLATES, GSM_VAL_TEMPLATES, generateProblems } from './gsm-templates';
 import { SCIENCE_LEXNAMES, type Synset } from '../extract/wordnet';
+import { choiceResponse } from './checkers';
 
 export interface SplitExamples { train: SftExample[]; val: SftExample[]; test: SftExample[] }
 
 export const TASK_DESCRIPTIONS: Record<SftTaskName, string> = {
   pycode: 'CodeSearchNet-style Python: given a SymPy function signature and its docstring, write the body. Split by source file; SymPy is excluded from the code midtraining role. Accuracy: whitespace-normalised exact match of the body.',
   gsm: 'SYNTHETIC GSM8K-style math word problems (templated, seeded), worked solutions ending in "#### answer". Split by template: val and test templates are never seen in training. Accuracy: exact numeric match after ####.',
-  sciq: 'SciQ-style 4-way multiple-choice science questions built from WordNet natural-science nouns (animals, plants, body, substances, phenomena, processes, natural objects) with distractors from the same field. Accuracy: first option letter.',
+  sciq: 'SciQ-style 4-way multiple-choice science questions built from WordNet natural-science nouns (animals, plants, body, substances, phenomena, processes, natural objects) with distractors from the same field. Accuracy: the option whose response (" B. word") has the highest summed log-likelihood (lm-evaluation-harness acc).',
   lima: 'LIMA-style general questions with real human-written answers from the Python FAQ, the Perl FAQ (perlfaq) and the Debian FAQ. Accuracy proxy: unigram F1 >= 0.4 against the reference answer.',
 };
 
@@ -140,7 +141,7 @@ export function sciqExamples(synsets: Map<string, Synset>, seed: number): SplitE
       const field = lex.replace('noun.', '');
       const prompt = `Question: Which ${field === 'body' ? 'part of the body' : field === 'animal' || field === 'plant' ? field : 'term'} is described as "${s.definition}"?\n` +
         choices.map((c, i) => `${'ABCD'[i]}. ${c}`).join('\n') + '\nAnswer:';
-      items.push({ ex: { id: `sciq/${s.key}`, prompt, response: ` ${letter}. ${answerWord}`, answer: letter, choices }, group: s.key });
+      items.push({ ex: { id: `sciq/${s.key}`, prompt, response: choiceResponse(pos, answerWord), answer: letter, choices }, group: s.key });
     }
   }
   return byGroup(items, seed, 0.1, 0.1);

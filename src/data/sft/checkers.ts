@@ -10,6 +10,17 @@ export function checkGsm(generated: string, ex: SftExample): boolean {
   return Math.abs(Number(m[1].replace(/,/g, '')) - Number(ex.answer)) < 1e-6;
 }
 
+/** The letter of option i (A, B, C, D, ...). */
+export function choiceLetter(i: number): string { return String.fromCharCode(65 + i); }
+
+/** The response that picks option i: the form multiple-choice examples are trained on and options are scored in. */
+export function choiceResponse(i: number, choice: string): string { return ` ${choiceLetter(i)}. ${choice}`; }
+
+/** GSM answers are complete once the number after the first "####" is followed by a character that cannot extend it. */
+export function gsmAnswerEnded(generated: string): boolean {
+  return /####\s*-?[\d,]*\.?\d+[^\d,.]/.test(generated);
+}
+
 /** Multiple choice: the first standalone option letter A–D in the generation must be the answer letter. */
 export function checkChoice(generated: string, ex: SftExample): boolean {
   const m = generated.match(/\b([A-D])\b/);
@@ -29,6 +40,10 @@ export function codeBody(generated: string): string {
 }
 export function normalizeCode(s: string): string {
   return s.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean).join('\n');
+}
+/** Code answers are complete once a line goes back to column 0 (what codeBody stops at). */
+export function codeAnswerEnded(generated: string): boolean {
+  return codeBody(generated) !== generated.replace(/\r/g, '');
 }
 export function checkCode(generated: string, ex: SftExample): boolean {
   return normalizeCode(codeBody(generated)) === normalizeCode(ex.answer);
@@ -61,4 +76,10 @@ export const CHECKERS: Record<SftTaskName, (generated: string, ex: SftExample) =
   gsm: checkGsm,
   sciq: checkChoice,
   lima: checkOpen,
+};
+
+/** Where decoding may stop early because the checker's verdict can no longer change (absent: at eos or the token cap). */
+export const ANSWER_ENDED: Partial<Record<SftTaskName, (generated: string) => boolean>> = {
+  pycode: codeAnswerEnded,
+  gsm: gsmAnswerEnded,
 };
