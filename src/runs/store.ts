@@ -3,7 +3,7 @@
 // run, resumes an interrupted one from its latest checkpoint, or starts it — notebooks never retrain.
 //
 //   <id>/config.json      the config as given
-//   <id>/run.json         RunRecord (status, lineage, summary), rewritten atomically
+//   <id>/run.json         RunRecord (status, lineage, summary) + checksums of itself, config.json and metrics
 //   <id>/metrics.jsonl    one StepLog per optimizer step
 //   <id>/checkpoints/step-NNNNNNN/{weights.bin,index.json}   kept: keepCheckpointsAt fractions, final, latest
 //   <id>/samples.json     SFT: a few greedy generations with their verdicts
@@ -11,6 +11,10 @@
 //
 // Resuming (own checkpoint on disk) and branching (config.parent) are separate: a run only ever resumes
 // from its own folder; it branches only because its config names a parent.
+//
+// Every file here is published durably (src/durable.ts) and verified when loaded (src/runs/integrity.ts,
+// checkpoints in src/train/checkpoint.ts): a corrupt checkpoint is set aside and the run resumes from
+// the newest one that verifies, or replays it; other corrupt files stop with one line saying what to do.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -26,7 +30,10 @@ import { pretrain } from '../train/pretrain';
 import { sft, sftTotalSteps, type SftResult } from '../train/sft';
 import { initParams, paramsToArrays, disposeParams } from '../model/gpt';
 import { countParams } from '../model/presets';
-import { checkpointDir, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint, type Checkpoint } from '../train/checkpoint';
+import { checkpointDir, CorruptCheckpointError, listCheckpoints, pruneCheckpoints, readCheckpoint, setAsideCheckpoint, writeCheckpoint, type Checkpoint } from '../train/checkpoint';
+import { NonFiniteLossError } from '../train/pretrain';
+import { sha256, writeFileDurable } from '../durable';
+import { metricsPrefixBytes, openRecord, readVerifiedMetrics, sealRecord, verifyConfigFile, warnUnverified, type RunChecksums } from './integrity';
 import { progress } from '../report/display';
 import { ensureData } from '../data';
 
@@ -99,20 +106,27 @@ export function runDir(id: string): string {
 }
 
 function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  writeFileDurable(file, JSON.stringify(value, null, 2) + '\n');
 }
 
-/** The record of a run, or undefined when the store has none. */
-export function getRun(id: string): RunRecord | undefined {
+/** The record of a run and the checksums it carries, verified (run.json and config.json); undefined when the store has none. */
+function openRun(id: string): { record: RunRecord; checksums?: RunChecksums } | undefined {
   const file = path.join(runDir(id), 'run.json');
-  if (!fs.existsSync(file)) return undefined;
+  let text: string;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`${file}: unreadable run record (${(e as Error).message.split('\n')[0]})`);
   }
+  const opened = openRecord(text, file, id);
+  verifyConfigFile(id, path.join(runDir(id), 'config.json'), opened.checksums);
+  return opened;
+}
+
+/** The record of a run, or undefined when the store has none. Throws one line if its files fail their checksums. */
+export function getRun(id: string): RunRecord | undefined {
+  return openRun(id)?.record;
 }
 
 /** All runs in the store, oldest first. */
@@ -136,12 +150,18 @@ export function runStatus(id: string): RunStatus | undefined {
   return rec.status;
 }
 
-/** The step logs of a run (a torn last line from a killed writer is skipped). */
+/** The step logs of a run, verified against run.json (a torn last line from a killed writer is skipped). */
 export function readMetrics(id: string): StepLog[] {
   const file = path.join(runDir(id), 'metrics.jsonl');
-  if (!fs.existsSync(file)) return [];
+  let text: string;
+  try {
+    text = readVerifiedMetrics(id, file, openRun(id)?.checksums);
+  } catch {
+    // A resuming writer saves the record, then cuts the file back: a reader between the two reads again.
+    text = readVerifiedMetrics(id, file, openRun(id)?.checksums);
+  }
   const out: StepLog[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
       out.push(JSON.parse(line));
@@ -172,8 +192,41 @@ export function loadRunWeights(id: string, atFraction = 1): { config: RunConfig;
   const total = rec.progress?.totalSteps ?? (rec.config.kind === 'pretrain' ? rec.config.totalSteps : 0);
   const step = Math.round(atFraction * total);
   if (!listCheckpoints(root).includes(step)) throw new Error(`run ${id}: no checkpoint at step ${step} (kept: ${listCheckpoints(root).join(', ') || 'none'})`);
-  const ck = readCheckpoint(checkpointDir(root, step));
+  let ck: Checkpoint;
+  try {
+    ck = readVerified(id, root, step);
+  } catch (e) {
+    if (!(e instanceof CorruptCheckpointError)) throw e;
+    throw new Error(`run ${id}: ${e.message}; a run that branches from it replays it from an earlier checkpoint (getOrRun), or delete ${rec.dir} to retrain`);
+  }
   return { config: rec.config, step, params: ck.params };
+}
+
+/** Read one of a run's checkpoints, verified; an old checkpoint without checksums is said once. */
+function readVerified(id: string, root: string, step: number): Checkpoint {
+  const info = { verified: false };
+  const ck = readCheckpoint(checkpointDir(root, step), info);
+  if (!info.verified) warnUnverified(id, `checkpoint step ${step} was`);
+  return ck;
+}
+
+/**
+ * The newest of a run's checkpoints at or before `upTo` that verifies. Each corrupt one on the way is
+ * moved aside (so nothing reads it again) and said, with where the run goes on from instead.
+ */
+function newestGoodCheckpoint(id: string, root: string, upTo: number, say: (m: string) => void): Checkpoint | undefined {
+  for (const step of listCheckpoints(root).filter((s) => s <= upTo).reverse()) {
+    try {
+      return readVerified(id, root, step);
+    } catch (e) {
+      if (!(e instanceof CorruptCheckpointError)) throw e;
+      const aside = setAsideCheckpoint(root, step);
+      const earlier = listCheckpoints(root).filter((s) => s < step).pop();
+      say(`run ${id}: checkpoint step ${step} is corrupt (${e.message}); moved aside to ${path.basename(aside)}, ` +
+        `going on from ${earlier !== undefined ? `checkpoint step ${earlier}` : 'the start'} instead (delete the moved folder once inspected)`);
+    }
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -201,15 +254,28 @@ function parentRecord(config: RunConfig): RunRecord {
 async function checkpointOfRun(rec: RunRecord, k: number, data: StoreData, say: (m: string) => void): Promise<Checkpoint> {
   const cfg = rec.config as PretrainConfig;
   const root = path.join(rec.dir, 'checkpoints');
-  if (listCheckpoints(root).includes(k)) return readCheckpoint(checkpointDir(root, k));
+  const exact = () => {
+    if (!listCheckpoints(root).includes(k)) return undefined;
+    try {
+      return readVerified(rec.id, root, k);
+    } catch (e) {
+      if (!(e instanceof CorruptCheckpointError)) throw e;
+      if (rec.dataHash !== data.manifestHash) {
+        throw new Error(`run ${rec.id}: ${e.message}; it cannot be replayed (trained on data ${rec.dataHash}, not ${data.manifestHash}): delete ${rec.dir} and train it again`);
+      }
+      return undefined; // replayed below, from the newest earlier checkpoint that verifies
+    }
+  };
+  const found = exact();
+  if (found) return found;
   if (rec.dataHash !== data.manifestHash) throw new Error(`run ${rec.id}: no checkpoint at step ${k}, and it cannot be replayed: it was trained on data ${rec.dataHash}, not ${data.manifestHash}`);
   const lock = await acquireLock(rec.dir, { onWait: (h) => say(`waiting for ${rec.id} (locked by ${h})`) });
   try {
-    if (listCheckpoints(root).includes(k)) return readCheckpoint(checkpointDir(root, k));
-    const earlier = listCheckpoints(root).filter((s) => s <= k).pop();
-    let start: Checkpoint | undefined;
-    if (earlier !== undefined) start = readCheckpoint(checkpointDir(root, earlier));
-    else if (cfg.parent) {
+    const now = exact();
+    if (now) return now;
+    let start = newestGoodCheckpoint(rec.id, root, k, say);
+    if (start?.step === k) return start;
+    if (!start && cfg.parent) {
       const pp = parentRecord(cfg);
       const kp = Math.round(cfg.parent.atFraction * (pp.config as PretrainConfig).totalSteps);
       start = await checkpointOfRun(pp, kp, data, say);
@@ -222,7 +288,7 @@ async function checkpointOfRun(rec: RunRecord, k: number, data: StoreData, say: 
     }
     say(`materialising ${cfg.name} (${rec.id}) step ${k}: replaying from step ${start?.step ?? 0}`);
     for await (const _ of pretrain(cfg, { shards: data.roles, start, stopAtStep: k, skipEval: true, checkpointAt: (s) => s === k, onCheckpoint: (ck) => writeCheckpoint(root, ck) })) void _;
-    return readCheckpoint(checkpointDir(root, k));
+    return readVerified(rec.id, root, k);
   } finally {
     lock.release();
   }
@@ -268,20 +334,29 @@ async function trainRun(
     progress: { step: 0, totalSteps }, createdAt: prev?.createdAt ?? now(), updatedAt: now(),
     ...(prev?.summary ? { summary: prev.summary } : {}),
   };
-  const save = () => writeJsonAtomic(path.join(dir, 'run.json'), { ...record, updatedAt: now() });
-  fs.mkdirSync(dir, { recursive: true });
-  writeJsonAtomic(path.join(dir, 'config.json'), config);
-  save();
-
   const ckRoot = path.join(dir, 'checkpoints');
   const metricsFile = path.join(dir, 'metrics.jsonl');
+  const configFile = path.join(dir, 'config.json');
+  const configText = JSON.stringify(config, null, 2) + '\n';
+  fs.mkdirSync(dir, { recursive: true });
+  // Checksums of what run.json vouches for. metrics.jsonl is verified over its first `bytes` bytes; lines
+  // appended later are covered by the next save, which syncs them first.
+  const onDiskConfig = fs.existsSync(configFile) ? sha256(fs.readFileSync(configFile)) : undefined;
+  const sums: Omit<RunChecksums, 'record'> = { config: [...new Set([sha256(configText), ...(onDiskConfig ? [onDiskConfig] : [])])], metrics: { bytes: 0, sha256: sha256('') } };
+  const save = () => writeFileDurable(path.join(dir, 'run.json'), sealRecord({ ...record, updatedAt: now() }, sums));
+  let metricsFd: number | undefined;
+  let metricsHash = crypto.createHash('sha256');
+  const saveSynced = () => {
+    if (metricsFd !== undefined) fs.fsyncSync(metricsFd);
+    sums.metrics = { bytes: sums.metrics.bytes, sha256: metricsHash.copy().digest('hex') };
+    save();
+  };
+
   try {
     // Where to start: own checkpoint (resume) › parent's checkpoint (branch / SFT) › fresh weights.
-    const own = listCheckpoints(ckRoot);
-    let start: Checkpoint | undefined;
+    let start: Checkpoint | undefined = newestGoodCheckpoint(id, ckRoot, Infinity, say);
     let resume = false;
-    if (own.length > 0) {
-      start = readCheckpoint(checkpointDir(ckRoot, own[own.length - 1]));
+    if (start) {
       resume = true;
       say(`${config.name} (${id}): resuming from its checkpoint at step ${start.step}/${totalSteps}`);
     } else if (config.parent) {
@@ -296,9 +371,23 @@ async function trainRun(
     } else {
       say(`${config.name} (${id}): starting, ${totalSteps} steps${config.kind === 'pretrain' ? `, ${countParams(config.model).toLocaleString('en-US')} parameters` : ''}`);
     }
-    // Metrics up to the start step stay; anything after it is redone.
-    const kept = resume ? readMetrics(id).filter((l) => l.step <= start!.step) : [];
-    writeFileAtomic(metricsFile, kept.map((l) => JSON.stringify(l) + '\n').join(''));
+    // Metrics up to the start step stay (verified first); the steps to redo and a torn last line go. The
+    // record vouching for the kept prefix is saved before the file is cut back to it, so at every moment
+    // run.json's checksum covers bytes that are on disk.
+    const old = resume ? Buffer.from(readVerifiedMetrics(id, metricsFile, openRun(id)?.checksums), 'utf8') : Buffer.alloc(0);
+    const keepBytes = metricsPrefixBytes(old, start?.step ?? 0);
+    metricsHash.update(old.subarray(0, keepBytes));
+    sums.metrics = { bytes: keepBytes, sha256: metricsHash.copy().digest('hex') };
+    save();
+    writeFileDurable(configFile, configText);
+    const cut = fs.openSync(metricsFile, fs.existsSync(metricsFile) ? 'r+' : 'w');
+    try {
+      fs.ftruncateSync(cut, keepBytes);
+      fs.fsyncSync(cut);
+    } finally {
+      fs.closeSync(cut);
+    }
+    metricsFd = fs.openSync(metricsFile, 'a');
 
     const every = config.checkpointEvery ?? Math.max(1, Math.round(totalSteps / 10));
     const keep = new Set<number>([totalSteps, ...((config.kind === 'pretrain' ? config.keepCheckpointsAt : undefined) ?? []).map((f) => Math.round(f * totalSteps))]);
@@ -329,10 +418,13 @@ async function trainRun(
           break;
         }
         const log = r.value;
-        fs.appendFileSync(metricsFile, JSON.stringify(log) + '\n');
+        const line = Buffer.from(JSON.stringify(log) + '\n', 'utf8');
+        fs.writeSync(metricsFd, line);
+        metricsHash.update(line);
+        sums.metrics.bytes += line.byteLength;
         lastLoss = log.trainLoss;
         record.progress = { step: log.step, totalSteps };
-        if (log.val || log.step % every === 0) save();
+        if (log.val || log.step % every === 0) saveSynced();
         bar?.update(log.step, { loss: +log.trainLoss.toFixed(3), 'tok/s': Math.round(log.tokensPerSec ?? 0) });
         opts.onLog?.(log);
       }
@@ -360,15 +452,23 @@ async function trainRun(
     pruneCheckpoints(ckRoot, keep);
     record.status = 'finished';
     record.progress = { step: totalSteps, totalSteps };
-    save();
+    saveSynced();
     say(`${config.name} (${id}): finished — train loss ${lastLoss.toFixed(4)}, val ${Object.entries(lastVal).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')}${result ? `, accuracy ${(100 * result.accuracy).toFixed(1)}%` : ''}`);
     return { ...record };
   } catch (e) {
     record.status = 'failed';
-    record.error = (e as Error).message.split('\n')[0];
-    save();
+    record.error = failureLine(e as Error, listCheckpoints(ckRoot).pop());
+    try {
+      saveSynced();
+    } catch (saving) {
+      // Disk full, typically: the record cannot say it failed, so the error goes up (one line) instead;
+      // the previous record and checkpoints are intact and the next call resumes from them.
+      throw new Error(`${config.name} (${id}): ${record.error} (and run.json could not be updated: ${(saving as Error).message.split('\n')[0]})`);
+    }
     say(`${config.name} (${id}): FAILED — ${record.error}`);
     return { ...record };
+  } finally {
+    if (metricsFd !== undefined) fs.closeSync(metricsFd);
   }
 }
 
@@ -377,10 +477,13 @@ export function machineClass(): string {
   return `${os.cpus()[0]?.model.trim() ?? 'unknown CPU'} (${os.arch()})`;
 }
 
-function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+/** One line for a failed run, saying what is on disk to go on from (never a checkpoint that does not exist). */
+function failureLine(e: Error, lastCheckpoint: number | undefined): string {
+  const first = e.message.split('\n')[0];
+  const from = lastCheckpoint !== undefined ? `its last good checkpoint (step ${lastCheckpoint}) is kept and a rerun resumes from it` : 'no checkpoint was written yet, so a rerun starts from the beginning';
+  if (e instanceof NonFiniteLossError) return `${first}; ${from}`;
+  if ((e as NodeJS.ErrnoException).code === 'ENOSPC') return `no space left on the device (${first}); free some space and rerun: ${from}`;
+  return first;
 }
 
 function requireTokenizer(data: StoreData, config: SftConfig): Tokenizer {

@@ -35,7 +35,7 @@ export interface PretrainOptions extends TrainHooks {
   start?: Checkpoint;
 }
 
-/** Fails with one line when a non-finite loss appears; the caller keeps the last good checkpoint. */
+/** Fails with one line when a non-finite loss appears; the run store says which checkpoint (if any) it goes on from. */
 export class NonFiniteLossError extends Error {}
 
 /**
@@ -118,7 +118,7 @@ export async function readStepStats(stats: tf.Tensor1D, what: string, stepNumber
     stats.dispose(); // not before: webgpu's read writes into the tensor's record when it completes
   }
   const [loss, gradNorm] = [v[0], v[1]];
-  if (!Number.isFinite(loss)) throw new NonFiniteLossError(`non-finite ${what} loss (${loss}) at step ${stepNumber}: run stopped, last good checkpoint kept`);
+  if (!Number.isFinite(loss)) throw new NonFiniteLossError(`non-finite ${what} loss (${loss}) at step ${stepNumber}: run stopped`);
   return { loss, gradNorm };
 }
 
