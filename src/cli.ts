@@ -103,15 +103,18 @@ export async function runConfigs(configs: RunConfig[], label: string, quiet: boo
     return 0;
   }
   const records: RunRecord[] = [];
+  const outcomes = { trained: 0, 'already-finished': 0, 'finished-by-another': 0 };
   for (const { config, data: bundle } of ordered) {
-    const rec = await getOrRun(config, { quiet, data: bundle });
+    const rec = await getOrRun(config, { quiet, data: bundle, onOutcome: (o) => outcomes[o]++ });
     records.push(rec);
     if (rec.status !== 'finished') {
       console.error(`${label}: ${config.name} (${rec.id}) ${rec.status}: ${rec.error ?? ''}; stopping (runs after it may depend on it)`);
       return 1;
     }
   }
-  console.log(`${label}: ${ordered.length - already} run(s) trained, ${already} already finished`);
+  const byOthers = outcomes['finished-by-another'];
+  console.log(`${label}: ${outcomes.trained} run(s) trained, ${outcomes['already-finished']} already finished` +
+    (byOthers ? `, ${byOthers} finished by another process while this one waited` : ''));
   return 0;
 }
 

@@ -50,6 +50,13 @@ export function lockHolder(file: string): LockInfo | undefined {
   return Date.now() - mtime > STALE_MS ? undefined : info;
 }
 
+/** What a lock file not yet written by its holder (created, still empty) is described as. */
+const HOLDER_UNKNOWN = 'another process that is taking the lock this instant';
+
+function describeHolder(h: LockInfo): string {
+  return h.pid < 0 ? HOLDER_UNKNOWN : `pid ${h.pid} on ${h.host} since ${h.since}`;
+}
+
 /** Try once: the lock, or the holder's description. A stale lock is broken and retaken. */
 export function tryLock(dir: string): Lock | string {
   fs.mkdirSync(dir, { recursive: true });
@@ -88,7 +95,7 @@ export function tryLock(dir: string): Lock | string {
         continue; // released meanwhile: retry the create
       }
       const holder = lockHolder(file);
-      if (holder) return `pid ${holder.pid} on ${holder.host} since ${holder.since}`;
+      if (holder) return describeHolder(holder);
       // Stale: move it aside atomically (only one breaker wins the rename), then retry the O_EXCL create.
       // If what we moved is not the stale lock we judged (another breaker already replaced it with a live
       // one), put it back with link(), which fails rather than overwrite a lock created since.
@@ -109,14 +116,18 @@ export function tryLock(dir: string): Lock | string {
   return 'lock contended';
 }
 
-/** Wait (polling) until the lock is ours; `onWait` is told once who holds it. */
+/** Wait (polling) until the lock is ours; `onWait` is told once who holds it (once the holder has written its name, if it does). */
 export async function acquireLock(dir: string, opts: { pollMs?: number; onWait?: (holder: string) => void } = {}): Promise<Lock> {
   let told = false;
+  let polls = 0;
   for (;;) {
     const r = tryLock(dir);
     if (typeof r !== 'string') return r;
-    if (!told) opts.onWait?.(r);
-    told = true;
+    if (!told && (r !== HOLDER_UNKNOWN || polls > 0)) {
+      opts.onWait?.(r);
+      told = true;
+    }
+    polls++;
     await new Promise((res) => setTimeout(res, opts.pollMs ?? 2000));
   }
 }

@@ -233,6 +233,41 @@ export interface SlurmResources {
   extraSbatch?: string[];
 }
 
+/**
+ * What each #SBATCH value may look like. sbatch reads these lines itself and cannot quote, and a line break
+ * would end the comment and start a shell command, so anything else is rejected rather than escaped.
+ */
+const SBATCH_VALUE: Record<'partition' | 'account' | 'qos' | 'mem' | 'time', { re: RegExp; expected: string }> = {
+  partition: { re: /^[A-Za-z0-9_.+-]+(,[A-Za-z0-9_.+-]+)*$/, expected: 'a name (or comma-separated names) of letters, digits and _.+-' },
+  account: { re: /^[A-Za-z0-9_.+-]+$/, expected: 'a name of letters, digits and _.+-' },
+  qos: { re: /^[A-Za-z0-9_.+-]+$/, expected: 'a name of letters, digits and _.+-' },
+  mem: { re: /^\d+[KMGT]?$/i, expected: 'a size such as 16G, 500M or 16000' },
+  time: { re: /^[\d:-]+$/, expected: 'M, M:S, H:M:S, D-H, D-H:M or D-H:M:S' },
+};
+
+/** An extra sbatch option: `--name` or `--name=value`, the value free of spaces, quotes, $, `, \, ; and control characters. */
+const EXTRA_SBATCH = /^--[A-Za-z][A-Za-z0-9-]*(=[^\s"'`$\\;\x00-\x1f\x7f]+)?$/;
+
+/** Check every resource option that becomes an #SBATCH line; throws one line naming the option and value. */
+export function checkSlurmResources(r: SlurmResources): void {
+  for (const key of Object.keys(SBATCH_VALUE) as (keyof typeof SBATCH_VALUE)[]) {
+    const v = r[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || !SBATCH_VALUE[key].re.test(v)) {
+      throw new Error(`slurm: --${key} ${JSON.stringify(v)}: expected ${SBATCH_VALUE[key].expected}`);
+    }
+  }
+  if (r.time !== undefined) slurmTimeSeconds(r.time);
+  for (const [flag, n] of [['gpus-per-run', r.gpusPerRun], ['cpus-per-run', r.cpusPerRun], ['max-parallel', r.maxParallel]] as const) {
+    if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new Error(`slurm: --${flag} ${JSON.stringify(n)}: expected a positive integer`);
+  }
+  for (const o of r.extraSbatch ?? []) {
+    if (typeof o !== 'string' || !EXTRA_SBATCH.test(o)) {
+      throw new Error(`slurm: --sbatch ${JSON.stringify(o)}: expected --option or --option=value, without spaces, quotes, $, backticks, \\, ; or line breaks`);
+    }
+  }
+}
+
 export interface ScriptInput extends SlurmResources {
   sweep: string;
   group: PlanGroup;
@@ -271,9 +306,13 @@ export function sbatchScript(input: ScriptInput): string {
   const { group } = input;
   const n = group.runs.length;
   if (n === 0) throw new Error(`slurm: group ${group.name} of sweep "${input.sweep}" has no runs`);
+  checkSlurmResources(input);
+  if (input.dependency !== undefined && !/^afterok:[A-Za-z0-9_-]+$/.test(input.dependency)) {
+    throw new Error(`slurm: dependency ${JSON.stringify(input.dependency)}: expected afterok:<job>_<task> (is a ledger file under slurm/jobs edited?)`);
+  }
   for (const [what, p] of [['dir', input.dir], ['logDir', input.logDir]] as const) {
     // #SBATCH lines cannot quote, and the config path sits inside double quotes in the script.
-    if (/[\s"'$`\\]/.test(p)) throw new Error(`slurm: ${what} ${JSON.stringify(p)} has spaces, quotes, $ or \\; use a MIDTRAIN_CACHE path without them`);
+    if (/[\s"'$`\\\x00-\x1f\x7f]/.test(p)) throw new Error(`slurm: ${what} ${JSON.stringify(p)} has spaces, quotes, $ or \\; use a MIDTRAIN_CACHE path without them`);
   }
   const signal = input.signalSeconds ?? defaultSignalSeconds(input.time);
   const throttle = input.maxParallel ? `%${input.maxParallel}` : '';
@@ -296,12 +335,13 @@ export function sbatchScript(input: ScriptInput): string {
   if (input.dependency) sb.push(`--dependency=${input.dependency}`, '--kill-on-invalid-dep=yes');
   sb.push(...(input.extraSbatch ?? []));
 
-  const taskList = group.runs.map((r, i) => `#   ${i}: ${r.config.name} (${r.id})`);
+  // Names are data: JSON-quoted in comments, so no character of theirs (a line break included) ends one.
+  const taskList = group.runs.map((r, i) => `#   ${i}: ${JSON.stringify(String(r.config.name))} (${JSON.stringify(r.id)})`);
   const cfg = `${input.dir}/${group.name}.\${SLURM_ARRAY_TASK_ID}.json`;
   return [
     '#!/bin/bash',
     ...sb.map((o) => `#SBATCH ${o}`),
-    `# midtrain sweep "${input.sweep}", group ${group.name}: ${n} run(s), written by src/runs/slurm-plan.ts.`,
+    `# midtrain sweep ${JSON.stringify(input.sweep)}, group ${group.name}: ${n} run(s), written by src/runs/slurm-plan.ts.`,
     ...taskList,
     'set -euo pipefail',
     `export MIDTRAIN_CACHE=${shQuote(input.cacheRoot)}`,
@@ -326,7 +366,7 @@ export function sbatchScript(input: ScriptInput): string {
 
 /** Seconds in a Slurm time ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S"); throws naming the value if malformed. */
 export function slurmTimeSeconds(time: string): number {
-  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(time.trim());
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(time);
   if (!m) throw new Error(`slurm: --time ${JSON.stringify(time)}: expected M, M:S, H:M:S, D-H, D-H:M or D-H:M:S`);
   const [d, a, b, c] = [m[1], m[2], m[3], m[4]].map((x) => (x === undefined ? undefined : Number(x)));
   if (d !== undefined) return d * 86400 + a! * 3600 + (b ?? 0) * 60 + (c ?? 0);

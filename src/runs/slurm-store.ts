@@ -6,7 +6,7 @@ import * as path from 'path';
 import { cacheRoot } from '../config';
 import type { RunConfig } from './types';
 import { getRun, listRuns, runId, runStatus } from './store';
-import { readLedger, slurmDir, type SlurmStore } from './slurm';
+import { readLedger, slurmDir, type SlurmStore } from './slurm-ledger';
 
 /**
  * The run store as Slurm planning sees it. Builds (or loads) each preset's data on this host first:

@@ -13,19 +13,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { cacheRoot as defaultCacheRoot, projectRoot } from '../config';
 import type { RunConfig, RunStatus } from './types';
+import { writeFileDurable } from '../durable';
 import {
-  isActive, isRunningState, isStale, latestTasks, parseSacct, parseSbatchJobId, parseSqueue, planSlurm, sbatchScript,
+  checkSlurmResources, isActive, isRunningState, isStale, latestTasks, parseSacct, parseSbatchJobId, parseSqueue, planSlurm, sbatchScript,
   slurmRefText, SQUEUE_FORMAT,
-  type LedgerEntry, type QueueTask, type RunTask, type SlurmPlan, type SlurmResources, type StoreView, type Sweep,
+  type LedgerEntry, type QueueTask, type RunTask, type SlurmPlan, type SlurmResources, type Sweep,
 } from './slurm-plan';
 
-export * from './slurm-plan';
+import { readLedger, slurmDir, type SlurmStore } from './slurm-ledger';
 
-/** The store view slurm needs, plus what status can show about a failure. */
-export interface SlurmStore extends StoreView {
-  /** The store's error message of a failed run, if it recorded one. */
-  errorOf?(id: string): string | undefined;
-}
+export * from './slurm-plan';
+export * from './slurm-ledger';
 
 export interface SlurmContext {
   /** The run store (ids and statuses); default: the real store over each preset's data (src/runs/slurm-store.ts). */
@@ -61,33 +59,8 @@ export interface SubmitResult {
   cancelled: string[];
 }
 
-/** `<cacheRoot>/slurm`: scripts, ledger and logs of every submission. */
-export function slurmDir(root: string = defaultCacheRoot()): string {
-  return path.join(root, 'slurm');
-}
-
 function logPath(dir: string, ref: { jobId: string; taskId: number }): string {
   return path.join(dir, 'logs', `${slurmRefText(ref)}.log`);
-}
-
-/** Every ledger entry under `<slurmDir>/jobs`, oldest job first. */
-export function readLedger(dir: string): LedgerEntry[] {
-  const jobsDir = path.join(dir, 'jobs');
-  if (!fs.existsSync(jobsDir)) return [];
-  const out: LedgerEntry[] = [];
-  for (const f of fs.readdirSync(jobsDir)) {
-    if (!/^\d+\.json$/.test(f)) continue;
-    const file = path.join(jobsDir, f);
-    let entry: LedgerEntry;
-    try {
-      entry = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new Error(`slurm: ${file}: not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof entry.jobId !== 'string' || !Array.isArray(entry.runIds)) throw new Error(`slurm: ${file}: expected { jobId, runIds[] }`);
-    out.push(entry);
-  }
-  return out.sort((a, b) => Number(a.jobId) - Number(b.jobId));
 }
 
 /** Run a Slurm client command; a missing binary or failure comes back as `error`, never thrown. */
@@ -127,12 +100,9 @@ export function runTasks(dir: string): { tasks: Map<string, RunTask>; squeueErro
   return { tasks, ...(q.error ? { squeueError: q.error } : {}) };
 }
 
-/** Write a file so readers never see half of it (temp file + rename on the same filesystem). */
+/** Write a file so readers never see half of it, durably (a submission's scripts and ledger outlive this process). */
 function writeAtomic(file: string, text: string, mode?: number): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  fs.writeFileSync(tmp, text, mode === undefined ? undefined : { mode });
-  fs.renameSync(tmp, file);
+  writeFileDurable(file, text, mode);
 }
 
 /** The given store, or the real one (loaded lazily: it pulls in tfjs and the data layer). */
@@ -156,6 +126,7 @@ function defaultRunCommand(): string[] {
  * left the queue unfinished are submitted again; submitting a finished sweep submits nothing.
  */
 export async function submitSweep(sweep: Sweep, opts: SubmitOptions = {}): Promise<SubmitResult> {
+  checkSlurmResources(opts);
   const store = await storeOf(sweep, opts);
   const root = path.resolve(opts.cacheRoot ?? defaultCacheRoot());
   const dir = slurmDir(root);

@@ -61,6 +61,8 @@ export interface GetOrRunOptions {
   data?: StoreData;
   /** How often a process waiting for another one's lock looks again (ms). */
   pollMs?: number;
+  /** Told what this call did: trained (or resumed) the run here, found it finished, or waited while another process finished it. */
+  onOutcome?: (outcome: 'trained' | 'already-finished' | 'finished-by-another') => void;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -304,6 +306,7 @@ export async function getOrRun(config: RunConfig, opts: GetOrRunOptions = {}): P
   const done = getRun(id);
   if (done?.status === 'finished') {
     say(`${config.name} (${id}): already finished, nothing to do`);
+    opts.onOutcome?.('already-finished');
     return done;
   }
   if (config.parent) parentRecord(config);
@@ -312,9 +315,11 @@ export async function getOrRun(config: RunConfig, opts: GetOrRunOptions = {}): P
     const again = getRun(id);
     if (again?.status === 'finished') {
       say(`${config.name} (${id}): finished by another process`);
+      opts.onOutcome?.('finished-by-another');
       return again;
     }
     await initBackend({ quiet: true });
+    opts.onOutcome?.('trained');
     return await trainRun(config, id, dir, data, opts, say, again);
   } finally {
     lock.release();
