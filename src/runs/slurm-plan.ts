@@ -336,7 +336,7 @@ export function sbatchScript(input: ScriptInput): string {
   sb.push(...(input.extraSbatch ?? []));
 
   // Names are data: JSON-quoted in comments, so no character of theirs (a line break included) ends one.
-  const taskList = group.runs.map((r, i) => `#   ${i}: ${JSON.stringify(String(r.config.name))} (${JSON.stringify(r.id)})`);
+  const taskList = group.runs.map((r, i) => `#   ${i}: ${JSON.stringify(String(r.config.name))} (${r.id})`);
   const cfg = `${input.dir}/${group.name}.\${SLURM_ARRAY_TASK_ID}.json`;
   return [
     '#!/bin/bash',
