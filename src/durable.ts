@@ -89,12 +89,18 @@ export function writeFileDurable(file: string, text: string | Uint8Array, mode?:
   }
 }
 
-/** Publish a finished temporary folder (its files already synced) as `final`, durably. */
+/** Publish a finished temporary folder (its files already synced) as `final`, durably: its folders' entries are synced first. */
 export function publishDir(tmp: string, final: string): void {
+  for (const e of fs.readdirSync(tmp, { withFileTypes: true })) if (e.isDirectory()) fsyncDir(path.join(tmp, e.name));
   fsyncDir(tmp);
   fs.renameSync(tmp, final);
   writeStage('renamed', final);
   fsyncDir(path.dirname(final));
+}
+
+/** Whether an error is the disk filling up (Node's ENOSPC, or a native library's "os error 28"). */
+export function isDiskFull(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === 'ENOSPC' || /No space left on device/i.test(String((e as Error)?.message));
 }
 
 /** sha256 (hex) of bytes. */

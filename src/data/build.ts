@@ -23,6 +23,7 @@ import { ANSWER_ENDED, CHECKERS } from './sft/checkers';
 import { sftExampleFits } from './sft/fit';
 import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../tokenizer/bpe';
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
+import { isDiskFull, publishDir, writeFileDurable, writeSynced } from '../durable';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
 export const DATA_FORMAT_VERSION = 10;
@@ -54,10 +55,7 @@ type Log = (s: string) => void;
 function sha256(s: string | Buffer): string { return crypto.createHash('sha256').update(s).digest('hex'); }
 
 function writeAtomic(file: string, data: string | Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  writeFileDurable(file, data);
 }
 
 /** Stable JSON (sorted keys) so manifests hash the same whatever the insertion order. */
@@ -238,7 +236,7 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
   fs.rmSync(sampleDir, { recursive: true, force: true });
   const tokText = serializeTokenizer(tokJson);
   const tokFile = `tokenizer-${tokenizerHash(tokText)}.json`;
-  fs.writeFileSync(path.join(tmp, tokFile), tokText);
+  writeSynced(path.join(tmp, tokFile), [tokText]);
   const tok = new BpeTokenizer(tokJson, tokText, p.vocabSize);
 
   // 3. Shards and role cards.
@@ -287,7 +285,7 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     }
     const body = stableStringify({ name: task, description: TASK_DESCRIPTIONS[task], maxNewTokens: maxNewTokens(task, p), ...ex }, 0);
     const file = `sft/${task}.json`;
-    fs.writeFileSync(path.join(tmp, file), body);
+    writeSynced(path.join(tmp, file), [body]);
     sft[task] = { file, sha256: sha256(body), sizes: { train: ex.train.length, val: ex.val.length, test: ex.test.length }, sources: src.records(TASK_SOURCES[task]), tooLong: fitting.tooLong };
   }
 
@@ -298,13 +296,13 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     roles, sft,
   };
   const manifest: DataManifest = { ...m, manifestHash: sha256(stableStringify(m)).slice(0, 16) };
-  fs.writeFileSync(path.join(tmp, 'manifest.json'), stableStringify(manifest));
+  writeSynced(path.join(tmp, 'manifest.json'), [stableStringify(manifest)]);
   // Publish atomically: whoever finishes first wins; a concurrent builder's identical result is discarded.
   if (fs.existsSync(path.join(dir, 'manifest.json'))) { fs.rmSync(tmp, { recursive: true, force: true }); return; }
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   try {
-    fs.renameSync(tmp, dir);
+    publishDir(tmp, dir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw e;
@@ -420,7 +418,16 @@ export async function ensureData(preset: PresetName, opts: { quiet?: boolean } =
       fs.rmSync(dir, { recursive: true, force: true });
     }
     const t0 = process.hrtime.bigint();
-    await build(preset, dir, log);
+    try {
+      await build(preset, dir, log);
+    } catch (e) {
+      // Nothing was published: remove the half-built folder (it may hold what filled the disk).
+      fs.rmSync(`${dir}.tmp-${process.pid}`, { recursive: true, force: true });
+      if (isDiskFull(e)) {
+        throw new Error(`data: no space left on the device while building ${dir} (${(e as Error).message.split('\n')[0]}); nothing was published and data built before is intact: free some space and rerun`);
+      }
+      throw e;
+    }
     log(`built in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s → ${dir}`);
   });
   return loadBundle(preset, readManifest(preset));

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as crypto from 'crypto';
 import type { TokenShard } from './types';
+import { writeFileDurable } from '../durable';
 
 export interface ShardIndex {
   file: string;
@@ -13,7 +14,7 @@ export interface ShardIndex {
   sha256: string;
 }
 
-/** Write documents' token ids, each followed by EOS, atomically (temp + rename). Returns the index entry. */
+/** Write documents' token ids, each followed by EOS, atomically and durably (temp, fsync, rename). Returns the index entry. */
 export function writeShard(file: string, docs: number[][], eosId: number, vocabSize: number): ShardIndex {
   if (vocabSize > 65536) throw new Error(`data: vocabulary ${vocabSize} does not fit uint16 shards (${file})`);
   let n = 0;
@@ -27,10 +28,8 @@ export function writeShard(file: string, docs: number[][], eosId: number, vocabS
   // Uint16Array is little-endian on every platform Node runs on; assert it rather than assume.
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('data: big-endian hosts are not supported for shards');
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, bytes);
-  fs.renameSync(tmp, file);
-  return { file, numTokens: n, numDocs: docs.length, vocabSize, sha256: crypto.createHash('sha256').update(bytes).digest('hex') };
+  const sha256 = writeFileDurable(file, bytes);
+  return { file, numTokens: n, numDocs: docs.length, vocabSize, sha256 };
 }
 
 export function sha256OfFile(file: string): string {

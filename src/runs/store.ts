@@ -32,7 +32,7 @@ import { initParams, paramsToArrays, disposeParams } from '../model/gpt';
 import { countParams } from '../model/presets';
 import { checkpointDir, CorruptCheckpointError, listCheckpoints, pruneCheckpoints, readCheckpoint, setAsideCheckpoint, writeCheckpoint, type Checkpoint } from '../train/checkpoint';
 import { NonFiniteLossError } from '../train/pretrain';
-import { sha256, writeFileDurable } from '../durable';
+import { isDiskFull, sha256, writeFileDurable } from '../durable';
 import { metricsPrefixBytes, openRecord, readVerifiedMetrics, sealRecord, verifyConfigFile, warnUnverified, type RunChecksums } from './integrity';
 import { progress } from '../report/display';
 import { ensureData } from '../data';
@@ -487,7 +487,7 @@ function failureLine(e: Error, lastCheckpoint: number | undefined): string {
   const first = e.message.split('\n')[0];
   const from = lastCheckpoint !== undefined ? `its last good checkpoint (step ${lastCheckpoint}) is kept and a rerun resumes from it` : 'no checkpoint was written yet, so a rerun starts from the beginning';
   if (e instanceof NonFiniteLossError) return `${first}; ${from}`;
-  if ((e as NodeJS.ErrnoException).code === 'ENOSPC') return `no space left on the device (${first}); free some space and rerun: ${from}`;
+  if (isDiskFull(e)) return `no space left on the device (${first}); free some space and rerun: ${from}`;
   return first;
 }
 
