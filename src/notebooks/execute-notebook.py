@@ -16,6 +16,7 @@ import time
 
 import nbformat
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from jinja2 import DictLoader
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import ExecutePreprocessor
 
@@ -48,6 +49,21 @@ def describe_failure(stderr):
     if diagnostics:
         return "TypeScriptError", "; ".join(diagnostics)
     return "Error", lines[-1] if lines else "the cell failed without printing an error"
+
+
+# nbconvert's lab page loads require.js and MathJax by URL; Debian points those at file:///usr/share/javascript,
+# which exists only on the machine that rendered the page. The notebooks use neither (plotly is loaded beside
+# the report, prose has no TeX), so the page is rendered without them: it carries no machine's paths.
+PORTABLE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{% block html_head_js_requirejs %}{% endblock %}
+{% block html_head_js_mathjax %}{% endblock %}
+"""
+
+
+def portable_html(nb):
+    exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"portable.html.j2": PORTABLE_TEMPLATE})], template_file="portable.html.j2")
+    body, _ = exporter.from_notebook_node(nb)
+    return body
 
 
 def write_atomic(path, text):
@@ -118,8 +134,7 @@ def main():
 
     write_atomic(args.output, nbformat.writes(nb))
     if args.html:
-        body, _ = HTMLExporter().from_notebook_node(nb)
-        write_atomic(args.html, body)
+        write_atomic(args.html, portable_html(nb))
     return 0 if failure is None else 1
 
 

@@ -10,7 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PRESETS, PresetName, projectRoot, reportsDir } from '../config';
 import { KERNEL_NAME, jupyterEnv, jupyterPython } from './jupyter';
-import { externalizePlotly, plotlyBundle, PLOTLY_FILE } from '../report/display';
+import { plotlyBundle, PLOTLY_FILE } from '../report/display';
+import { portableReport } from '../report/portable';
 import { writeFileAtomic } from '../report/export';
 
 /** Default per-cell timeout: long enough for a small training run in a cell, short enough to catch a hang. */
@@ -201,7 +202,7 @@ async function runNotebookOnce(file: string, options: RunOptions): Promise<Noteb
   }
   fs.mkdirSync(o.reportDir, { recursive: true });
   const html = path.join(o.reportDir, `${name}.html`);
-  const slim = externalizePlotly(fs.readFileSync(outHtml, 'utf8'), path.relative(o.reportDir, path.join(projectRoot(), 'node_modules')).split(path.sep).join('/'));
+  const slim = portableReport(fs.readFileSync(outHtml, 'utf8'), o.reportDir, projectRoot());
   const bundleFile = path.join(o.reportDir, PLOTLY_FILE);
   if (slim.replaced && fs.statSync(bundleFile, { throwIfNoEntry: false })?.size !== Buffer.byteLength(plotlyBundle())) writeFileAtomic(bundleFile, plotlyBundle());
   writeFileAtomic(html, slim.html);

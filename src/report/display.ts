@@ -281,15 +281,13 @@ export const PLOTLY_FILE = 'plotly.min.js';
 
 /**
  * A notebook's HTML report with the inlined bundle (4.8 MB) swapped for a <script src> to PLOTLY_FILE beside
- * it, falling back to the repository's node_modules copy — so eight reports do not carry eight copies, and
- * a committed report renders from a clone once `npm install` ran. Returns the HTML unchanged without a bundle.
+ * it, so eight reports do not carry eight copies. The copy travels with the report (it is committed beside
+ * it): a page loads nothing from outside its folder. Returns the HTML unchanged without a bundle.
  */
-export function externalizePlotly(html: string, nodeModulesFromReport = '../../node_modules'): { html: string; replaced: boolean } {
+export function externalizePlotly(html: string): { html: string; replaced: boolean } {
   const tag = plotlyScriptTag();
   if (!html.includes(tag)) return { html, replaced: false };
-  const fallback = `${nodeModulesFromReport}/plotly.js-dist-min/plotly.min.js`;
-  const loader = `<script type="text/javascript" src="${PLOTLY_FILE}"></script>
-<script type="text/javascript">if (typeof Plotly === 'undefined') document.write('<script type="text/javascript" src="${fallback}"><\\/script>');</script>`;
+  const loader = `<script type="text/javascript" src="${PLOTLY_FILE}"></script>`;
   return { html: html.split(tag).join(loader), replaced: true };
 }
 
