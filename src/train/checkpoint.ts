@@ -3,10 +3,11 @@
 // place, so a reader (or a process killed mid-write) never sees half a checkpoint.
 //
 // Integrity: the index carries the sha256 of weights.bin (computed while writing it, so it costs one pass
-// over bytes already in memory) and of the index itself; every read verifies both. sha256 because
-// OpenSSL runs it with the CPU's SHA extensions at over twice the speed this machine writes and fsyncs
-// (bench/hash.ts measures both), and because it is what the data shards use. Checkpoints written before
-// checksums existed still load; the caller is told they are unverified.
+// over bytes already in memory) and of the index itself; every read verifies both. sha256 because OpenSSL
+// runs it with the CPU's SHA extensions at about the speed a disk writes and fsyncs, or faster (bench/hash.ts
+// measures both in one run), it is what the data shards use, and it leaves no doubt; zlib's crc32 is cheaper
+// still but 32 bits. Checkpoints written before checksums existed still load; the caller is told they are
+// unverified.
 import * as fs from 'fs';
 import * as path from 'path';
 import type { AdamState } from './optim';
