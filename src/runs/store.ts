@@ -33,7 +33,7 @@ import { countParams } from '../model/presets';
 import { checkpointDir, CorruptCheckpointError, listCheckpoints, pruneCheckpoints, readCheckpoint, setAsideCheckpoint, writeCheckpoint, type Checkpoint } from '../train/checkpoint';
 import { NonFiniteLossError } from '../train/pretrain';
 import { isDiskFull, sha256, writeFileDurable } from '../durable';
-import { metricsPrefixBytes, openRecord, readVerifiedMetrics, sealRecord, verifyConfigFile, warnUnverified, type RunChecksums } from './integrity';
+import { CorruptRunFileError, metricsPrefixBytes, openRecord, readVerifiedMetrics, sealRecord, verifyConfigFile, warnUnverified, type RunChecksums } from './integrity';
 import { progress } from '../report/display';
 import { ensureData } from '../data';
 
@@ -350,7 +350,7 @@ async function trainRun(
   const sums: Omit<RunChecksums, 'record'> = { config: [...new Set([sha256(configText), ...(onDiskConfig ? [onDiskConfig] : [])])], metrics: { bytes: 0, sha256: sha256('') } };
   const save = () => writeFileDurable(path.join(dir, 'run.json'), sealRecord({ ...record, updatedAt: now() }, sums));
   let metricsFd: number | undefined;
-  let metricsHash = crypto.createHash('sha256');
+  const metricsHash = crypto.createHash('sha256');
   const saveSynced = () => {
     if (metricsFd !== undefined) fs.fsyncSync(metricsFd);
     sums.metrics = { bytes: sums.metrics.bytes, sha256: metricsHash.copy().digest('hex') };
@@ -461,6 +461,8 @@ async function trainRun(
     say(`${config.name} (${id}): finished — train loss ${lastLoss.toFixed(4)}, val ${Object.entries(lastVal).map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join(', ')}${result ? `, accuracy ${(100 * result.accuracy).toFixed(1)}%` : ''}`);
     return { ...record };
   } catch (e) {
+    // A corrupt file of this run: saving a record now would vouch for it. Stop with its one line instead.
+    if (e instanceof CorruptRunFileError) throw e;
     record.status = 'failed';
     record.error = failureLine(e as Error, listCheckpoints(ckRoot).pop());
     try {

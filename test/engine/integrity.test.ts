@@ -196,3 +196,17 @@ test('messages: a sweep that waited while another process trained its run does n
   assert.ok(lines.includes('first: 1 run(s) trained, 0 already finished'), lines.join('\n'));
   assert.ok(lines.includes('second: 0 run(s) trained, 0 already finished, 1 finished by another process while this one waited'), lines.join('\n'));
 });
+
+test('resuming a run whose metrics fail their checksum stops with one line and does not vouch for them', async () => {
+  const cfg = microPretrain({ name: 'micro/metrics-corrupt', totalSteps: 8, checkpointEvery: 2, seed: 39 });
+  const r = await interrupted(cfg, 5);
+  const file = path.join(r.dir, 'metrics.jsonl');
+  const b = fs.readFileSync(file);
+  const at = b.indexOf('"trainLoss":') + 13;
+  b[at] = b[at] === 0x39 ? 0x38 : 0x39;
+  fs.writeFileSync(file, b);
+  const record = fs.readFileSync(path.join(r.dir, 'run.json'));
+  await assert.rejects(getOrRun(cfg, { quiet: true, data }), new RegExp(`^Error: run ${r.id}: .*metrics\\.jsonl does not match its checksum .*; delete `));
+  assert.ok(fs.readFileSync(path.join(r.dir, 'run.json')).equals(record), 'run.json untouched: it still says the metrics are corrupt');
+  assert.throws(() => readMetrics(r.id), /does not match its checksum/);
+});
