@@ -168,21 +168,26 @@ async function main(): Promise<void> {
   await drain();
   console.log(`warmup: ${warmup} steps in ${((Date.now() - tw) / 1000).toFixed(1)} s (shader compiles, first allocations)`);
   const tensorsBefore = tf.memory().numTensors;
-  const t0 = Date.now();
-  recordMs = 0;
-  const timed = () => countWebgpuCalls(async () => { for (let i = 0; i < steps; i++) await step(warmup + i); await drain(); });
-  let counts: Awaited<ReturnType<typeof timed>>['counts'];
-  let profile: CpuProfile | undefined;
-  if (a['cpu-profile']) ({ result: { counts }, profile } = await profiled(timed));
-  else ({ counts } = await timed());
-  const ms = (Date.now() - t0) / steps;
+  // Counted steps first: the counters wrap every WebGPU call, which costs host time of its own, so the
+  // timed steps after them run unwrapped.
+  const { counts } = await countWebgpuCalls(async () => { for (let i = 0; i < steps; i++) await step(warmup + i); await drain(); });
   const c = perStep(counts, steps);
+  const t0 = Date.now(), cpu0 = process.cpuUsage();
+  recordMs = 0;
+  const timed = async () => { for (let i = 0; i < steps; i++) await step(warmup + steps + i); await drain(); };
+  let profile: CpuProfile | undefined;
+  if (a['cpu-profile']) ({ profile } = await profiled(timed));
+  else await timed();
+  const ms = (Date.now() - t0) / steps;
+  const cpu = process.cpuUsage(cpu0), cpuMs = (cpu.user + cpu.system) / 1000 / steps;
   console.log(`per step: ${c.kernels} kernels, ${c.dispatches} dispatches, ${c.submits} submits, ${c.createBuffer} createBuffer, ${c.createBindGroup} bind groups, ${c.writeBuffer} writeBuffer, ${c.mapAsync} readbacks, ${c.createComputePipeline} pipelines`);
   console.log(`top kernels/step: ${Object.entries(c.byKernel).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  console.log(`tensors leaked per step: ${(tf.memory().numTensors - tensorsBefore) / steps}; last loss ${last.toFixed(4)}`);
+  console.log(`tensors leaked per step: ${(tf.memory().numTensors - tensorsBefore) / (2 * steps)}; last loss ${last.toFixed(4)}`);
   if (report.name === 'webgpu') {
     const rec = recordMs / steps;
     console.log(`host records a step in ${rec.toFixed(1)} ms of ${ms.toFixed(1)} ms/step wall (${((100 * rec) / ms).toFixed(0)}%; ${runsAhead ? 'loss read one step late' : 'loss read at once'}): near 100% the host is the bottleneck, far below it the GPU is`);
+    // CPU time is the host's work even on a machine shared with other jobs (wall time there includes waiting for a core).
+    console.log(`host CPU per step: ${cpuMs.toFixed(1)} ms (user + system, all of this process's threads)`);
   }
   console.log(`${report.name}: ${ms.toFixed(1)} ms/step, ${((B * T) / (ms / 1000)).toFixed(0)} tokens/s`);
   if (a['kernel-times'] && report.name === 'webgpu') await kernelTimes(() => optimizerStep(params, cfg, opt, OPT.lr, OPT.gradClip, function* () { yield batch(); }, 1), ms);

@@ -18,6 +18,7 @@ import { cacheRoot } from '../config';
 import { registerWebgpuKernelFixes } from './webgpu-kernels';
 import { registerWebgpuFusedKernels } from './webgpu-fused';
 import { registerWebgpuMatmul } from './webgpu-matmul';
+import { installFastClone } from './webgpu-saved-tensors';
 
 /** Minimal shapes of the Dawn objects we touch (the `webgpu` package's DOM-flavoured types stay out of src/). */
 export interface DawnAdapterInfo {
@@ -258,6 +259,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   registerWebgpuKernelFixes(state.device?.limits.maxStorageBuffersPerShaderStage ?? 8);
   registerWebgpuFusedKernels();
   registerWebgpuMatmul({ f16 });
+  installFastClone();
   if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
   return { ok: true, detail: describe(summary), adapter: summary };
@@ -277,6 +279,11 @@ export function webgpuErrorCount(): number {
 /** dawn.node's WebGPU classes (GPUDevice, GPUQueue, …) once loaded, for counters; undefined before. */
 export function dawnGlobals(): Record<string, unknown> | undefined {
   return dawn?.globals;
+}
+
+/** The adapter webgpu runs on (name, software or not, the probed features), or undefined when it is not active. */
+export function webgpuAdapter(): WebgpuAdapterSummary | undefined {
+  return tf.getBackend() === 'webgpu' ? state?.summary : undefined;
 }
 
 /** The active Dawn device (for custom kernels and counters), or undefined when webgpu is not active. */
