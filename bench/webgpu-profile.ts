@@ -12,12 +12,17 @@
 //            --kernel-times: one more step with every GPU dispatch timed (WebGPU timestamp queries, each
 //              dispatch in its own pass): GPU ms per kernel kind, and their total = the GPU's busy time;
 //              then the matmuls by shape with the GFLOP/s each reached
+//            --matmul-bench: only the step's matmul shapes (bench/matmul-shapes.ts), GPU time and GFLOP/s of
+//              our WGSL matmul against tfjs's own kernel at each, timed with timestamp queries; then exits
 //            --null-device: Dawn's null backend (nothing runs, readbacks are zeros): the step's wall time is
 //              the host's alone, the most tokens/s any GPU could give this code; losses are meaningless
 import * as fs from 'fs';
 import * as inspector from 'inspector';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../src/backend/choose';
+import { webgpuAdapter } from '../src/backend/webgpu';
+import { runMatmul, tfjsBatchMatMul, webgpuMatmulF16 } from '../src/backend/webgpu-matmul';
+import { stepMatmuls } from './matmul-shapes';
 import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
 import { deviceRunsAhead } from '../src/backend/caps';
 import { MODEL_PRESETS, countParams } from '../src/model/presets';
@@ -117,6 +122,40 @@ async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void>
   for (const [key, e] of mmRows.slice(0, 12)) console.log(`  ${e.ms.toFixed(2).padStart(9)} ms  ${String(e.n).padStart(3)}×  ${(e.flop / e.ms / 1e6).toFixed(0).padStart(7)} GFLOP/s  ${key}`);
 }
 
+/**
+ * GPU milliseconds of our matmul and tfjs's at each of the step's matmul shapes (median of `reps` timed
+ * runs each, after one untimed run that compiles), with GFLOP/s and the ratio ours/tfjs's.
+ */
+async function matmulBench(cfg: ModelConfig, B: number, T: number, reps: number): Promise<void> {
+  const tfjs = tfjsBatchMatMul();
+  if (!tfjs) throw new Error('webgpu-profile: --matmul-bench needs our matmul registered (MIDTRAIN_WEBGPU_MATMUL is 0?)');
+  const gpuMs = async (f: () => tf.TensorInfo): Promise<number> => {
+    const dispose = (i: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(i).dispose();
+    dispose(f());
+    const ms: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      let out: tf.TensorInfo | undefined;
+      const t = await tf.time(() => { out = f(); });
+      dispose(out!);
+      ms.push(t.kernelMs as number);
+    }
+    return ms.sort((x, y) => x - y)[Math.floor(ms.length / 2)];
+  };
+  const f16 = webgpuMatmulF16();
+  console.log(`matmul GPU time at the step's shapes (median of ${reps}; ours${f16 ? ' with f16 tiles' : ''} vs tfjs's MatMulPackedProgram family):`);
+  let oursTotal = 0, tfjsTotal = 0, flopTotal = 0;
+  for (const c of stepMatmuls(cfg, B, T)) {
+    const a = tf.randomNormal(c.a), b = tf.randomNormal(c.b);
+    const ours = await gpuMs(() => runMatmul(a, b, c.transA, c.transB, { f16 }));
+    const theirs = await gpuMs(() => tfjs({ inputs: { a, b }, backend: tf.backend(), attrs: { transposeA: c.transA, transposeB: c.transB } }));
+    tf.dispose([a, b]);
+    oursTotal += ours; tfjsTotal += theirs; flopTotal += c.flop;
+    const gf = (ms: number) => (c.flop / ms / 1e6).toFixed(0).padStart(7);
+    console.log(`  ${c.name.padEnd(16)} [${c.a}]${c.transA ? 'ᵀ' : ''}·[${c.b}]${c.transB ? 'ᵀ' : ''}`.padEnd(58) + `ours ${ours.toFixed(3).padStart(8)} ms ${gf(ours)} GFLOP/s | tfjs ${theirs.toFixed(3).padStart(8)} ms ${gf(theirs)} GFLOP/s | ${(theirs / ours).toFixed(2)}×`);
+  }
+  console.log(`matmul total: ours ${oursTotal.toFixed(2)} ms (${(flopTotal / oursTotal / 1e6).toFixed(0)} GFLOP/s), tfjs ${tfjsTotal.toFixed(2)} ms (${(flopTotal / tfjsTotal / 1e6).toFixed(0)} GFLOP/s): ours/tfjs speed ratio ${(tfjsTotal / oursTotal).toFixed(2)}`);
+}
+
 const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
 
 async function main(): Promise<void> {
@@ -133,6 +172,14 @@ async function main(): Promise<void> {
   if (a['null-device']) process.env.MIDTRAIN_WEBGPU_NULL = '1';
   const report = await initBackend({ backend: (a.backend ?? 'webgpu') as never });
   console.log(`model d=${cfg.dModel} layers=${cfg.nLayers} heads=${cfg.nHeads} vocab=${cfg.vocabSize} T=${T} B=${B}: ${countParams(cfg).toLocaleString('en-US')} params`);
+  const adapter = webgpuAdapter();
+  if (adapter) console.log(`adapter: ${adapter.name}; features: ${adapter.features.join(', ') || 'none'} (no chromium-experimental-subgroup-matrix listed = no cooperative matrices through Dawn)`);
+  if (a['matmul-bench']) {
+    if (report.name !== 'webgpu') throw new Error('webgpu-profile: --matmul-bench needs the webgpu backend');
+    await matmulBench(cfg, B, T, int(a, 'reps', 5));
+    releaseBackend();
+    return;
+  }
 
   const rng = new Rng(1);
   const batch = (): Batch => ({
