@@ -7,6 +7,7 @@
 // outputs, uniform block, bind group, dispatch. The device is taken from tfjs's backend, so the kernel
 // files need not import the backend module that registers them.
 import * as tf from '@tensorflow/tfjs';
+import { uniformBufferFor } from './webgpu-bind-groups';
 
 interface Pass { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y?: number, z?: number): void }
 
@@ -109,9 +110,8 @@ export function runWgsl(name: string, code: string, inputs: tf.TensorInfo[], out
   const p = pipeline(device, name, code);
   const outputs = outShapes.map((s) => backend.makeTensorInfo(s, 'float32'));
   for (const t of [...inputs, ...outputs]) backend.uploadToGPU(t.dataId);
-  const ub = backend.bufferManager.acquireBuffer(uniform.byteLength, UNIFORM | COPY_DST);
-  backend.queue.writeBuffer(ub, 0, new Uint8Array(uniform));
-  backend.uniformPendingDisposal.push(ub); // tfjs returns it to the pool at the next submit
+  // One buffer per distinct uniform content, kept across steps, so the bind group below recurs too.
+  const ub = uniformBufferFor(backend as never, uniform);
   const entries = [...inputs, ...outputs].map((t, i) => ({ binding: i, resource: { buffer: backend.tensorMap.get(t.dataId).resource } }));
   entries.push({ binding: entries.length, resource: { buffer: ub } });
   const bindGroup = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
@@ -121,5 +121,3 @@ export function runWgsl(name: string, code: string, inputs: tf.TensorInfo[], out
   return outputs;
 }
 
-// GPUBufferUsage bits (WebGPU spec constants).
-const COPY_DST = 0x0008, UNIFORM = 0x0040;

@@ -19,6 +19,7 @@ import { registerWebgpuKernelFixes } from './webgpu-kernels';
 import { registerWebgpuFusedKernels } from './webgpu-fused';
 import { registerWebgpuMatmul } from './webgpu-matmul';
 import { installFastClone } from './webgpu-saved-tensors';
+import { cacheBindGroups, shareTfjsUniforms } from './webgpu-bind-groups';
 
 /** Minimal shapes of the Dawn objects we touch (the `webgpu` package's DOM-flavoured types stay out of src/). */
 export interface DawnAdapterInfo {
@@ -231,6 +232,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
       },
     });
     if (state) state.device = device;
+    cacheBindGroups(device, mod.globals);
     // Dawn reports invalid pipelines and bind groups here and carries on (results then read as zeros):
     // count them so tests can insist on none, and say so once.
     device.onuncapturederror = (ev) => {
@@ -260,6 +262,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   registerWebgpuFusedKernels();
   registerWebgpuMatmul({ f16 });
   installFastClone();
+  shareTfjsUniforms(tf.backend());
   if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
   return { ok: true, detail: describe(summary), adapter: summary };
