@@ -176,3 +176,55 @@ export function shareTfjsUniforms(backend: unknown): void {
 
 // GPUBufferUsage bits (WebGPU spec constants).
 const COPY_DST = 0x0008, UNIFORM = 0x0040;
+
+// ---------------------------------------------------------------------------------------------------------
+// The same buffers for the same tensors every step. tfjs's pool keeps a stack of free buffers per size, so a
+// step's intermediates land in a different permutation of the pooled buffers each step and their bind groups
+// never recur. Here the n-th buffer a step takes of a given size and usage is, when it is free, the one the
+// n-th acquisition of that kind got in the previous step (moved to the top of tfjs's free stack, which then
+// pops it as usual). A repeating graph then settles into one assignment, so its bind groups recur. Any free
+// buffer is as good as any other for correctness; this only chooses which. Steps are delimited by
+// markStepBoundary(), which the fused AdamW calls after each update's submit.
+
+interface PoolManager {
+  freeBuffers: Map<string, object[]>;
+  acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): object;
+  __midtrainStablePool?: StablePool;
+}
+interface StablePool { previous: Map<string, object[]>; current: Map<string, object[]> }
+
+const pools: StablePool[] = [];
+
+/** Makes tfjs's buffer manager hand out last step's buffer for the same acquisition (idempotent). */
+export function stabiliseBufferPool(backend: unknown): void {
+  if (process.env.MIDTRAIN_WEBGPU_BIND_GROUP_CACHE === '0') return;
+  const bm = (backend as { bufferManager: PoolManager }).bufferManager;
+  if (bm.__midtrainStablePool) return;
+  const pool: StablePool = { previous: new Map(), current: new Map() };
+  const orig = bm.acquireBuffer;
+  bm.acquireBuffer = function acquireBuffer(this: PoolManager, size: number, usage: number, mappedAtCreation = false, reuse = true): object {
+    const key = `${size}_${usage}`; // tfjs's getBufferKey
+    let taken = pool.current.get(key);
+    if (!taken) pool.current.set(key, (taken = []));
+    const want = pool.previous.get(key)?.[taken.length];
+    const free = this.freeBuffers.get(key);
+    if (want && reuse && free && free.length > 1) {
+      const i = free.lastIndexOf(want);
+      if (i >= 0 && i !== free.length - 1) { free[i] = free[free.length - 1]; free[free.length - 1] = want; }
+    }
+    const buf = orig.call(this, size, usage, mappedAtCreation, reuse);
+    taken.push(buf);
+    return buf;
+  };
+  bm.__midtrainStablePool = pool;
+  pools.push(pool);
+  if (pools.length > 4) pools.shift(); // backends of earlier sessions in this process
+}
+
+/** The end of one training step: the acquisitions since the last boundary become the next step's preference. */
+export function markStepBoundary(): void {
+  for (const p of pools) {
+    p.previous = p.current;
+    p.current = new Map();
+  }
+}

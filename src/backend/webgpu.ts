@@ -19,7 +19,7 @@ import { registerWebgpuKernelFixes } from './webgpu-kernels';
 import { registerWebgpuFusedKernels } from './webgpu-fused';
 import { registerWebgpuMatmul } from './webgpu-matmul';
 import { installFastClone } from './webgpu-saved-tensors';
-import { cacheBindGroups, shareTfjsUniforms } from './webgpu-bind-groups';
+import { cacheBindGroups, shareTfjsUniforms, stabiliseBufferPool } from './webgpu-bind-groups';
 
 /** Minimal shapes of the Dawn objects we touch (the `webgpu` package's DOM-flavoured types stay out of src/). */
 export interface DawnAdapterInfo {
@@ -263,6 +263,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   registerWebgpuMatmul({ f16 });
   installFastClone();
   shareTfjsUniforms(tf.backend());
+  stabiliseBufferPool(tf.backend());
   if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
   return { ok: true, detail: describe(summary), adapter: summary };

@@ -51,7 +51,9 @@ test('webgpu step on the null device: no buffers created, one readback, a bounde
     // Uniform blocks live in one buffer per distinct content, kept across steps (webgpu-bind-groups.ts): the
     // writes left are the step's uploads (token ids, scalars); measured 8 (275 when every dispatch wrote its uniforms).
     assert.ok(c.writeBuffer <= 16, `writeBuffer per step ${c.writeBuffer}: uniforms must not be rewritten every dispatch`);
-    assert.ok(c.createBindGroup < c.dispatches, `bind groups created per step ${c.createBindGroup} for ${c.dispatches} dispatches: none reused`);
+    // The step's buffers are the previous step's, so its bind groups are reused: measured 0 created per step
+    // (372, one per dispatch, before; 346 with the cache but tfjs's pool order).
+    assert.ok(c.createBindGroup <= 0.05 * c.dispatches, `bind groups created per step ${c.createBindGroup} for ${c.dispatches} dispatches: the previous step's are not reused`);
     assert.ok(c.kernels <= 60 * cfg.nLayers, `tfjs kernels per step ${c.kernels} > budget ${60 * cfg.nLayers}`);
     assert.equal(tf.memory().numTensors, before, 'no tensors leak per step');
     opt.dispose();
