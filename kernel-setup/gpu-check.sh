@@ -135,7 +135,7 @@ if [[ ${GPU_CHECK_MATMUL:-1} == 1 ]]; then
   step matmuls "$WORK/node" bench/webgpu-profile.js --matmul-bench --torch $SHAPE --reps 5
   MIDTRAIN_WEBGPU_F16=1 step "matmuls f16" "$WORK/node" bench/webgpu-profile.js --matmul-bench $SHAPE --reps 5
 fi
-step losses "$WORK/node" bench/webgpu-profile.js --check-losses --preset tiny --context 128 --batch 4 --steps 3 || RC=1
+step losses "$WORK/node" bench/webgpu-profile.js --check-losses --preset tiny --context 64 --batch 2 --steps 3 || RC=1
 if [[ ${GPU_CHECK_F16_BENCH:-1} == 1 ]]; then
   MIDTRAIN_WEBGPU_F16=1 step "bench f16" "$WORK/node" bench/bench.js ${GPU_CHECK_F16_ARGS:---backend webgpu --config pythia-70m --torch-precisions bf16}
 fi
