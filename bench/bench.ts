@@ -43,8 +43,10 @@ const GPU_BACKENDS = new Set(['webgpu', 'tensorflow']);
 
 const OPTIM: OptimConfig = { lr: 3e-4, minLr: 3e-4, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
 
-function parseArgs(argv: string[]): { config: string; backend?: string; steps?: number; quick: boolean } {
-  const out: { config: string; backend?: string; steps?: number; quick: boolean } = { config: 'small', quick: false };
+const TORCH_PRECISIONS = ['fp32', 'tf32', 'bf16', 'fp16'];
+
+function parseArgs(argv: string[]): { config: string; backend?: string; steps?: number; quick: boolean; torchPrecisions: string[] } {
+  const out: { config: string; backend?: string; steps?: number; quick: boolean; torchPrecisions: string[] } = { config: 'small', quick: false, torchPrecisions: ['fp32'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -56,10 +58,13 @@ function parseArgs(argv: string[]): { config: string; backend?: string; steps?: 
     else if (a === '--config') out.config = val();
     else if (a === '--backend') out.backend = val();
     else if (a === '--steps') out.steps = Number(val());
-    else throw new Error(`bench: unknown argument ${a} (use --quick, --config tiny|small, --backend NAME, --steps N)`);
+    else if (a === '--torch-precisions') out.torchPrecisions = val().split(',');
+    else throw new Error(`bench: unknown argument ${a} (use --quick, --config tiny|small, --backend NAME, --steps N, --torch-precisions fp32,tf32,bf16,fp16)`);
   }
   if (out.quick && !argv.includes('--config')) out.config = 'tiny';
   if (!(out.config in CONFIGS)) throw new Error(`bench: --config ${out.config}: use one of ${Object.keys(CONFIGS).join(', ')}`);
+  const bad = out.torchPrecisions.find((p) => !TORCH_PRECISIONS.includes(p));
+  if (bad !== undefined) throw new Error(`bench: --torch-precisions: ${bad} is not one of ${TORCH_PRECISIONS.join(', ')}`);
   if (out.steps !== undefined && !(Number.isInteger(out.steps) && out.steps > 0)) throw new Error(`bench: --steps must be a positive integer`);
   return out;
 }
@@ -88,8 +93,8 @@ async function benchTfjs(b: BenchConfig): Promise<{ tokensPerSec: number; second
   return { tokensPerSec: (b.steps * b.batch * b.model.contextLength) / dt, secondsPerStep: dt / b.steps, peakRssMB: process.resourceUsage().maxRSS / 1024, lastLoss };
 }
 
-function benchTorch(b: BenchConfig, device: 'cpu' | 'cuda'): { tokensPerSec: number; secondsPerStep: number; peakRssMB: number; threads: number; torch: string; lastLoss: number; device?: string } {
-  const job = { model: b.model, optim: OPTIM, batch: b.batch, steps: b.steps, warmup: b.warmup, threads: os.availableParallelism(), device };
+function benchTorch(b: BenchConfig, device: 'cpu' | 'cuda', precisions: string[]): { tokensPerSec: number; secondsPerStep: number; peakRssMB: number; threads: number; torch: string; lastLoss: number; device?: string; precision?: string; byPrecision?: Record<string, { tokensPerSec: number; lastLoss: number }> } {
+  const job = { model: b.model, optim: OPTIM, batch: b.batch, steps: b.steps, warmup: b.warmup, threads: os.availableParallelism(), device, precisions };
   // MIDTRAIN_PYTHON: a python whose torch has CUDA, on GPU machines (Debian's python3-torch is CPU-only).
   const py = process.env.MIDTRAIN_PYTHON ?? '/usr/bin/python3';
   // Both sides must use the same BLAS kernels: Debian's OpenBLAS misdetects some recent Xeons and falls back to
@@ -114,9 +119,14 @@ async function main(): Promise<void> {
   console.log(`OpenBLAS core type for both sides: ${openblasCoreType() ?? 'auto-detected'}`);
   const tj = await benchTfjs(b);
   console.log(`tfjs (${report.name}): ${tj.tokensPerSec.toFixed(0)} tokens/s, ${tj.secondsPerStep.toFixed(3)} s/step, peak RSS ${tj.peakRssMB.toFixed(0)} MB, last loss ${tj.lastLoss.toFixed(3)}`);
-  const pt = benchTorch(b, GPU_BACKENDS.has(report.name) ? 'cuda' : 'cpu');
+  const pt = benchTorch(b, GPU_BACKENDS.has(report.name) ? 'cuda' : 'cpu', args.torchPrecisions);
   console.log(`pytorch ${pt.torch} (${pt.device && pt.device !== 'cpu' ? pt.device : `${pt.threads} threads`}): ${pt.tokensPerSec.toFixed(0)} tokens/s, ${pt.secondsPerStep.toFixed(3)} s/step, peak RSS ${pt.peakRssMB.toFixed(0)} MB, last loss ${pt.lastLoss.toFixed(3)}`);
-  console.log(`tokens/s ratio (tfjs/pytorch): ${(tj.tokensPerSec / pt.tokensPerSec).toFixed(3)}`);
+  // Other PyTorch precisions first (CUDA only), so that the last line stays the strict-fp32 ratio.
+  for (const [mode, r] of Object.entries(pt.byPrecision ?? {}).filter(([m]) => m !== pt.precision)) {
+    console.log(`pytorch ${mode}: ${r.tokensPerSec.toFixed(0)} tokens/s, last loss ${r.lastLoss.toFixed(3)}; tokens/s ratio (tfjs/pytorch ${mode}): ${(tj.tokensPerSec / r.tokensPerSec).toFixed(3)}`);
+  }
+  const f16 = process.env.MIDTRAIN_WEBGPU_F16 === '1' ? ' with f16 matmul tiles' : '';
+  console.log(`tokens/s ratio (tfjs${f16}/pytorch${pt.precision && pt.precision !== 'fp32' ? ` ${pt.precision}` : ''}): ${(tj.tokensPerSec / pt.tokensPerSec).toFixed(3)}`);
 }
 
 main().catch((e) => {

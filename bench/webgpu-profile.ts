@@ -12,12 +12,24 @@
 //            --kernel-times: one more step with every GPU dispatch timed (WebGPU timestamp queries, each
 //              dispatch in its own pass): GPU ms per kernel kind, and their total = the GPU's busy time;
 //              then the matmuls by shape with the GFLOP/s each reached
+//            --matmul-bench: only the step's matmul shapes (bench/matmul-shapes.ts), GPU time and GFLOP/s of
+//              our WGSL matmul against tfjs's own kernel at each, timed with timestamp queries; then exits.
+//              --torch adds PyTorch's (CUDA; MIDTRAIN_PYTHON) at the same shapes in fp32, TF32, bf16 and fp16
+//            --check-losses: only a short real run (--steps AdamW steps from the same weights and batches) on
+//              webgpu and then on the cpu backend; prints both loss curves and exits 1 when a loss differs by
+//              more than 1e-4 relative (the lavapipe test's tolerance)
 //            --null-device: Dawn's null backend (nothing runs, readbacks are zeros): the step's wall time is
 //              the host's alone, the most tokens/s any GPU could give this code; losses are meaningless
 import * as fs from 'fs';
 import * as inspector from 'inspector';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../src/backend/choose';
+import { webgpuAdapter } from '../src/backend/webgpu';
+import { runMatmul, tfjsBatchMatMul, webgpuMatmulF16 } from '../src/backend/webgpu-matmul';
+import { stepMatmuls, type MatmulCase } from './matmul-shapes';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { projectRoot } from '../src/config';
 import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
 import { deviceRunsAhead } from '../src/backend/caps';
 import { MODEL_PRESETS, countParams } from '../src/model/presets';
@@ -117,6 +129,71 @@ async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void>
   for (const [key, e] of mmRows.slice(0, 12)) console.log(`  ${e.ms.toFixed(2).padStart(9)} ms  ${String(e.n).padStart(3)}×  ${(e.flop / e.ms / 1e6).toFixed(0).padStart(7)} GFLOP/s  ${key}`);
 }
 
+/**
+ * GPU milliseconds of our matmul and tfjs's at each of the step's matmul shapes (median of `reps` timed
+ * runs each, after one untimed run that compiles), with GFLOP/s and the ratio ours/tfjs's.
+ */
+async function matmulBench(cfg: ModelConfig, B: number, T: number, reps: number, withTorch: boolean): Promise<void> {
+  const tfjs = tfjsBatchMatMul();
+  if (!tfjs) throw new Error('webgpu-profile: --matmul-bench needs our matmul registered (MIDTRAIN_WEBGPU_MATMUL is 0?)');
+  const gpuMs = async (f: () => tf.TensorInfo): Promise<number> => {
+    const dispose = (i: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(i).dispose();
+    dispose(f());
+    const ms: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      let out: tf.TensorInfo | undefined;
+      const t = await tf.time(() => { out = f(); });
+      dispose(out!);
+      ms.push(t.kernelMs as number);
+    }
+    return ms.sort((x, y) => x - y)[Math.floor(ms.length / 2)];
+  };
+  const f16 = webgpuMatmulF16();
+  console.log(`matmul GPU time at the step's shapes (median of ${reps}; ours${f16 ? ' with f16 tiles' : ''} vs tfjs's MatMulPackedProgram family):`);
+  let oursTotal = 0, tfjsTotal = 0, flopTotal = 0;
+  const cases = stepMatmuls(cfg, B, T);
+  const torchMs = withTorch ? torchMatmulMs(cases, reps) : undefined;
+  const torchTotal: Record<string, number> = {};
+  for (const c of cases) {
+    const a = tf.randomNormal(c.a), b = tf.randomNormal(c.b);
+    const ours = await gpuMs(() => runMatmul(a, b, c.transA, c.transB, { f16 }));
+    const theirs = await gpuMs(() => tfjs({ inputs: { a, b }, backend: tf.backend(), attrs: { transposeA: c.transA, transposeB: c.transB } }));
+    tf.dispose([a, b]);
+    oursTotal += ours; tfjsTotal += theirs; flopTotal += c.flop;
+    const gf = (ms: number) => (c.flop / ms / 1e6).toFixed(0).padStart(7);
+    const pt = torchMs?.[c.name];
+    for (const [m, ms] of Object.entries(pt ?? {})) torchTotal[m] = (torchTotal[m] ?? 0) + ms;
+    const ptText = pt ? ` | torch ${Object.entries(pt).map(([m, ms]) => `${m} ${gf(ms).trim()}`).join(', ')} GFLOP/s` : '';
+    console.log(`  ${c.name.padEnd(16)} [${c.a}]${c.transA ? 'ᵀ' : ''}·[${c.b}]${c.transB ? 'ᵀ' : ''}`.padEnd(58) + `ours ${ours.toFixed(3).padStart(8)} ms ${gf(ours)} GFLOP/s | tfjs ${theirs.toFixed(3).padStart(8)} ms ${gf(theirs)} GFLOP/s | ${(theirs / ours).toFixed(2)}×${ptText}`);
+  }
+  for (const [m, ms] of Object.entries(torchTotal)) console.log(`matmul total: torch ${m} ${ms.toFixed(2)} ms (${(flopTotal / ms / 1e6).toFixed(0)} GFLOP/s); ours/torch ${m} speed ratio ${(ms / oursTotal).toFixed(2)}`);
+  console.log(`matmul total: ours ${oursTotal.toFixed(2)} ms (${(flopTotal / oursTotal / 1e6).toFixed(0)} GFLOP/s), tfjs ${tfjsTotal.toFixed(2)} ms (${(flopTotal / tfjsTotal / 1e6).toFixed(0)} GFLOP/s): ours/tfjs speed ratio ${(tfjsTotal / oursTotal).toFixed(2)}`);
+}
+
+/** PyTorch's CUDA matmul time (ms) per case and precision (bench/torch_matmul.py), or undefined with a note. */
+function torchMatmulMs(cases: MatmulCase[], reps: number): Record<string, Record<string, number>> | undefined {
+  const py = process.env.MIDTRAIN_PYTHON ?? 'python3';
+  const job = JSON.stringify({ cases: cases.map(({ name, a, b, transA, transB }) => ({ name, a, b, transA, transB })), reps });
+  const r = spawnSync(py, [path.join(projectRoot(), 'bench', 'torch_matmul.py'), job], { encoding: 'utf8' });
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  let out: { ms?: Record<string, Record<string, number>>; error?: string; device?: string; torch?: string } = {};
+  try { out = JSON.parse(last); } catch { out = { error: (r.stderr || r.error?.message || 'no output').trim().split('\n').pop() }; }
+  if (!out.ms) { console.log(`torch matmul: not measured (${out.error})`); return undefined; }
+  console.log(`torch ${out.torch} on ${out.device}: matmul times per precision below (fp32 = TF32 off)`);
+  return out.ms;
+}
+
+/** The losses of `steps` AdamW steps from seed-1 weights on the given batches, on the active backend. */
+async function lossCurve(cfg: ModelConfig, batches: Batch[]): Promise<number[]> {
+  const params = initParams(cfg, 1);
+  const opt = new AdamW(params, OPT);
+  const losses: number[] = [];
+  for (const [i, b] of batches.entries()) losses.push((await readStepStats(optimizerStep(params, cfg, opt, OPT.lr, OPT.gradClip, function* () { yield b; }, 1), 'check', i + 1)).loss);
+  opt.dispose();
+  disposeParams(params);
+  return losses;
+}
+
 const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
 
 async function main(): Promise<void> {
@@ -133,6 +210,14 @@ async function main(): Promise<void> {
   if (a['null-device']) process.env.MIDTRAIN_WEBGPU_NULL = '1';
   const report = await initBackend({ backend: (a.backend ?? 'webgpu') as never });
   console.log(`model d=${cfg.dModel} layers=${cfg.nLayers} heads=${cfg.nHeads} vocab=${cfg.vocabSize} T=${T} B=${B}: ${countParams(cfg).toLocaleString('en-US')} params`);
+  const adapter = webgpuAdapter();
+  if (adapter) console.log(`adapter: ${adapter.name}; features: ${adapter.features.join(', ') || 'none'} (no chromium-experimental-subgroup-matrix listed = no cooperative matrices through Dawn)`);
+  if (a['matmul-bench']) {
+    if (report.name !== 'webgpu') throw new Error('webgpu-profile: --matmul-bench needs the webgpu backend');
+    await matmulBench(cfg, B, T, int(a, 'reps', 5), a.torch === 'true');
+    releaseBackend();
+    return;
+  }
 
   const rng = new Rng(1);
   const batch = (): Batch => ({
@@ -140,6 +225,21 @@ async function main(): Promise<void> {
     targets: Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize)),
     B, T,
   });
+  if (a['check-losses']) {
+    const batches = Array.from({ length: steps }, batch);
+    const gpu = await lossCurve(cfg, batches);
+    releaseBackend();
+    await initBackend({ backend: 'cpu', quiet: true });
+    const cpu = await lossCurve(cfg, batches);
+    releaseBackend();
+    const worst = Math.max(...gpu.map((l, i) => Math.abs(l - cpu[i]) / Math.max(1, Math.abs(cpu[i]))));
+    console.log(`losses ${report.name}: ${gpu.map((l) => l.toFixed(6)).join(' ')}`);
+    console.log(`losses cpu:    ${cpu.map((l) => l.toFixed(6)).join(' ')}`);
+    const ok = worst <= 1e-4 && gpu.every(Number.isFinite);
+    console.log(`loss check: worst relative difference ${worst.toExponential(2)} (tolerance 1e-4): ${ok ? 'agree' : 'DISAGREE'}`);
+    if (!ok) process.exitCode = 1;
+    return;
+  }
   const params = initParams(cfg, 1);
   const opt = new AdamW(params, OPT);
   // The engine's step (optimizerStep: gradients, clipping, AdamW) and its readback, as src/train/pretrain.ts
@@ -168,21 +268,26 @@ async function main(): Promise<void> {
   await drain();
   console.log(`warmup: ${warmup} steps in ${((Date.now() - tw) / 1000).toFixed(1)} s (shader compiles, first allocations)`);
   const tensorsBefore = tf.memory().numTensors;
-  const t0 = Date.now();
-  recordMs = 0;
-  const timed = () => countWebgpuCalls(async () => { for (let i = 0; i < steps; i++) await step(warmup + i); await drain(); });
-  let counts: Awaited<ReturnType<typeof timed>>['counts'];
-  let profile: CpuProfile | undefined;
-  if (a['cpu-profile']) ({ result: { counts }, profile } = await profiled(timed));
-  else ({ counts } = await timed());
-  const ms = (Date.now() - t0) / steps;
+  // Counted steps first: the counters wrap every WebGPU call, which costs host time of its own, so the
+  // timed steps after them run unwrapped.
+  const { counts } = await countWebgpuCalls(async () => { for (let i = 0; i < steps; i++) await step(warmup + i); await drain(); });
   const c = perStep(counts, steps);
+  const t0 = Date.now(), cpu0 = process.cpuUsage();
+  recordMs = 0;
+  const timed = async () => { for (let i = 0; i < steps; i++) await step(warmup + steps + i); await drain(); };
+  let profile: CpuProfile | undefined;
+  if (a['cpu-profile']) ({ profile } = await profiled(timed));
+  else await timed();
+  const ms = (Date.now() - t0) / steps;
+  const cpu = process.cpuUsage(cpu0), cpuMs = (cpu.user + cpu.system) / 1000 / steps;
   console.log(`per step: ${c.kernels} kernels, ${c.dispatches} dispatches, ${c.submits} submits, ${c.createBuffer} createBuffer, ${c.createBindGroup} bind groups, ${c.writeBuffer} writeBuffer, ${c.mapAsync} readbacks, ${c.createComputePipeline} pipelines`);
   console.log(`top kernels/step: ${Object.entries(c.byKernel).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  console.log(`tensors leaked per step: ${(tf.memory().numTensors - tensorsBefore) / steps}; last loss ${last.toFixed(4)}`);
+  console.log(`tensors leaked per step: ${(tf.memory().numTensors - tensorsBefore) / (2 * steps)}; last loss ${last.toFixed(4)}`);
   if (report.name === 'webgpu') {
     const rec = recordMs / steps;
     console.log(`host records a step in ${rec.toFixed(1)} ms of ${ms.toFixed(1)} ms/step wall (${((100 * rec) / ms).toFixed(0)}%; ${runsAhead ? 'loss read one step late' : 'loss read at once'}): near 100% the host is the bottleneck, far below it the GPU is`);
+    // CPU time is the host's work even on a machine shared with other jobs (wall time there includes waiting for a core).
+    console.log(`host CPU per step: ${cpuMs.toFixed(1)} ms (user + system, all of this process's threads)`);
   }
   console.log(`${report.name}: ${ms.toFixed(1)} ms/step, ${((B * T) / (ms / 1000)).toFixed(0)} tokens/s`);
   if (a['kernel-times'] && report.name === 'webgpu') await kernelTimes(() => optimizerStep(params, cfg, opt, OPT.lr, OPT.gradClip, function* () { yield batch(); }, 1), ms);

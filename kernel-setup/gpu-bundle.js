@@ -8,7 +8,7 @@
 //   dawn.node.xz                 Dawn's Node addon from the installed `webgpu` package (~5 MB)
 //   bench/bench.js               esbuild bundle of bench/bench.ts (tfjs, webgpu backend, model, loop)
 //   bench/webgpu-profile.js      esbuild bundle of bench/webgpu-profile.ts (per-step counts, host time, GPU time per kernel)
-//   bench/torch_bench.py, test/reference/gpt_ref.py   the PyTorch side, unchanged
+//   bench/torch_bench.py, bench/torch_matmul.py, test/reference/gpt_ref.py   the PyTorch side, unchanged
 //   package.json                 {"name": "midtrain"}: marks the root for projectRoot()
 //   debs/*.deb                   the Vulkan loader (libvulkan1) for machines without one (dpkg -x there)
 //   gpu-check.sh, manifest.json  the runner; versions and sha256 of everything
@@ -32,7 +32,7 @@ const OUT = path.resolve(arg('--out', path.join(cache, 'gpu-bundle')));
 /** TypeScript entry points bundled to OUT/<same path>.js. */
 const ENTRIES = ['bench/bench.ts', 'bench/webgpu-profile.ts'];
 /** Files copied as they are (the PyTorch side of the bench). */
-const COPIES = ['bench/torch_bench.py', 'test/reference/gpt_ref.py'];
+const COPIES = ['bench/torch_bench.py', 'bench/torch_matmul.py', 'test/reference/gpt_ref.py'];
 const NODE_VERSION = process.versions.node;
 
 const say = (m) => console.log(`[gpu-bundle] ${m}`);

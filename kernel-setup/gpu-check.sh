@@ -14,8 +14,12 @@
 #   GPU_CHECK_ARGS      bench/bench.js arguments (default: --backend webgpu --config pythia-70m)
 #   GPU_CHECK_PROFILE_ARGS  bench/webgpu-profile.js arguments; GPU_CHECK_PROFILE=0 skips the profile runs,
 #                       GPU_CHECK_BASELINE=0 only the second one (the same profile with the fixes off)
-#   GPU_CHECK_TIMEOUT   seconds for each run (default 420)
-#   GPU_CHECK_BUDGET    seconds for the whole check (default 540): later runs get what is left, or are skipped
+#   GPU_CHECK_TIMEOUT   seconds for each run (default 150)
+#   GPU_CHECK_BUDGET    seconds for the whole check (default 290, so that it runs twice in a 15-minute loan):
+#                       later runs get what is left, or are skipped
+#   GPU_CHECK_MATMUL=0, GPU_CHECK_F16_BENCH=0  skip the matmul table, the mixed-precision bench
+#   GPU_CHECK_SHAPE     webgpu-profile model arguments (default: --preset pythia-70m --context 512 --batch 16)
+#   GPU_CHECK_F16_ARGS  bench/bench.js arguments of the mixed-precision bench
 #   MIDTRAIN_PYTHON     the python with CUDA PyTorch (default: python3 on PATH)
 #   GPU_CHECK_LAVAPIPE  1: use the lavapipe in .cache/lavapipe instead of a GPU (to test the bundle on a CPU box)
 set -uo pipefail
@@ -92,49 +96,61 @@ else
 fi
 
 # --- the runs ---------------------------------------------------------------------------------------------
-# 1. The bench: tfjs-webgpu and PyTorch (CUDA) on the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304),
-#    context 512, B 16, through the real pretraining loop; its last line is the issue's ratio.
-# 2. The profile: the same shape's step with per-step counts (kernels, dispatches, submits, buffers,
-#    readbacks), the host's time to record a step against the step's wall time, one step's GPU time per
-#    kernel kind (timestamp queries), and a CPU profile's top functions by self time.
-# 3. The same profile with the host-time fixes off, for the before/after on this GPU.
+# In order of what they decide (later ones are skipped when the budget runs out):
+# 1. bench: tfjs-webgpu and PyTorch (CUDA) on the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304),
+#    context 512, B 16, through the real pretraining loop; PyTorch in TF32, bf16 and fp16 autocast too; its
+#    last line is the ratio to strict fp32 (TF32 off).
+# 2. matmuls: our WGSL matmul vs tfjs's vs PyTorch (fp32, TF32, bf16, fp16) at every matmul shape of that
+#    step, GPU ms and GFLOP/s; then ours with f16 tiles (mixed precision).
+# 3. losses: a short real run (tiny preset, 3 steps) on the GPU and on the cpu backend, same weights and data.
+# 4. bench with mixed precision (MIDTRAIN_WEBGPU_F16=1) against PyTorch bf16 autocast.
+# 5. profile: per-step counts, the host's time to record a step against the wall time, one step's GPU time
+#    per kernel kind (timestamp queries), a CPU profile's top functions by self time.
+# 6. the same profile with the host-time fixes off, for the before/after on this GPU.
 export MIDTRAIN_PYTHON=${MIDTRAIN_PYTHON:-$(command -v python3)}
-BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m}
-PROFILE_ARGS=${GPU_CHECK_PROFILE_ARGS:---preset pythia-70m --context 512 --batch 16 --steps 5 --warmup 2 --kernel-times}
-TMO=${GPU_CHECK_TIMEOUT:-420}
-BUDGET=${GPU_CHECK_BUDGET:-540}
+BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m --torch-precisions fp32,tf32,bf16,fp16}
+SHAPE=${GPU_CHECK_SHAPE:---preset pythia-70m --context 512 --batch 16}
+PROFILE_ARGS=${GPU_CHECK_PROFILE_ARGS:-$SHAPE --steps 5 --warmup 2 --kernel-times}
+TMO=${GPU_CHECK_TIMEOUT:-150}
+BUDGET=${GPU_CHECK_BUDGET:-290}
 # Seconds the next run may take: its own limit, capped by what is left of the whole check's budget (the
-# device machine allows 600 s per command); 0 when under a minute is left (the run is then skipped).
-limit() { local left=$(( BUDGET - ($(date +%s) - T0) - 10 )); (( left < 60 )) && { echo 0; return; }; echo $(( left < TMO ? left : TMO )); }
+# device machine allows 600 s per command); 0 when under 20 s is left (the run is then skipped).
+limit() { local left=$(( BUDGET - ($(date +%s) - T0) - 5 )); (( left < 20 )) && { echo 0; return; }; echo $(( left < TMO ? left : TMO )); }
 PROF_DIR=${OUT:-$WORK}/cpuprof
 cd "$B" || exit 1
-L=$(limit)
-say "bench: node bench/bench.js $BENCH_ARGS (python: $MIDTRAIN_PYTHON; timeout ${L}s)"
-timeout "$L" "$WORK/node" bench/bench.js $BENCH_ARGS
+# step NAME CMD...: runs CMD under the budget's limit, or says it was skipped.
+step() {
+  local name=$1; shift
+  local L; L=$(limit)
+  if (( L == 0 )); then say "$name skipped: the ${BUDGET}s budget is spent"; return 0; fi
+  say "$name: $* (timeout ${L}s)"
+  timeout "$L" "$@"
+  local rc=$?
+  say "$name exit code $rc"
+  return $rc
+}
+step bench "$WORK/node" bench/bench.js $BENCH_ARGS
 RC=$?
-say "bench exit code $RC"
+if [[ ${GPU_CHECK_MATMUL:-1} == 1 ]]; then
+  step matmuls "$WORK/node" bench/webgpu-profile.js --matmul-bench --torch $SHAPE --reps 5
+  MIDTRAIN_WEBGPU_F16=1 step "matmuls f16" "$WORK/node" bench/webgpu-profile.js --matmul-bench $SHAPE --reps 5
+fi
+step losses "$WORK/node" bench/webgpu-profile.js --check-losses --preset tiny --context 64 --batch 2 --steps 3 || RC=1
+if [[ ${GPU_CHECK_F16_BENCH:-1} == 1 ]]; then
+  MIDTRAIN_WEBGPU_F16=1 step "bench f16" "$WORK/node" bench/bench.js ${GPU_CHECK_F16_ARGS:---backend webgpu --config pythia-70m --torch-precisions bf16}
+fi
 if [[ ${GPU_CHECK_PROFILE:-1} == 1 ]]; then
-  L=$(limit)
-  say "profile: node bench/webgpu-profile.js $PROFILE_ARGS (timeout ${L}s)"
   mkdir -p "$PROF_DIR"
-  if (( L > 0 )); then
-    timeout "$L" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS --cpu-profile "$PROF_DIR/step.cpuprofile"
-    say "profile exit code $?"
-  else
-    say "profile skipped: under a minute of the ${BUDGET}s budget left"
-  fi
-  L=$(limit)
-  if [[ ${GPU_CHECK_BASELINE:-1} == 1 ]] && (( L == 0 )); then say "baseline profile skipped: under a minute of the ${BUDGET}s budget left"
-  elif [[ ${GPU_CHECK_BASELINE:-1} == 1 ]]; then
-    # The same profile with this project's host-time fixes off (tfjs's own upload, submit batch, AdamW and
-    # clipping, layer norm, cross-entropy, attention; the loss read at once): what the fixes are worth here.
-    say "baseline profile (fixes off): node bench/webgpu-profile.js $PROFILE_ARGS (timeout ${L}s)"
+  step profile "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS --cpu-profile "$PROF_DIR/step.cpuprofile"
+  if [[ ${GPU_CHECK_BASELINE:-1} == 1 ]]; then
+    # This project's host-time fixes and kernels off (tfjs's own upload, submit batch, AdamW and clipping,
+    # layer norm, cross-entropy, attention, matmul, saved-tensor clones; the loss read at once).
     MIDTRAIN_WEBGPU_BATCH=15 MIDTRAIN_WEBGPU_FAST_UPLOAD=0 MIDTRAIN_WEBGPU_FUSED_ADAMW=0 MIDTRAIN_WEBGPU_FUSED=0 MIDTRAIN_LOOKAHEAD=0 \
-      timeout "$L" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS
-    say "baseline profile exit code $?"
+      MIDTRAIN_WEBGPU_MATMUL=0 MIDTRAIN_WEBGPU_FAST_CLONE=0 step "baseline profile (fixes off)" "$WORK/node" bench/webgpu-profile.js $PROFILE_ARGS
   fi
 fi
 if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader | sed 's/^/[gpu-check] after: /'; fi
-RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | tail -n1)
-say "summary: ${RATIO:-no ratio line (see above)}; log: $LOG"
+RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | head -n1)
+say "summary: ${RATIO:-no ratio line (see above)} (strict fp32); $(grep -ao 'ratio (tfjs/pytorch [a-z0-9]*): [0-9.eE+-]*' "$LOG" | tr '\n' ';')"
+say "summary: $(grep -ao 'matmul total: ours .*' "$LOG" | head -n1); $(grep -ao 'loss check: .*' "$LOG" | head -n1); log: $LOG"
 exit $RC

@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { webgpuDevice } from './webgpu';
 import { recordDispatch } from './webgpu-dispatch';
+import { markStepBoundary } from './webgpu-bind-groups';
 
 const WORKGROUP = 256;
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension: larger parameters use a 2-D grid. */
@@ -296,6 +297,7 @@ export function fusedAdamW(
   backend.ensureCommandEncoderReady();
   backend.endComputePassEncoder();
   backend.submitQueue();
+  markStepBoundary(); // the next step's buffers follow this one's (webgpu-bind-groups.ts)
   return norm;
 }
 

@@ -30,8 +30,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_FUSED_KERNELS } from './caps';
 import { FUSED_GRAD_KERNELS, registerFusedGradients } from './fused-gradients';
-import { webgpuDevice } from './webgpu';
-import { recordDispatch } from './webgpu-dispatch';
+import { grid, runWgsl as run, uniforms } from './webgpu-dispatch';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -44,73 +43,6 @@ const ROT_GRAD = FUSED_GRAD_KERNELS.rotary;
 const WG = 256;
 /** Rows per workgroup in the dγ/dβ partial sums (the final pass sums rows/LN_BLOCK partials per column). */
 const LN_BLOCK = 128;
-
-interface Pipeline { getBindGroupLayout(i: number): unknown }
-interface Backend {
-  tensorMap: { get(id: object): { resource: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType): TensorInfo;
-  uploadToGPU(id: object): void;
-  commandQueueOwnedIds: WeakSet<object>;
-  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
-  uniformPendingDisposal: unknown[];
-  queue: { writeBuffer(b: unknown, o: number, d: ArrayBufferView): void };
-}
-interface Device {
-  createShaderModule(d: object): unknown;
-  createComputePipeline(d: object): Pipeline;
-  createBindGroup(d: object): unknown;
-}
-
-const pipelines = new WeakMap<object, Map<string, Pipeline>>();
-
-function pipeline(device: Device, name: string, code: string): Pipeline {
-  let m = pipelines.get(device);
-  if (!m) pipelines.set(device, (m = new Map()));
-  let p = m.get(name);
-  if (!p) {
-    p = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code, label: name }), entryPoint: 'main' }, label: name });
-    m.set(name, p);
-  }
-  return p;
-}
-
-/** A 1-D count of workgroups as a grid within WebGPU's 65535-per-dimension limit; shaders rebuild the index. */
-function grid(groups: number): [number, number] {
-  const gx = Math.min(groups, 65535);
-  return [gx, Math.ceil(groups / gx)];
-}
-
-/**
- * Runs one WGSL pipeline inside tfjs's command stream: inputs are bound read-only in order, then the
- * outputs (fresh tensors, read_write), then a uniform block; recorded into tfjs's open compute pass so
- * it is ordered with the ops around it, with tfjs's own bookkeeping (buffers in flight, batch submits).
- */
-function run(name: string, code: string, inputs: TensorInfo[], outShapes: number[][], uniform: ArrayBuffer, groups: [number, number]): TensorInfo[] {
-  const backend = tf.backend() as unknown as Backend;
-  const device = webgpuDevice() as unknown as Device;
-  const p = pipeline(device, name, code);
-  const outputs = outShapes.map((s) => backend.makeTensorInfo(s, 'float32'));
-  for (const t of [...inputs, ...outputs]) backend.uploadToGPU(t.dataId);
-  const ub = backend.bufferManager.acquireBuffer(uniform.byteLength, UNIFORM | COPY_DST);
-  backend.queue.writeBuffer(ub, 0, new Uint8Array(uniform));
-  backend.uniformPendingDisposal.push(ub); // tfjs returns it to the pool at the next submit
-  const entries = [...inputs, ...outputs].map((t, i) => ({ binding: i, resource: { buffer: backend.tensorMap.get(t.dataId).resource } }));
-  entries.push({ binding: entries.length, resource: { buffer: ub } });
-  const bindGroup = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
-  // Held until the submit that carries this dispatch (recordDispatch may submit at once).
-  for (const t of [...inputs, ...outputs]) backend.commandQueueOwnedIds.add(t.dataId);
-  recordDispatch(name, p, bindGroup, groups);
-  return outputs;
-}
-
-/** A uniform block of u32 fields, then f32 fields (each 4 bytes), padded to 16 bytes. */
-function uniforms(u32s: number[], f32s: number[] = []): ArrayBuffer {
-  const n = Math.ceil((u32s.length + f32s.length) / 4) * 4;
-  const buf = new ArrayBuffer(n * 4);
-  new Uint32Array(buf, 0, u32s.length).set(u32s);
-  new Float32Array(buf, u32s.length * 4, f32s.length).set(f32s);
-  return buf;
-}
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -587,5 +519,3 @@ export function registerWebgpuFusedKernels(): void {
   registerFusedGradients();
 }
 
-// GPUBufferUsage bits (WebGPU spec constants).
-const COPY_DST = 0x0008, UNIFORM = 0x0040;

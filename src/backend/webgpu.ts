@@ -17,6 +17,9 @@ import * as tf from '@tensorflow/tfjs';
 import { cacheRoot } from '../config';
 import { registerWebgpuKernelFixes } from './webgpu-kernels';
 import { registerWebgpuFusedKernels } from './webgpu-fused';
+import { registerWebgpuMatmul } from './webgpu-matmul';
+import { installFastClone } from './webgpu-saved-tensors';
+import { cacheBindGroups, shareTfjsUniforms, stabiliseBufferPool } from './webgpu-bind-groups';
 
 /** Minimal shapes of the Dawn objects we touch (the `webgpu` package's DOM-flavoured types stay out of src/). */
 export interface DawnAdapterInfo {
@@ -63,6 +66,11 @@ export interface WebgpuOptions {
   submitBatch?: number;
   /** Replace tfjs's staging-buffer upload with queue.writeBuffer (no createBuffer per upload). Default true (MIDTRAIN_WEBGPU_FAST_UPLOAD=0: off). */
   fastUpload?: boolean;
+  /**
+   * Mixed-precision matmuls: f16 tiles, f32 accumulation (webgpu-matmul.ts); needs the adapter's shader-f16.
+   * Default: MIDTRAIN_WEBGPU_F16=1. Off by default; weights, activations and the optimizer stay f32.
+   */
+  f16?: boolean;
 }
 
 export interface WebgpuAdapterSummary {
@@ -197,7 +205,11 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   const name = nullDevice ? 'Dawn null device (nothing runs: host time only)' : adapterName(info);
   const software = nullDevice || info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(`${info.architecture} ${info.device} ${info.description}`);
   if (software && !allowSoftware) return { ok: false, reason: `only a software adapter (${name}); force with MIDTRAIN_BACKEND=webgpu` };
-  const features = ['timestamp-query', 'shader-f16', 'subgroups'].filter((f) => adapter.features.has(f));
+  // Probed and reported: f16 arithmetic, subgroups, and cooperative matrices (tensor cores through Vulkan)
+  // where Dawn exposes them (the last only with allow_unsafe_apis).
+  const features = ['timestamp-query', 'shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'].filter((f) => adapter.features.has(f));
+  const f16 = opts.f16 ?? process.env.MIDTRAIN_WEBGPU_F16 === '1';
+  if (f16 && !features.includes('shader-f16')) return { ok: false, reason: `mixed precision asked for (MIDTRAIN_WEBGPU_F16=1) but ${name} has no shader-f16` };
   const summary: WebgpuAdapterSummary = { name, software, features, ...(nullDevice ? { nullDevice } : {}) };
 
   installGlobals(gpu, mod.globals);
@@ -209,7 +221,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   tf.registerBackend('webgpu', async () => {
     const limits = adapter.limits;
     const device = await adapter.requestDevice({
-      requiredFeatures: features.filter((f) => f === 'timestamp-query'),
+      requiredFeatures: features.filter((f) => f === 'timestamp-query' || f === 'shader-f16'),
       requiredLimits: {
         maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
         maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
@@ -220,6 +232,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
       },
     });
     if (state) state.device = device;
+    cacheBindGroups(device, mod.globals);
     // Dawn reports invalid pipelines and bind groups here and carries on (results then read as zeros):
     // count them so tests can insist on none, and say so once.
     device.onuncapturederror = (ev) => {
@@ -247,6 +260,10 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   }
   registerWebgpuKernelFixes(state.device?.limits.maxStorageBuffersPerShaderStage ?? 8);
   registerWebgpuFusedKernels();
+  registerWebgpuMatmul({ f16 });
+  installFastClone();
+  shareTfjsUniforms(tf.backend());
+  stabiliseBufferPool(tf.backend());
   if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
   return { ok: true, detail: describe(summary), adapter: summary };
@@ -266,6 +283,11 @@ export function webgpuErrorCount(): number {
 /** dawn.node's WebGPU classes (GPUDevice, GPUQueue, …) once loaded, for counters; undefined before. */
 export function dawnGlobals(): Record<string, unknown> | undefined {
   return dawn?.globals;
+}
+
+/** The adapter webgpu runs on (name, software or not, the probed features), or undefined when it is not active. */
+export function webgpuAdapter(): WebgpuAdapterSummary | undefined {
+  return tf.getBackend() === 'webgpu' ? state?.summary : undefined;
 }
 
 /** The active Dawn device (for custom kernels and counters), or undefined when webgpu is not active. */

@@ -96,7 +96,10 @@ export async function trainAll(preset: PresetName, opts: { jobs: number; experim
   const threads = process.env.MIDTRAIN_NATIVE_THREADS ?? String(Math.max(1, Math.floor(os.cpus().length / jobs)));
   const main = path.join(__dirname, 'worker-main.js');
   const args = [main, preset, ...(opts.experiments ? [opts.experiments.join(',')] : [])];
-  log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${(await studyRuns(preset, opts.experiments)).length} runs`);
+  const runs = await studyRuns(preset, opts.experiments);
+  const finishedBefore = new Set(runs.filter((r) => getRun(r.id)?.status === 'finished').map((r) => r.id));
+  const t0 = Date.now();
+  log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${runs.length} runs`);
   const codes = await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<number>((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, MIDTRAIN_NATIVE_THREADS: threads }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
@@ -111,6 +114,20 @@ export async function trainAll(preset: PresetName, opts: { jobs: number; experim
     child.on('error', reject);
     child.on('close', (c) => { if (buf.trim()) log(`[worker ${k + 1}] ${buf}`); resolve(c ?? 1); });
   })));
+  const trained = runs.map((r) => getRun(r.id)).filter((rec) => rec?.status === 'finished' && !finishedBefore.has(rec.id) && rec.summary);
+  if (trained.length > 0) log(`[workers] ${studyThroughput(trained.map((rec) => rec!.summary!), (Date.now() - t0) / 1000)}`);
   const bad = codes.filter((c) => c !== 0).length;
   if (bad) throw new Error(`workers: ${bad} of ${jobs} workers ended with failed or blocked runs (see the [worker n] lines above)`);
+}
+
+/**
+ * What a study's wall time bought: all trained runs' tokens over the wall time of the whole study, beside
+ * the median single run's own tokens/s (with N workers the first exceeds the second by up to N× while the
+ * device, CPU or GPU, has room to spare).
+ */
+export function studyThroughput(summaries: { tokensPerSec: number; wallSeconds: number }[], wallSeconds: number): string {
+  const tokens = summaries.reduce((n, s) => n + s.tokensPerSec * s.wallSeconds, 0);
+  const single = summaries.map((s) => s.tokensPerSec).sort((x, y) => x - y);
+  const median = single.length % 2 ? single[(single.length - 1) / 2] : (single[single.length / 2 - 1] + single[single.length / 2]) / 2;
+  return `study: ${summaries.length} runs trained, ${Math.round(tokens).toLocaleString('en-US')} tokens in ${wallSeconds.toFixed(1)} s of wall time = ${(tokens / wallSeconds).toFixed(0)} tokens/s over the study; one run alone ran at ${median.toFixed(0)} tokens/s (median over runs)`;
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { cacheRoot } from '../../src/config';
 import { planExperiment } from '../../src/experiments/plan';
 import { scaleFor } from '../../src/experiments/scale';
-import { pickNext, studyRuns, trainAll } from '../../src/experiments/workers';
+import { pickNext, studyRuns, studyThroughput, trainAll } from '../../src/experiments/workers';
 import { getRun } from '../../src/runs/store';
 import type { RunStatus } from '../../src/runs/types';
 import { contentId } from './content-id';
@@ -55,8 +55,15 @@ test('two worker processes train every run of an experiment once, parents first,
   const finishedLines = lines.filter((l) => / finished in /.test(l));
   assert.equal(finishedLines.length, planned.length, `one "finished" line per run:\n${lines.join('\n')}`);
   assert.ok(lines.some((l) => l.startsWith('[worker 1]')) && lines.some((l) => l.startsWith('[worker 2]')), 'both workers reported');
+  assert.ok(lines.some((l) => l.startsWith(`[workers] study: ${planned.length} runs trained`)), `a study throughput line:\n${lines.join('\n')}`);
   // A second call finds nothing to do.
   const again: string[] = [];
   await trainAll('tiny', { jobs: 2, experiments: ['timing'], log: (l) => again.push(l) });
-  assert.ok(again.every((l) => !/ finished in /.test(l)), again.join('\n'));
+  assert.ok(again.every((l) => !/ finished in /.test(l) && !/ study: /.test(l)), again.join('\n'));
+});
+
+test('studyThroughput: all runs\' tokens over the study\'s wall time, beside the median single run', () => {
+  // Three runs of 1000 tokens each at 100 tokens/s (10 s each) done in 15 s of wall time by two workers.
+  const line = studyThroughput([{ tokensPerSec: 100, wallSeconds: 10 }, { tokensPerSec: 100, wallSeconds: 10 }, { tokensPerSec: 50, wallSeconds: 20 }], 15);
+  assert.match(line, /3 runs trained, 3,000 tokens in 15\.0 s of wall time = 200 tokens\/s over the study; one run alone ran at 100 tokens\/s/);
 });
