@@ -1,6 +1,9 @@
 // Statistics for the report layer: means with Student-t 95% confidence intervals over seeds,
 // Pearson correlation with a Fisher-z interval, and the paper's relative improvement.
+// Wilson intervals for accuracy, Spearman, cluster bootstrap for correlations, nested-seed intervals.
 // Written from the textbook definitions (no stats package: one small, tested file beats a dependency).
+
+import { Rng } from '../rng';
 
 /** Arithmetic mean; NaN for an empty sample. */
 export function mean(xs: readonly number[]): number {
@@ -162,4 +165,146 @@ export function pearson(xs: readonly number[], ys: readonly number[], level = 0.
 /** The paper's relative improvement over the baseline: (L_baseline − L_mid) / L_baseline (positive = better). */
 export function relativeImprovement(baselineLoss: number, loss: number): number {
   return (baselineLoss - loss) / baselineLoss;
+}
+
+/** A binomial proportion with its Wilson score interval. */
+export interface Proportion {
+  correct: number;
+  n: number;
+  p: number;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Wilson score interval for `correct` successes in `n` trials (Wilson 1927): well behaved at 0 and n,
+ * where the normal (Wald) interval collapses to a point. E.g. 0 of 10 → [0, 0.2775]; 5 of 10 → [0.2366, 0.7634].
+ */
+export function wilson(correct: number, n: number, level = 0.95): Proportion {
+  if (!(n >= 0) || !(correct >= 0) || correct > n) throw new Error(`wilson: expected 0 ≤ correct ≤ n, got ${correct} of ${n}`);
+  if (n === 0) return { correct, n, p: NaN, lo: NaN, hi: NaN };
+  const z = normalQuantile(1 - (1 - level) / 2);
+  const p = correct / n;
+  const z2n = (z * z) / n;
+  const centre = (p + z2n / 2) / (1 + z2n);
+  const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n));
+  return { correct, n, p, lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
+}
+
+/** Ranks from 1, ties given their average rank (as Spearman's rho needs). */
+export function ranks(xs: readonly number[]): number[] {
+  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(xs.length);
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    for (let k = i; k <= j; k++) out[order[k][1]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Spearman's rank correlation: Pearson r of the ranks (ties averaged). */
+export function spearman(xs: readonly number[], ys: readonly number[]): number {
+  if (xs.length !== ys.length) throw new Error(`spearman: x and y differ in length (${xs.length} vs ${ys.length})`);
+  const keep = xs.map((x, i) => Number.isFinite(x) && Number.isFinite(ys[i]));
+  return pearson(ranks(xs.filter((_, i) => keep[i])), ranks(ys.filter((_, i) => keep[i]))).r;
+}
+
+/** A correlation whose interval resamples whole clusters (points that share a mixture are not independent). */
+export interface ClusterCorrelation {
+  /** Points and clusters (e.g. 20 mixture × task cells over 5 mixtures). */
+  n: number;
+  clusters: number;
+  pearson: { r: number; lo: number; hi: number };
+  spearman: { r: number; lo: number; hi: number };
+  /** Bootstrap resamples behind the percentile intervals (those where r was defined). */
+  resamples: number;
+  level: number;
+}
+
+/**
+ * Pearson and Spearman correlation with percentile-bootstrap intervals that resample clusters, not points:
+ * each resample draws as many clusters as there are, with replacement, and keeps all points of each. With
+ * few clusters the interval is wide — which is the honest answer when 20 points come from 5 mixtures.
+ * Seeded, so a report re-renders to the same interval.
+ */
+export function clusterBootstrapCorrelation(xs: readonly number[], ys: readonly number[], clusters: readonly string[], opts: { resamples?: number; seed?: number; level?: number } = {}): ClusterCorrelation {
+  if (xs.length !== ys.length || xs.length !== clusters.length) throw new Error(`clusterBootstrapCorrelation: x, y and clusters differ in length (${xs.length}, ${ys.length}, ${clusters.length})`);
+  const level = opts.level ?? 0.95;
+  const B = opts.resamples ?? 2000;
+  const idx = xs.map((_, i) => i).filter((i) => Number.isFinite(xs[i]) && Number.isFinite(ys[i]));
+  const groups = new Map<string, number[]>();
+  for (const i of idx) {
+    if (!groups.has(clusters[i])) groups.set(clusters[i], []);
+    groups.get(clusters[i])!.push(i);
+  }
+  const members = [...groups.values()];
+  const pick = (is: number[]) => [is.map((i) => xs[i]), is.map((i) => ys[i])] as const;
+  const [x0, y0] = pick(idx);
+  const rP = pearson(x0, y0).r;
+  const rS = spearman(x0, y0);
+  const bootP: number[] = [];
+  const bootS: number[] = [];
+  if (members.length >= 3) {
+    const rng = new Rng(opts.seed ?? 0x5eed);
+    for (let b = 0; b < B; b++) {
+      const is: number[] = [];
+      for (let k = 0; k < members.length; k++) is.push(...members[rng.int(members.length)]);
+      const [x, y] = pick(is);
+      const p = pearson(x, y).r;
+      const s = spearman(x, y);
+      if (Number.isFinite(p)) bootP.push(p);
+      if (Number.isFinite(s)) bootS.push(s);
+    }
+  }
+  const interval = (rs: number[]) => rs.length >= B / 2 ? [quantile(rs, (1 - level) / 2), quantile(rs, 1 - (1 - level) / 2)] : [NaN, NaN];
+  const [pLo, pHi] = interval(bootP);
+  const [sLo, sHi] = interval(bootS);
+  return { n: idx.length, clusters: members.length, pearson: { r: rP, lo: pLo, hi: pHi }, spearman: { r: rS, lo: sLo, hi: sHi }, resamples: bootP.length, level };
+}
+
+/** The q-quantile of a sample (linear interpolation between order statistics, R's type 7). */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const h = (s.length - 1) * q;
+  const lo = Math.floor(h);
+  return s[lo] + (h - lo) * ((s[Math.min(lo + 1, s.length - 1)]) - s[lo]);
+}
+
+/** A mean over seeds that says which seeds it is over (the unit of its interval). */
+export interface SeedCi extends MeanCi {
+  /** "pretraining": t over pretraining seeds, each the mean of its SFT seeds; "sft": t over SFT seeds of one pretrained model. */
+  unit: 'pretraining' | 'sft';
+  pretrainSeeds: number;
+  /** SFT seeds per pretraining seed (the smallest count when they differ). */
+  sftSeeds: number;
+}
+
+/**
+ * Mean ± 95% t-interval over seeds of a two-level design: SFT seeds nested in pretraining seeds. SFT seeds
+ * of one pretrained model share it, so they are not independent draws of "a pretrained and fine-tuned
+ * model": with ≥ 2 pretraining seeds the unit is the pretraining seed (its SFT seeds averaged first, the
+ * classic test of a nested design's top level, df = pretraining seeds − 1); with one, the interval is over
+ * SFT seeds and covers only SFT data order and sampling — the caption says which.
+ */
+export function seedCi(values: readonly { pretrainSeed: number; sftSeed: number; value: number }[], level = 0.95): SeedCi {
+  const byPre = new Map<number, number[]>();
+  for (const v of values) {
+    if (!Number.isFinite(v.value)) continue;
+    if (!byPre.has(v.pretrainSeed)) byPre.set(v.pretrainSeed, []);
+    byPre.get(v.pretrainSeed)!.push(v.value);
+  }
+  const groups = [...byPre.values()];
+  const sftSeeds = groups.length ? Math.min(...groups.map((g) => g.length)) : 0;
+  if (groups.length >= 2) return { ...meanCi(groups.map((g) => mean(g)), level), unit: 'pretraining', pretrainSeeds: groups.length, sftSeeds };
+  return { ...meanCi(groups[0] ?? [], level), unit: 'sft', pretrainSeeds: groups.length, sftSeeds };
+}
+
+/** What a SeedCi's interval covers, in words for a caption or a table cell. */
+export function seedCoverage(c: Pick<SeedCi, 'unit' | 'pretrainSeeds' | 'sftSeeds' | 'n'>): string {
+  if (c.n === 0) return 'no finished runs';
+  if (c.unit === 'pretraining') return `95% t-interval over ${c.pretrainSeeds} pretraining seeds (each the mean of ${c.sftSeeds} SFT seeds)`;
+  return c.n >= 2 ? `95% t-interval over ${c.n} SFT seeds of one pretrained model (covers SFT data order, not pretraining)` : 'one seed: no interval';
 }
