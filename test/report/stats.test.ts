@@ -167,3 +167,24 @@ test('nested seeds: the interval is over pretraining seeds, and it covers where 
   close(nested / sims, 0.95, 0.02, 'nested coverage');
   assert.ok(naive / sims < 0.75, `treating 15 nested seeds as independent covers only ${naive / sims}`);
 });
+
+test('points that share a cluster: the cluster bootstrap keeps false positives near nominal, Fisher z does not', () => {
+  // x and y each have an independent per-cluster level (true correlation 0) shared by the cluster's 4 points:
+  // 20 points carry about 5 points' worth of evidence.
+  const rng = new Rng(13);
+  let cluster = 0, fisher = 0;
+  const sims = 100;
+  for (let s = 0; s < sims; s++) {
+    const xs: number[] = [], ys: number[] = [], cs: string[] = [];
+    for (let c = 0; c < 5; c++) {
+      const cx = rng.normal(), cy = rng.normal();
+      for (let t = 0; t < 4; t++) { xs.push(cx + 0.3 * rng.normal()); ys.push(cy + 0.3 * rng.normal()); cs.push(`m${c}`); }
+    }
+    const b = clusterBootstrapCorrelation(xs, ys, cs, { resamples: 200, seed: s });
+    if (b.pearson.lo > 0 || b.pearson.hi < 0) cluster++;
+    const f = pearson(xs, ys);
+    if (f.lo > 0 || f.hi < 0) fisher++;
+  }
+  assert.ok(cluster <= 18, `cluster bootstrap excluded zero in ${cluster} of ${sims}`);
+  assert.ok(fisher >= 25, `Fisher z (20 independent points) excluded zero in ${fisher} of ${sims}`);
+});
