@@ -33,7 +33,16 @@ export interface Experiment {
   sftTasks: SftTaskName[];
   /** What this experiment changes relative to the paper, stated in the notebook. */
   notes: string[];
+  /**
+   * The headline comparisons' seed axis: the baseline and this experiment's code and math branches (mixtures
+   * and CPT) are also pretrained at the preset's extra pretraining seeds, each fine-tuned on its in-domain task
+   * (DOMAIN_TASK), so those cells' intervals cover pretraining as well as SFT.
+   */
+  pretrainSeedAxis?: boolean;
 }
+
+/** The task each domain targets: the in-domain comparison of the headline claims (code → pycode, math → gsm). */
+export const DOMAIN_TASK: Partial<Record<DomainRole, SftTaskName>> = { code: 'pycode', math: 'gsm' };
 
 /** The paper's five midtraining mixtures mapped onto our roles (start: 6k/20k/40k of 61k steps ≈ 10/33/66%). */
 export const PAPER_MIXTURES: BranchSpec[] = [
@@ -67,6 +76,7 @@ export const EXPERIMENTS: Record<ExperimentName, Experiment> = {
     branches: [],
     sftTasks: ALL_TASKS,
     notes: [],
+    pretrainSeedAxis: true,
   },
   midtraining: {
     name: 'midtraining',
@@ -75,6 +85,7 @@ export const EXPERIMENTS: Record<ExperimentName, Experiment> = {
     branches: PAPER_MIXTURES,
     sftTasks: ALL_TASKS,
     notes: [],
+    pretrainSeedAxis: true,
   },
   cpt: {
     name: 'cpt',
@@ -83,6 +94,7 @@ export const EXPERIMENTS: Record<ExperimentName, Experiment> = {
     branches: [...PAPER_CPT, ...PAPER_MIXTURES.filter((m) => m.role === 'code' || m.role === 'math')],
     sftTasks: ALL_TASKS,
     notes: ['The code and math midtraining mixtures are included as the contrast (their runs are shared with the midtraining notebook).'],
+    pretrainSeedAxis: true,
   },
   timing: {
     name: 'timing',

@@ -4,8 +4,8 @@
 // whose unchanged parts keep their ids when one number changes — which is what lets runs be reused.
 import type { Mixture, SftTaskName } from '../config';
 import type { PretrainConfig, RunConfig, SftConfig } from '../runs/types';
-import { branchLabel, experiment, allStartFractions, type BranchSpec, type BranchOverrides, type Experiment, type ExperimentName } from './definitions';
-import type { ExperimentScale } from './scale';
+import { branchLabel, experiment, allStartFractions, DOMAIN_TASK, type BranchSpec, type BranchOverrides, type Experiment, type ExperimentName } from './definitions';
+import { accuracyExamplesFor, type ExperimentScale } from './scale';
 
 export type RunIdFn = (config: RunConfig, dataHash: string) => string;
 
@@ -20,6 +20,8 @@ export interface PlannedRun {
   task?: SftTaskName;
   lr?: number;
   seed?: number;
+  /** The pretraining seed of the model (for SFT runs: of the model it fine-tunes). */
+  pretrainSeed: number;
 }
 
 export interface ExperimentPlan {
@@ -33,11 +35,11 @@ export interface ExperimentPlan {
 export const BASELINE = 'baseline';
 
 /** The baseline: general data for the whole schedule, keeping a checkpoint wherever a branch may leave it. */
-export function baselineConfig(scale: ExperimentScale, extraFractions: number[] = []): PretrainConfig {
+export function baselineConfig(scale: ExperimentScale, extraFractions: number[] = [], seed = scale.pretrain.seed): PretrainConfig {
   const p = scale.pretrain;
   return {
     kind: 'pretrain',
-    name: `${scale.preset}/baseline`,
+    name: `${scale.preset}/baseline${seedSuffix(scale, seed)}`,
     preset: scale.preset,
     model: scale.model,
     optim: p.optim,
@@ -47,7 +49,7 @@ export function baselineConfig(scale: ExperimentScale, extraFractions: number[] 
     mixture: [{ fromFraction: 0, weights: { general: 1 } }],
     evalEvery: p.evalEvery,
     evalTokens: p.evalTokens,
-    seed: p.seed,
+    seed,
     keepCheckpointsAt: allStartFractions([...extraFractions, ...scale.grid.timings]),
   };
 }
@@ -62,22 +64,27 @@ export function branchMixture(b: BranchSpec): Mixture {
 }
 
 /** A midtraining/CPT run: continues the baseline's schedule from its checkpoint at the start fraction. */
-export function branchConfig(scale: ExperimentScale, b: BranchSpec, baselineId: string): PretrainConfig {
-  const base = baselineConfig(scale);
+export function branchConfig(scale: ExperimentScale, b: BranchSpec, baselineId: string, seed = scale.pretrain.seed): PretrainConfig {
+  const base = baselineConfig(scale, [], seed);
   const { keepCheckpointsAt: _keep, ...rest } = base;
   return {
     ...rest,
-    name: `${scale.preset}/${branchLabel(b)}`,
+    name: `${scale.preset}/${branchLabel(b)}${seedSuffix(scale, seed)}`,
     mixture: branchMixture(b),
     parent: { runId: baselineId, atFraction: b.startFraction },
   };
 }
 
-export function sftConfig(scale: ExperimentScale, model: string, parentId: string, task: SftTaskName, lr: number, seed: number): SftConfig {
+/** "-p1" on the names of runs at an extra pretraining seed (names are not hashed; the seed in the config is). */
+function seedSuffix(scale: ExperimentScale, pretrainSeed: number): string {
+  return pretrainSeed === scale.pretrain.seed ? '' : `-p${pretrainSeed}`;
+}
+
+export function sftConfig(scale: ExperimentScale, model: string, parentId: string, task: SftTaskName, lr: number, seed: number, pretrainSeed = scale.pretrain.seed): SftConfig {
   const s = scale.sft;
   return {
     kind: 'sft',
-    name: `${scale.preset}/sft-${task}-${model}-lr${lr}-s${seed}`,
+    name: `${scale.preset}/sft-${task}-${model}${seedSuffix(scale, pretrainSeed)}-lr${lr}-s${seed}`,
     preset: scale.preset,
     task,
     parent: { runId: parentId, atFraction: 1 },
@@ -88,7 +95,7 @@ export function sftConfig(scale: ExperimentScale, model: string, parentId: strin
     evalEvery: s.evalEvery,
     ...(s.valExamples !== undefined ? { valExamples: s.valExamples } : {}),
     evalTokens: s.evalTokens,
-    accuracyExamples: s.accuracyExamples,
+    accuracyExamples: accuracyExamplesFor(s, task, seed),
     seed,
   };
 }
@@ -107,25 +114,35 @@ export function planExperiment(
   const full = experiment(exp, overrides, scale.grid);
   const e = { ...full, sftTasks: full.sftTasks.filter((t) => !scale.sftTasks || scale.sftTasks.includes(t)) };
   const runs: PlannedRun[] = [];
-  const base = baselineConfig(scale, e.branches.map((b) => b.startFraction));
-  const baseId = runId(base, dataHash);
-  runs.push({ id: baseId, config: base, model: BASELINE });
-  const models: { model: string; id: string }[] = [{ model: BASELINE, id: baseId }];
-  const seen = new Set<string>([baseId]);
-  for (const b of e.branches) {
-    const config = branchConfig(scale, b, baseId);
-    const id = runId(config, dataHash);
-    if (seen.has(id)) continue; // the same branch listed twice (e.g. a grid cell equal to another) trains once
-    seen.add(id);
-    runs.push({ id, config, parentId: baseId, model: branchLabel(b), branch: b });
-    models.push({ model: branchLabel(b), id });
-  }
-  for (const m of models) {
-    for (const task of e.sftTasks) {
-      for (const lr of scale.sft.lrs) {
-        for (const seed of scale.sft.seeds) {
-          const config = sftConfig(scale, m.model, m.id, task, lr, seed);
-          runs.push({ id: runId(config, dataHash), config, parentId: m.id, model: m.model, branch: runs.find((r) => r.id === m.id)?.branch, task, lr, seed });
+  const seen = new Set<string>();
+  const seeded = (b: BranchSpec) => DOMAIN_TASK[b.role] !== undefined && (b.weight >= 1 || b.paperName !== undefined);
+  const seeds = [scale.pretrain.seed, ...(e.pretrainSeedAxis ? scale.pretrain.extraSeeds : [])];
+  for (const pretrainSeed of seeds) {
+    const main = pretrainSeed === scale.pretrain.seed;
+    // At an extra seed: only the headline models, each fine-tuned on its in-domain task(s).
+    const branches = main ? e.branches : e.branches.filter(seeded);
+    const tasksOf = (b?: BranchSpec): SftTaskName[] => main ? e.sftTasks
+      : e.sftTasks.filter((t) => b ? DOMAIN_TASK[b.role] === t : Object.values(DOMAIN_TASK).includes(t));
+    const base = baselineConfig(scale, branches.map((b) => b.startFraction), pretrainSeed);
+    const baseId = runId(base, dataHash);
+    runs.push({ id: baseId, config: base, model: BASELINE, pretrainSeed });
+    const models: { model: string; id: string; branch?: BranchSpec }[] = [{ model: BASELINE, id: baseId }];
+    seen.add(baseId);
+    for (const b of branches) {
+      const config = branchConfig(scale, b, baseId, pretrainSeed);
+      const id = runId(config, dataHash);
+      if (seen.has(id)) continue; // the same branch listed twice (e.g. a grid cell equal to another) trains once
+      seen.add(id);
+      runs.push({ id, config, parentId: baseId, model: branchLabel(b), branch: b, pretrainSeed });
+      models.push({ model: branchLabel(b), id, branch: b });
+    }
+    for (const m of models) {
+      for (const task of tasksOf(m.branch)) {
+        for (const lr of scale.sft.lrs) {
+          for (const seed of scale.sft.seeds) {
+            const config = sftConfig(scale, m.model, m.id, task, lr, seed, pretrainSeed);
+            runs.push({ id: runId(config, dataHash), config, parentId: m.id, model: m.model, branch: m.branch, task, lr, seed, pretrainSeed });
+          }
         }
       }
     }
@@ -141,29 +158,89 @@ export interface PlanCost {
   pretrainTokens: number;
   /** Upper bound on SFT tokens: examples × epochs × the model's context (responses are usually shorter). */
   sftTokensBound: number;
+  /** SFT optimizer steps and evaluations over all SFT runs. */
+  sftSteps: number;
+  sftEvals: number;
+  /** Test examples scored for accuracy, per task. */
+  accuracyExamples: Partial<Record<SftTaskName, number>>;
+  /** Worker-seconds by the cost model, when one was given. */
+  seconds?: { pretrain: number; sft: number; total: number };
 }
 
-export function planCost(plans: ExperimentPlan[], sftExamplesPerTask: Partial<Record<SftTaskName, number>> = {}): PlanCost {
+/**
+ * Seconds per unit of work on one thread of the 2-core machine (native backend, `small` model), from which
+ * planCost estimates a study's time before anything trains. Shapes other than the small model scale only by
+ * tokens here, so for other presets the estimate is rough. See docs/experiments.md for the measurements.
+ */
+export interface CostModel {
+  /** One training step per 2,048 tokens (8 × 256; measured 1.65 s on an idle core, 2026-11-28). */
+  stepS: number;
+  /** A forward-only batch as a fraction of a training step on the same tokens (measured ≈ 0.22). */
+  forwardFraction: number;
+  /** Mean padded SFT sequence length per task as a fraction of the context (batches pad to their longest). */
+  sftLengthFraction: Partial<Record<SftTaskName, number>>;
+  /** Seconds to score one test example per task (batched decoding to the answer line; sciq by option log-likelihood). */
+  accuracyS: Partial<Record<SftTaskName, number>>;
+  /** Fixed cost per SFT run: worker pick-up, data view, parent checkpoint load, final save. */
+  runOverheadS: number;
+}
+
+export const SMALL_CPU_COSTS: CostModel = {
+  stepS: 1.65,
+  forwardFraction: 0.22,
+  sftLengthFraction: { pycode: 1, lima: 1, gsm: 0.5, sciq: 0.3 },
+  accuracyS: { gsm: 0.15, sciq: 0.05, pycode: 1, lima: 1 },
+  runOverheadS: 5,
+};
+
+export function planCost(plans: ExperimentPlan[], sftExamplesPerTask: Partial<Record<SftTaskName, number>> = {}, model?: CostModel): PlanCost {
   const seen = new Set<string>();
-  const cost: PlanCost = { pretrainRuns: 0, sftRuns: 0, pretrainTokens: 0, sftTokensBound: 0 };
+  const cost: PlanCost = { pretrainRuns: 0, sftRuns: 0, pretrainTokens: 0, sftTokensBound: 0, sftSteps: 0, sftEvals: 0, accuracyExamples: {} };
+  let pretrainS = 0;
+  let sftS = 0;
   for (const plan of plans) {
     for (const r of plan.runs) {
       if (seen.has(r.id)) continue;
       seen.add(r.id);
       const c = r.config;
+      const ctx = plan.scale.model.contextLength;
       if (c.kind === 'pretrain') {
         const steps = c.totalSteps - Math.round((c.parent?.atFraction ?? 0) * c.totalSteps);
         cost.pretrainRuns++;
-        cost.pretrainTokens += steps * c.batchSize * c.model.contextLength;
+        cost.pretrainTokens += steps * c.batchSize * ctx;
+        if (model) pretrainS += (steps * c.batchSize * ctx / 2048) * model.stepS;
       } else {
         const available = sftExamplesPerTask[c.task] ?? c.maxExamples ?? 0;
         const n = Math.min(available, c.maxExamples ?? available);
+        const steps = c.epochs * Math.ceil(n / c.batchSize);
+        const evals = Math.floor(steps / c.evalEvery) + (steps % c.evalEvery ? 1 : 0);
         cost.sftRuns++;
-        cost.sftTokensBound += n * c.epochs * plan.scale.model.contextLength;
+        cost.sftTokensBound += n * c.epochs * ctx;
+        cost.sftSteps += steps;
+        cost.sftEvals += evals;
+        cost.accuracyExamples[c.task] = (cost.accuracyExamples[c.task] ?? 0) + c.accuracyExamples;
+        if (model) {
+          const frac = model.sftLengthFraction[c.task] ?? 1;
+          const val = plan.scale.sft.valExamples ?? 0;
+          const evalTokens = Math.ceil(val / c.batchSize) * c.batchSize * ctx * frac + c.evalTokens;
+          sftS += model.runOverheadS + steps * (c.batchSize * ctx * frac / 2048) * model.stepS +
+            evals * (evalTokens / 2048) * model.stepS * model.forwardFraction + c.accuracyExamples * (model.accuracyS[c.task] ?? 1);
+        }
       }
     }
   }
+  if (model) cost.seconds = { pretrain: pretrainS, sft: sftS, total: pretrainS + sftS };
   return cost;
+}
+
+/** One paragraph a reader sees before a study trains: runs, steps, scored examples and the time estimate. */
+export function describeCost(cost: PlanCost, jobs = 1): string {
+  const acc = Object.entries(cost.accuracyExamples).map(([t, n]) => `${t} ${n}`).join(', ');
+  const h = (sec: number) => `${(sec / 3600).toFixed(2)} h`;
+  const time = cost.seconds
+    ? ` Estimate: ${h(cost.seconds.pretrain)} pretraining + ${h(cost.seconds.sft)} SFT = ${h(cost.seconds.total)} of worker time, ≈ ${h(cost.seconds.total / Math.max(1, jobs))} wall with ${jobs} worker${jobs === 1 ? '' : 's'} on an idle machine (a shared one is slower).`
+    : '';
+  return `${cost.pretrainRuns} pretraining runs (${(cost.pretrainTokens / 1e6).toFixed(2)}M tokens), ${cost.sftRuns} SFT runs (${cost.sftSteps} steps, ${cost.sftEvals} evaluations; accuracy examples scored: ${acc || 'none'}).${time}`;
 }
 
 function round6(x: number): number {

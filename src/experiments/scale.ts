@@ -14,8 +14,14 @@ export interface PretrainScale {
   evalEvery: number;
   evalTokens: number;
   optim: OptimConfig;
-  /** One pretraining seed, as in the paper: seeds (and CIs) are over SFT runs. */
+  /** The pretraining seed of every run (the paper has one). */
   seed: number;
+  /**
+   * Further pretraining seeds for the headline comparisons only (experiments with `pretrainSeedAxis`): the
+   * baseline and the code and math branches are pretrained again at each, so their in-domain cells have an
+   * interval over pretraining seeds. Empty: every interval is over SFT seeds of one pretrained model.
+   */
+  extraSeeds: number[];
 }
 
 export interface SftScale {
@@ -29,7 +35,15 @@ export interface SftScale {
   maxExamples?: number;
   evalEvery: number;
   evalTokens: number;
+  /** Test examples scored for accuracy per run (see accuracyByTask and accuracySeeds). */
   accuracyExamples: number;
+  /** Per-task counts replacing accuracyExamples (e.g. many for cheap sciq/gsm scoring, few for long code decoding). */
+  accuracyByTask?: Partial<Record<SftTaskName, number>>;
+  /**
+   * Score accuracy only in runs of the first n SFT seeds (others score none): the reported Wilson interval
+   * pools a cell's scored examples, so decoding is spent on more examples rather than on the same examples again.
+   */
+  accuracySeeds?: number;
   /**
    * SFT val loss over the first n val examples of each task (all when unset). Evaluating a task's whole val
    * split at every eval dominates a short SFT run on CPU (500 examples at small). Goes into each SFT run's
@@ -72,7 +86,7 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
     // Narrower and shallower than MODEL_PRESETS.tiny (same vocabulary and context): on 2 shared cores a step
     // costs per-op overhead more than FLOPs, and the whole notebook suite has to run inside `npm test`.
     model: { ...MODEL_PRESETS.tiny, dModel: 64, nLayers: 2, nHeads: 2 },
-    pretrain: { totalSteps: 30, batchSize: 4, microBatch: 4, evalEvery: 10, evalTokens: 1024, optim: adamw(3e-3, 1e-5), seed: 0 },
+    pretrain: { totalSteps: 30, batchSize: 4, microBatch: 4, evalEvery: 10, evalTokens: 1024, optim: adamw(3e-3, 1e-5), seed: 0, extraSeeds: [] },
     sft: { epochs: 1, batchSize: 8, lrs: [1e-3], seeds: [0], maxExamples: 16, evalEvery: 2, evalTokens: 1024, accuracyExamples: 2, valExamples: 16, optim: SFT_OPTIM },
     sftTasks: ['pycode', 'gsm'],
     grid: { timings: [0.33, 0.66], weights: [0.2, 0.5] },
@@ -89,14 +103,18 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
   small: {
     preset: 'small',
     model: MODEL_PRESETS.small,
-    pretrain: { totalSteps: 240, batchSize: 8, microBatch: 8, evalEvery: 40, evalTokens: 4096, optim: adamw(1e-3, 1e-5), seed: 0 },
-    sft: { epochs: 1, batchSize: 8, lrs: [3e-4, 1e-3], seeds: [0, 1, 2, 3, 4], maxExamples: 32, evalEvery: 2, evalTokens: 4096, accuracyExamples: 4, valExamples: 48, optim: SFT_OPTIM },
-    grid: { timings: [0.33, 0.66, 0.82], weights: [0.1, 0.2, 0.5] },
+    pretrain: { totalSteps: 240, batchSize: 8, microBatch: 8, evalEvery: 40, evalTokens: 4096, optim: adamw(1e-3, 1e-5), seed: 0, extraSeeds: [1, 2] },
+    sft: {
+      epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3, 3e-3], seeds: [0, 1, 2], maxExamples: 40, evalEvery: 5, evalTokens: 4096,
+      accuracyExamples: 8, accuracyByTask: { gsm: 200, sciq: 200 }, accuracySeeds: 1, valExamples: 32, optim: SFT_OPTIM,
+    },
+    grid: { timings: [0.33, 0.82], weights: [0.2, 0.5] },
     reductions: [
       '240 pretraining steps of 8 × 256 tokens (~0.5M tokens per full run; the paper: 61k steps of 1024 × 2048).',
-      'SFT: 2 learning rates × 5 seeds, 1 epoch on 32 examples per task (paper: 4 epochs on the full task); SFT val loss on the first 48 val examples.',
-      'Accuracy on 4 test examples per run (greedy decoding of up to 320–400 tokens is the costliest part of an SFT run on CPU).',
-      'Timing × weight grid: 3 × 3 cells (start 33/66/82% × weight 10/20/50%) instead of 4 × 5.',
+      'One pretraining seed for most models; the baseline and the code and math mixtures and CPT are pretrained at 3 seeds for the headline (in-domain) comparisons.',
+      'SFT: 3 learning rates × 3 seeds, 2 epochs on 40 examples per task (10 steps, evaluated at steps 5 and 10; paper: 4 epochs on the full task); the LR is chosen on SFT val loss over the first 32 val examples and the loss reported on the held-out test split.',
+      'Accuracy on 200 test examples for gsm and sciq and 8 for pycode and lima, scored in the first SFT seed\'s run of each cell and LR (Wilson intervals pool a cell\'s scored examples).',
+      'Timing × weight grid: 2 × 2 cells (start 33/82% × weight 20/50%) instead of 4 × 5.',
     ],
   },
   // The paper's 70M configuration (GPU only): steps and batch as in the paper, 61,035 × 1024 × 2048 tokens.
@@ -109,11 +127,17 @@ function paperScale(preset: 'pythia-70m' | 'pythia-160m' | 'pythia-410m'): Exper
   return {
     preset,
     model: MODEL_PRESETS[preset],
-    pretrain: { totalSteps: 61035, batchSize: 1024, microBatch: 16, evalEvery: 1000, evalTokens: 1 << 20, optim: adamw(3e-4, 1e-6), seed: 0 },
+    pretrain: { totalSteps: 61035, batchSize: 1024, microBatch: 16, evalEvery: 1000, evalTokens: 1 << 20, optim: adamw(3e-4, 1e-6), seed: 0, extraSeeds: [] },
     sft: { epochs: 4, batchSize: 16, lrs: [1e-5, 3e-5, 1e-4], seeds: [0, 1, 2, 3, 4], maxExamples: 10000, evalEvery: 200, evalTokens: 1 << 20, accuracyExamples: 500, optim: SFT_OPTIM },
     grid: { timings: PAPER_TIMINGS, weights: PAPER_WEIGHTS },
     reductions: [],
   };
+}
+
+/** Test examples an SFT run of this task and seed scores for accuracy. */
+export function accuracyExamplesFor(s: SftScale, task: SftTaskName, seed: number): number {
+  if (s.accuracySeeds !== undefined && !s.seeds.slice(0, s.accuracySeeds).includes(seed)) return 0;
+  return s.accuracyByTask?.[task] ?? s.accuracyExamples;
 }
 
 /** The scale of a preset; throws one line naming the preset when it is unknown. */

@@ -14,6 +14,7 @@ import type { RunStatus } from '../runs/types';
 import { ensureData } from '../data';
 import { initBackend } from '../backend/choose';
 import { experimentPlan } from './run';
+import { planCost, describeCost, SMALL_CPU_COSTS } from './plan';
 import { EXPERIMENT_NAMES, type ExperimentName } from './definitions';
 import type { PlannedRun } from './plan';
 
@@ -99,6 +100,9 @@ export async function trainAll(preset: PresetName, opts: { jobs: number; experim
   const runs = await studyRuns(preset, opts.experiments);
   const finishedBefore = new Set(runs.filter((r) => getRun(r.id)?.status === 'finished').map((r) => r.id));
   const t0 = Date.now();
+  // The study's size and time estimate before anything trains (shared runs counted once).
+  const plans = await Promise.all((opts.experiments ?? EXPERIMENT_NAMES).map((name) => experimentPlan(name, preset)));
+  log(`[workers] ${preset}: ${describeCost(planCost(plans, {}, SMALL_CPU_COSTS), jobs)}`);
   log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${runs.length} runs`);
   const codes = await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<number>((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, MIDTRAIN_NATIVE_THREADS: threads }, stdio: ['ignore', 'pipe', 'pipe'] });

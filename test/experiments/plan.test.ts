@@ -1,7 +1,7 @@
 // Experiment definitions and their expansion into run DAGs, with literal expectations.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { planExperiment, branchMixture, planCost, BASELINE } from '../../src/experiments/plan';
+import { planExperiment, branchMixture, planCost, describeCost, BASELINE, SMALL_CPU_COSTS } from '../../src/experiments/plan';
 import { experiment, branchLabel, EXPERIMENTS } from '../../src/experiments/definitions';
 import { scaleFor, SCALES } from '../../src/experiments/scale';
 import { contentId } from './content-id';
@@ -109,4 +109,51 @@ test('every preset plans every experiment; cost counts only steps a branch train
   const steps = [0.33, 0.49, 0.66, 0.82].map((f) => tiny.pretrain.totalSteps - Math.round(f * tiny.pretrain.totalSteps));
   assert.equal(cost.pretrainRuns, 5, 'runs shared between plans count once');
   assert.equal(cost.pretrainTokens, full + steps.reduce((a, b) => a + b, 0) * tiny.pretrain.batchSize * tiny.model.contextLength);
+});
+
+test('pretraining seeds: the headline models are pretrained again at each extra seed, fine-tuned on their in-domain task', () => {
+  const scale = { ...tiny, pretrain: { ...tiny.pretrain, extraSeeds: [1, 2] } };
+  const one = planExperiment('midtraining', tiny, 'd', contentId);
+  const plan = planExperiment('midtraining', scale, 'd', contentId);
+  // The main seed's runs keep their ids: extra seeds only add runs.
+  assert.deepEqual(plan.runs.slice(0, one.runs.length).map((r) => r.id), one.runs.map((r) => r.id));
+  for (const p of [1, 2]) {
+    const pre = plan.runs.filter((r) => r.pretrainSeed === p && r.config.kind === 'pretrain');
+    assert.deepEqual(pre.map((r) => r.model), ['baseline', 'code-w20-f10', 'math-w12-f33']);
+    assert.ok(pre.every((r) => r.config.kind === 'pretrain' && r.config.seed === p), 'the config carries the seed (so the id differs)');
+    assert.ok(pre.slice(1).every((r) => r.parentId === pre[0].id), 'branches leave the same seed’s baseline');
+    const sft = plan.runs.filter((r) => r.pretrainSeed === p && r.config.kind === 'sft');
+    const cells = [...new Set(sft.map((r) => `${r.model}:${r.task}`))].sort();
+    assert.deepEqual(cells, ['baseline:gsm', 'baseline:pycode', 'code-w20-f10:pycode', 'math-w12-f33:gsm']);
+    assert.equal(sft.length, cells.length * tiny.sft.lrs.length * tiny.sft.seeds.length);
+    assert.ok(sft.every((r) => pre.some((x) => x.id === r.parentId)), 'SFT children of the same seed’s models');
+  }
+  const cpt = planExperiment('cpt', scale, 'd', contentId);
+  assert.deepEqual(cpt.runs.filter((r) => r.pretrainSeed === 1 && r.config.kind === 'pretrain').map((r) => r.model), ['baseline', 'cpt-code-f66', 'cpt-math-f92', 'code-w20-f10', 'math-w12-f33']);
+  assert.equal(planExperiment('timing', scale, 'd', contentId).runs.filter((r) => r.pretrainSeed !== 0).length, 0, 'ablations stay at one pretraining seed');
+  assert.equal(new Set(plan.runs.map((r) => r.id)).size, plan.runs.length, 'ids are unique');
+  assert.deepEqual(scaleFor('small').pretrain.extraSeeds.length, 2, 'small: 3 pretraining seeds for the headline');
+});
+
+test('accuracy is scored where configured: per task, in the first SFT seed only', () => {
+  const small = scaleFor('small');
+  const plan = planExperiment('baseline', small, 'd', contentId);
+  const acc = (task: string, seed: number) => plan.runs.find((r) => r.task === task && r.seed === seed && r.pretrainSeed === 0)!.config;
+  const n = (task: string, seed: number) => { const c = acc(task, seed); return c.kind === 'sft' ? c.accuracyExamples : -1; };
+  assert.equal(n('gsm', 0), 200);
+  assert.equal(n('sciq', 0), 200);
+  assert.equal(n('gsm', 1), 0);
+  assert.ok(n('pycode', 0) > 0 && n('pycode', 0) < 200);
+});
+
+test('the small study: a 3-value LR sweep, warmup of at least one step, and a time estimate within budget', () => {
+  const small = scaleFor('small');
+  assert.ok(small.sft.lrs.length >= 3);
+  const steps = small.sft.epochs * Math.ceil(small.sft.maxExamples! / small.sft.batchSize);
+  assert.ok(Math.round(small.sft.optim.warmupFraction * steps) >= 1, `${steps} SFT steps give a warmup step`);
+  const plans = Object.keys(EXPERIMENTS).map((n) => planExperiment(n as keyof typeof EXPERIMENTS, small, 'd', contentId));
+  const cost = planCost(plans, {}, SMALL_CPU_COSTS);
+  assert.ok(cost.seconds!.total / 2 <= 2.6 * 3600, describeCost(cost, 2));
+  assert.match(describeCost(cost, 2), /Estimate: .* wall with 2 workers/);
+  assert.ok((cost.accuracyExamples.gsm ?? 0) > 0);
 });
