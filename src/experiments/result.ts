@@ -4,7 +4,7 @@ import type { RunRecord, StepLog } from '../runs/types';
 import type { ExperimentPlan } from './plan';
 import type { Table } from '../report/tables';
 import type { ProximityPoint } from '../report/figures';
-import type { Correlation } from '../report/stats';
+import type { Correlation, ClusterCorrelation } from '../report/stats';
 
 export interface ExperimentResult {
   plan: ExperimentPlan;
@@ -23,7 +23,10 @@ export interface ProximityAnalysis {
   /** One row per mixture × task: advantage and relative improvement. */
   points: Table;
   pointList: ProximityPoint[];
+  /** Pearson r with a Fisher-z interval (treats the cells as independent: shown for reference). */
   correlation: Correlation;
+  /** Pearson and Spearman with intervals from a bootstrap over mixtures (the cells share mixtures and baselines). */
+  resampled: ClusterCorrelation;
 }
 
 /** Every experiment of the paper at one preset (notebook 07). */

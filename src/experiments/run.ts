@@ -14,7 +14,7 @@ import type { ExperimentResult, ProximityAnalysis, AllResults } from './result';
 import { normalize, shardUnigram, examplesUnigram, proximity, proximityTable } from '../data/proximity';
 import { sftCells, proximityRowsTable, proximityPointsTable, type PlanDiffRow } from '../report/tables';
 import type { ProximityPoint } from '../report/figures';
-import { pearson } from '../report/stats';
+import { pearson, clusterBootstrapCorrelation } from '../report/stats';
 
 export interface RunExperimentOptions {
   /** Change branch numbers, e.g. { code: { weight: 0.3 } }: only the runs they touch train. */
@@ -97,7 +97,7 @@ export async function proximityAnalysis(preset: PresetName, opts: RunExperimentO
   const cells = sftCells(result);
   const pointList: ProximityPoint[] = [];
   for (const run of result.plan.runs) {
-    if (run.config.kind !== 'pretrain' || !run.branch) continue;
+    if (run.config.kind !== 'pretrain' || !run.branch || run.pretrainSeed !== result.plan.scale.pretrain.seed) continue;
     const domain = unigram(run.branch.role);
     const w = run.branch.weight;
     const mix = general.map((g, i) => (1 - w) * g + w * domain[i]);
@@ -110,12 +110,14 @@ export async function proximityAnalysis(preset: PresetName, opts: RunExperimentO
     }
   }
   const correlation = pearson(pointList.map((p) => p.advantage), pointList.map((p) => p.improvement));
+  const resampled = clusterBootstrapCorrelation(pointList.map((p) => p.advantage), pointList.map((p) => p.improvement), pointList.map((p) => p.model));
   return {
     result,
     proximity: proximityRowsTable(proximityTable(bundle)),
     points: proximityPointsTable(pointList),
     pointList,
     correlation,
+    resampled,
   };
 }
 

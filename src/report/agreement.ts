@@ -5,8 +5,9 @@ import * as aq from 'arquero';
 import type { SftTaskName } from '../config';
 import type { AllResults, ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
-import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, weightGainAt, type Table } from './tables';
-import { meanCi, type MeanCi, type Correlation } from './stats';
+import { DOMAIN_TASK, type DomainRole } from '../experiments/definitions';
+import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, reportedLoss, seedsText, withCaption, type SftRunRow, type Table } from './tables';
+import { meanCi, seedCi, type MeanCi, type SeedCi, type Correlation, type ClusterCorrelation } from './stats';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R, paperBaseline, paperRelImprovement } from './paper';
 import type { ProximityPoint } from './figures';
 
@@ -25,17 +26,32 @@ export interface AgreementRow {
 const f3 = (x: number) => (x >= 0 ? '+' : '') + x.toFixed(3);
 const pc = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 
+/** What a paired difference compares per run: the reported SFT loss (test where measured, else val), val loss, general loss after SFT, or its change over SFT. */
+export type PairedMetric = 'loss' | 'sftLoss' | 'forgetting' | 'forgettingChange';
+
+const METRIC: Record<PairedMetric, (r: SftRunRow) => number> = {
+  loss: reportedLoss,
+  sftLoss: (r) => r.sftLoss,
+  forgetting: (r) => r.forgetting,
+  forgettingChange: (r) => r.forgetting - r.before,
+};
+
+/** Runs keyed by (pretraining seed, SFT seed): the unit a difference is paired on. */
+function bySeed(rows: SftRunRow[], metric: PairedMetric): Map<string, { pretrainSeed: number; sftSeed: number; value: number }> {
+  return new Map(rows.map((r) => [`${r.pretrainSeed}\u0000${r.seed}`, { pretrainSeed: r.pretrainSeed, sftSeed: r.seed, value: METRIC[metric](r) }]));
+}
+
 /**
  * Per-seed difference metric(A) − metric(B) on one task, each model at its own best LR (as in the headline
- * cells) or both at `lr`, paired by seed (same SFT data order), as mean ± 95% CI.
+ * cells) or both at `lr`, paired by seed (same pretraining seed and SFT seed), as mean ± 95% CI over
+ * pretraining seeds where there are several (their SFT seeds averaged), else over SFT seeds.
  */
-export function pairedDifference(result: ExperimentResult, modelA: string, modelB: string, task: SftTaskName, metric: 'sftLoss' | 'forgetting', lr?: number): MeanCi {
+export function pairedDifference(result: ExperimentResult, modelA: string, modelB: string, task: SftTaskName, metric: PairedMetric, lr?: number): SeedCi {
   const rows = sftRunRows(result);
   const best = bestLrs(rows);
-  const at = (m: string) => new Map(cellRuns(rows, best, m, task, lr).map((r) => [r.seed, r[metric]]));
-  const a = at(modelA);
-  const b = at(modelB);
-  return meanCi([...a].filter(([s]) => b.has(s)).map(([s, x]) => x - b.get(s)!));
+  const a = bySeed(cellRuns(rows, best, modelA, task, lr ?? bestLrOf(best, modelA, task)), metric);
+  const b = bySeed(cellRuns(rows, best, modelB, task, lr ?? bestLrOf(best, modelB, task)), metric);
+  return seedCi([...a].filter(([k]) => b.has(k)).map(([k, x]) => ({ ...x, value: x.value - b.get(k)!.value })));
 }
 
 /** The verdict of a measured difference against the paper's direction (+1: paper's difference is positive). */
@@ -45,9 +61,10 @@ export function ciVerdict(d: MeanCi, paperSign: number): Verdict {
   return Math.sign(d.mean) === Math.sign(paperSign) ? 'agrees' : 'disagrees';
 }
 
-function ciText(d: MeanCi, fmt: (x: number) => string): string {
+function ciText(d: MeanCi | SeedCi, fmt: (x: number) => string): string {
   if (d.n === 0) return '—';
-  return Number.isFinite(d.halfWidth) ? `${fmt(d.mean)} [${fmt(d.lo)}, ${fmt(d.hi)}], ${d.n} seeds` : `${fmt(d.mean)} (${d.n} seed, no CI)`;
+  const over = 'unit' in d ? `${seedsText(d)} seeds` : `${d.n} seeds`;
+  return Number.isFinite(d.halfWidth) ? `${fmt(d.mean)} [${fmt(d.lo)}, ${fmt(d.hi)}], ${over}` : `${fmt(d.mean)} (${over}, no CI)`;
 }
 
 function noiseWhy(d: MeanCi, fmt: (x: number) => string): string {
@@ -105,19 +122,6 @@ export function sftLossRows(mid: ExperimentResult, points: readonly ProximityPoi
 }
 
 /**
- * When two cells' best LRs differ, forgetting compares different LRs (a smaller LR forgets less): the
- * same comparison with both at the baseline's best LR, for the "why" column.
- */
-function sameLrNote(result: ExperimentResult, model: string, task: SftTaskName): string {
-  const best = bestLrs(sftRunRows(result));
-  const lrA = bestLrOf(best, model, task);
-  const lrB = bestLrOf(best, BASELINE, task);
-  if (lrA === undefined || lrB === undefined || lrA === lrB) return '';
-  const d = pairedDifference(result, model, BASELINE, task, 'forgetting', lrB);
-  return d.n ? `; best LRs differ (${lrA} vs ${lrB}) and a smaller LR forgets less — both at ${lrB}: ${ciText(d, f3)}` : '';
-}
-
-/**
  * Forgetting is the general loss *after* SFT, so it carries any gap the mixture already had before SFT
  * (its domain share displaced general data): that gap, from the two pretraining runs' final general loss.
  */
@@ -131,45 +135,57 @@ function preSftNote(result: ExperimentResult, model: string): string {
   return a !== undefined && b !== undefined ? `; before SFT the gap was already ${f3(a - b)}` : '';
 }
 
-/** Claim 2: forgetting of the headline mixture against C4-only, in the paper's direction for that task. */
-export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
-  const shift = meanSftShift(mid);
-  return PAPER_HEADLINE.filter((p) => p.model !== BASELINE && p.forgetting !== undefined).map((p) => {
-    const paperDiff = p.forgetting! - paperBaseline(p.task)!.forgetting!;
-    const d = pairedDifference(mid, p.model, BASELINE, p.task, 'forgetting');
-    const verdict = ciVerdict(d, paperDiff);
+/**
+ * Two forgetting rows for one comparison, both models at the same LR (`lr`, the reference model's best, so a
+ * smaller winning LR cannot make a model look as if it forgets less): the general loss after SFT, and its
+ * paired change over SFT (after − before, each run against its own parent), which removes any gap the two
+ * pretrained models had already.
+ */
+function forgettingPair(result: ExperimentResult, modelA: string, modelB: string, task: SftTaskName, lr: number | undefined, base: Omit<AgreementRow, 'ours' | 'verdict' | 'why'>, paperSign: number, reasons: { agrees: string; disagrees: string }): AgreementRow[] {
+  const lrWords = lr === undefined ? 'no finished runs' : `both at LR ${lr}, ${modelB}’s best`;
+  return (['forgetting', 'forgettingChange'] as const).map((metric) => {
+    const d = lr === undefined ? seedCi([]) : pairedDifference(result, modelA, modelB, task, metric, lr);
+    const verdict = ciVerdict(d, paperSign);
     return {
-      claim: `Midtraining ${paperDiff < 0 ? 'forgets less' : 'forgets more'} than C4-only (general loss after SFT)`,
-      comparison: `${p.task}: ${p.model} − baseline`,
-      paper: `${f3(paperDiff)} (${p.size})`,
+      ...base,
+      claim: `${base.claim}${metric === 'forgetting' ? ' — general loss after SFT' : ' — change over SFT (after − before)'}`,
+      comparison: `${base.comparison} (${lrWords})`,
+      paper: metric === 'forgetting' ? base.paper : `${base.paper}; the paper reports the level only`,
       ours: ciText(d, f3),
       verdict,
-      why: whyOf(verdict, d, f3, { agrees: 'same direction', disagrees: 'opposite direction' }) +
-        preSftNote(mid, p.model) + sameLrNote(mid, p.model, p.task) + (Number.isFinite(shift) ? `; SFT moves general loss by ${f3(shift)} on average here` : ''),
+      why: whyOf(verdict, d, f3, reasons) + (metric === 'forgetting' ? preSftNote(result, modelA) : ''),
     };
   });
 }
 
-/** Claim 3: continued pretraining (100% domain) forgets more than the mixture of the same domain, on that domain's task. */
+/** Claim 2: forgetting of the headline mixture against C4-only, in the paper's direction for that task, at the baseline's best LR. */
+export function forgettingRows(mid: ExperimentResult): AgreementRow[] {
+  const best = bestLrs(sftRunRows(mid));
+  return PAPER_HEADLINE.filter((p) => p.model !== BASELINE && p.forgetting !== undefined).flatMap((p) => {
+    const paperDiff = p.forgetting! - paperBaseline(p.task)!.forgetting!;
+    return forgettingPair(mid, p.model, BASELINE, p.task, bestLrOf(best, BASELINE, p.task), {
+      claim: `Midtraining ${paperDiff < 0 ? 'forgets less' : 'forgets more'} than C4-only`,
+      comparison: `${p.task}: ${p.model} − baseline`,
+      paper: `${f3(paperDiff)} (${p.size})`,
+    }, paperDiff, { agrees: 'same direction', disagrees: 'opposite direction' });
+  });
+}
+
+/** Claim 3: continued pretraining (100% domain) forgets more than the mixture of the same domain, on that domain's task, both at the mixture's best LR. */
 export function cptRows(cpt: ExperimentResult): AgreementRow[] {
   const cells = sftCells(cpt);
-  const domainTask: Partial<Record<string, SftTaskName>> = { code: 'pycode', math: 'gsm' };
+  const best = bestLrs(sftRunRows(cpt));
   const rows: AgreementRow[] = [];
   for (const c of cells.filter((x) => x.weight >= 1)) {
-    const task = domainTask[c.role];
+    const task = DOMAIN_TASK[c.role as DomainRole];
     if (c.task !== task) continue;
     const mix = cells.find((x) => x.role === c.role && x.weight < 1 && x.task === task);
     if (!mix) continue;
-    const d = pairedDifference(cpt, c.model, mix.model, task, 'forgetting');
-    const verdict = ciVerdict(d, 1);
-    rows.push({
+    rows.push(...forgettingPair(cpt, c.model, mix.model, task, bestLrOf(best, mix.model, task), {
       claim: 'Continued pretraining forgets more than midtraining',
       comparison: `${task}: ${c.model} − ${mix.model}`,
       paper: 'CPT forgets the most (qualitative)',
-      ours: ciText(d, f3),
-      verdict,
-      why: whyOf(verdict, d, f3, { agrees: 'same direction', disagrees: 'the CPT branch here starts late and is short, so it sees little domain-only data before SFT' }),
-    });
+    }, 1, { agrees: 'same direction', disagrees: 'the CPT branch here starts late and is short, so it sees little domain-only data before SFT' }));
   }
   return rows;
 }
@@ -179,7 +195,7 @@ export function timingRow(timing: ExperimentResult, task: SftTaskName = 'pycode'
   const cs = sftCells(timing).filter((c) => c.task === task && c.model !== BASELINE).sort((a, b) => a.startFraction - b.startFraction);
   const first = cs[0];
   const last = cs[cs.length - 1];
-  const d = first && last && first !== last ? pairedDifference(timing, last.model, first.model, task, 'sftLoss') : meanCi([]);
+  const d = first && last && first !== last ? pairedDifference(timing, last.model, first.model, task, 'loss') : seedCi([]);
   const verdict = ciVerdict(d, 1);
   return {
     claim: 'Starting the mix earlier helps more (v1)',
@@ -187,58 +203,109 @@ export function timingRow(timing: ExperimentResult, task: SftTaskName = 'pycode'
     paper: 'earlier is better',
     ours: ciText(d, f3),
     verdict,
-    why: whyOf(verdict, d, f3, { agrees: 'an earlier branch sees more domain tokens, as in the paper', disagrees: 'a late branch here is fresher in memory at SFT time, and the whole run is short' }),
+    why: whyOf(verdict, d, f3, { agrees: 'an earlier branch sees more domain tokens, as in the paper', disagrees: 'a late branch here is fresher in memory at SFT time, and the whole run is short' }) +
+      (first && last ? `; at equal weight the earlier branch sees ${((1 - first.startFraction) / (1 - last.startFraction)).toFixed(1)}× the domain tokens, so this is timing and amount together` : ''),
   };
 }
 
-function spread(cs: { relImprovement: MeanCi }[]): number {
-  const xs = cs.map((c) => c.relImprovement.mean).filter(Number.isFinite);
-  return xs.length >= 2 ? Math.max(...xs) - Math.min(...xs) : NaN;
+/** Per (pretraining seed, SFT seed): the spread (max − min) of the reported loss over the given models, each at its own best LR. */
+function perSeedSpread(result: ExperimentResult, models: string[], task: SftTaskName): Map<string, { pretrainSeed: number; sftSeed: number; value: number }> {
+  const rows = sftRunRows(result);
+  const best = bestLrs(rows);
+  const per = models.map((m) => bySeed(cellRuns(rows, best, m, task), 'loss'));
+  const out = new Map<string, { pretrainSeed: number; sftSeed: number; value: number }>();
+  for (const [k, v] of per[0] ?? []) {
+    const xs = per.map((p) => p.get(k)?.value);
+    if (xs.every((x): x is number => x !== undefined && Number.isFinite(x))) out.set(k, { ...v, value: Math.max(...xs) - Math.min(...xs) });
+  }
+  return out;
 }
 
-/** Claim 5 (v1): timing matters more than weight — the spread of mean improvement along each axis (point estimates). */
+/** Domain tokens a branch sees, as a fraction of a full run's tokens: weight × (1 − start). */
+const domainShare = (c: { weight: number; startFraction: number }) => c.weight * (1 - c.startFraction);
+
+/**
+ * Claim 5 (v1): timing matters more than weight — per seed, the spread of the SFT loss along the start axis
+ * minus the spread along the weight axis (each over the ablation's four cells), paired by seed, with its CI.
+ * The axes also span different amounts of domain data; the "why" says how much, so the reader can weigh it.
+ */
 export function timingVsWeightRow(timing: ExperimentResult, weight: ExperimentResult, task: SftTaskName = 'pycode'): AgreementRow {
-  const t = spread(sftCells(timing).filter((c) => c.task === task && c.model !== BASELINE));
-  const w = spread(sftCells(weight).filter((c) => c.task === task && c.model !== BASELINE));
-  const ok = Number.isFinite(t) && Number.isFinite(w);
+  const tc = sftCells(timing).filter((c) => c.task === task && c.model !== BASELINE);
+  const wc = sftCells(weight).filter((c) => c.task === task && c.model !== BASELINE);
+  const t = perSeedSpread(timing, tc.map((c) => c.model), task);
+  const w = perSeedSpread(weight, wc.map((c) => c.model), task);
+  const d = tc.length >= 2 && wc.length >= 2 ? seedCi([...t].filter(([k]) => w.has(k)).map(([k, x]) => ({ ...x, value: x.value - w.get(k)!.value }))) : seedCi([]);
+  const verdict = ciVerdict(d, 1);
+  const range = (cs: typeof tc) => cs.length ? `${(100 * Math.min(...cs.map(domainShare))).toFixed(0)}–${(100 * Math.max(...cs.map(domainShare))).toFixed(0)}%` : '—';
   return {
     claim: 'Timing matters more than weight (v1)',
-    comparison: `${task}: range of mean improvement along start vs along weight`,
+    comparison: `${task}: per-seed spread of SFT loss along start − along weight`,
     paper: 'timing > weight',
-    ours: ok ? `start ${(100 * t).toFixed(1)} pts vs weight ${(100 * w).toFixed(1)} pts` : '—',
-    verdict: ok ? (t > w ? 'agrees' : 'disagrees') : 'not run',
-    why: 'point estimates (ranges of cell means), no interval',
+    ours: ciText(d, f3),
+    verdict,
+    why: whyOf(verdict, d, f3, { agrees: 'moving the start changes the SFT loss more than moving the weight', disagrees: 'moving the weight changes the SFT loss more than moving the start' }) +
+      `; domain tokens seen (share of a full run): start axis ${range(tc)}, weight axis ${range(wc)}`,
   };
 }
 
-/** Claim 6 (v2): late starts tolerate less weight — the change in improvement from the lowest to the highest weight, late vs early. */
+/**
+ * Claim 6 (v2): late starts tolerate less weight — at the latest start, the SFT loss of the highest weight
+ * minus the lowest, paired by seed (same start, so like with like in steps; more weight there must hurt).
+ * The interaction with the earliest start (difference of differences) is given in the "why".
+ */
 export function gridRow(grid: ExperimentResult, task: SftTaskName = 'pycode'): AgreementRow {
   const cs = sftCells(grid).filter((c) => c.task === task && c.model !== BASELINE);
   const starts = [...new Set(cs.map((c) => c.startFraction))].sort((a, b) => a - b);
-  const early = starts.length ? weightGainAt(cs, starts[0]) : NaN;
-  const late = starts.length ? weightGainAt(cs, starts[starts.length - 1]) : NaN;
-  const ok = Number.isFinite(early) && Number.isFinite(late) && starts.length >= 2;
+  const at = (f: number) => cs.filter((c) => c.startFraction === f).sort((a, b) => a.weight - b.weight);
+  const late = starts.length ? at(starts[starts.length - 1]) : [];
+  const early = starts.length ? at(starts[0]) : [];
+  const ok = late.length >= 2 && starts.length >= 2;
+  const d = ok ? pairedDifference(grid, late[late.length - 1].model, late[0].model, task, 'loss') : seedCi([]);
+  const verdict = ciVerdict(d, 1);
+  let interaction = '';
+  if (ok && early.length >= 2) {
+    const e = pairedDifference(grid, early[early.length - 1].model, early[0].model, task, 'loss');
+    const diff = ciText(seedCi([...diffMap(grid, late, task)].filter(([k]) => diffMap(grid, early, task).has(k)).map(([k, x]) => ({ ...x, value: x.value - diffMap(grid, early, task).get(k)!.value }))), f3);
+    interaction = `; at start ${Math.round(100 * starts[0])}% the same difference is ${ciText(e, f3)}, and late − early (interaction) is ${diff}`;
+  }
   return {
     claim: 'Late starts tolerate less weight (v2)',
-    comparison: ok ? `${task}: Δ improvement from lowest to highest weight, start ${Math.round(100 * starts[starts.length - 1])}% vs ${Math.round(100 * starts[0])}%` : task,
+    comparison: ok ? `${task}: SFT loss at weight ${Math.round(100 * late[late.length - 1].weight)}% − ${Math.round(100 * late[0].weight)}%, start ${Math.round(100 * starts[starts.length - 1])}%` : task,
     paper: 'late × high weight is worst',
-    ours: ok ? `${pc(late)} vs ${pc(early)}` : '—',
-    verdict: ok ? (late < early ? 'agrees' : 'disagrees') : 'not run',
-    why: 'point estimates (differences of cell means), no interval',
+    ours: ciText(d, f3),
+    verdict,
+    why: whyOf(verdict, d, f3, { agrees: 'at the late start more weight hurts', disagrees: 'at the late start more weight helps' }) + interaction,
   };
 }
 
-/** Claim 7: proximity advantage predicts the improvement (paper r = 0.869 at 70M). */
-export function proximityRow(corr: Correlation): AgreementRow {
-  const hasCi = Number.isFinite(corr.lo);
-  const verdict: Verdict = !Number.isFinite(corr.r) ? 'not run' : !hasCi || (corr.lo <= 0 && corr.hi >= 0) ? 'inconclusive' : corr.r > 0 ? 'agrees' : 'disagrees';
+/** Per seed: SFT loss of the highest weight − the lowest among cells of one start. */
+function diffMap(grid: ExperimentResult, row: { model: string }[], task: SftTaskName) {
+  const rows = sftRunRows(grid);
+  const best = bestLrs(rows);
+  const hi = bySeed(cellRuns(rows, best, row[row.length - 1].model, task), 'loss');
+  const lo = bySeed(cellRuns(rows, best, row[0].model, task), 'loss');
+  return new Map([...hi].filter(([k]) => lo.has(k)).map(([k, x]) => [k, { ...x, value: x.value - lo.get(k)!.value }]));
+}
+
+/**
+ * Claim 7: proximity advantage predicts the improvement (paper r = 0.869 at 70M). The cells share mixtures
+ * (and baselines), so the verdict uses an interval that resamples mixtures (`resampled`); the Fisher-z
+ * interval, which assumes independent cells, is only the fallback when no resampled one is given.
+ */
+export function proximityRow(corr: Correlation, resampled?: ClusterCorrelation): AgreementRow {
+  const lo = resampled ? resampled.pearson.lo : corr.lo;
+  const hi = resampled ? resampled.pearson.hi : corr.hi;
+  const hasCi = Number.isFinite(lo);
+  const verdict: Verdict = !Number.isFinite(corr.r) ? 'not run' : !hasCi || (lo <= 0 && hi >= 0) ? 'inconclusive' : corr.r > 0 ? 'agrees' : 'disagrees';
+  const how = resampled ? `bootstrap over ${resampled.clusters} mixtures` : 'Fisher z, cells treated as independent';
+  const rho = resampled && Number.isFinite(resampled.spearman.r) ? `; Spearman ρ = ${resampled.spearman.r.toFixed(3)}${Number.isFinite(resampled.spearman.lo) ? ` [${resampled.spearman.lo.toFixed(2)}, ${resampled.spearman.hi.toFixed(2)}]` : ''}` : '';
   return {
     claim: 'Proximity advantage predicts the gain',
-    comparison: `Pearson r over ${corr.n} mixture × task cells`,
+    comparison: `Pearson r over ${corr.n} mixture × task cells${resampled ? ` (${resampled.clusters} mixtures)` : ''}`,
     paper: `r = ${PAPER_PROXIMITY_R} (70M)`,
-    ours: Number.isFinite(corr.r) ? `r = ${corr.r.toFixed(3)}${hasCi ? ` [${corr.lo.toFixed(2)}, ${corr.hi.toFixed(2)}]` : ''}` : '—',
+    ours: Number.isFinite(corr.r) ? `r = ${corr.r.toFixed(3)}${hasCi ? ` [${lo.toFixed(2)}, ${hi.toFixed(2)}] (${how})` : ''}${rho}` : '—',
     verdict,
-    why: verdict === 'inconclusive' ? (hasCi ? 'the Fisher-z interval spans zero' : 'too few cells for an interval') : verdict === 'agrees' ? 'positive, interval excludes zero' : verdict === 'not run' ? 'no finished runs' :
+    why: verdict === 'inconclusive' ? (hasCi ? `the interval (${how}) spans zero` : 'too few cells or mixtures for an interval') : verdict === 'agrees' ? `positive, interval (${how}) excludes zero` : verdict === 'not run' ? 'no finished runs' :
       'negative correlation: closer mixtures gained less here',
   };
 }
@@ -252,13 +319,16 @@ export function paperAgreement(f: AllResults): AgreementRow[] {
     timingRow(f.timing),
     timingVsWeightRow(f.timing, f.weight),
     gridRow(f.grid),
-    proximityRow(f.proximity.correlation),
+    proximityRow(f.proximity.correlation, f.proximity.resampled),
   ];
 }
 
 export function agreementTable(rows: AgreementRow[]): Table {
-  return aq.from(rows);
+  return withCaption(aq.from(rows), AGREEMENT_CAPTION);
 }
+
+/** What the agreement table's intervals cover. */
+export const AGREEMENT_CAPTION = 'Differences are paired by seed (same pretraining seed and SFT seed); “ours” is mean [95% t-interval] over pretraining seeds (each the mean of its SFT seeds) where the comparison has several (“3 pre × 3 SFT seeds”), otherwise over SFT seeds of one pretrained model (covers SFT data order and sampling only). SFT loss is the held-out test loss at each model’s best LR (chosen on val); forgetting rows put both models at the reference model’s best LR. A verdict is agrees/disagrees only when the interval excludes zero, else inconclusive. Proximity: interval from a bootstrap that resamples mixtures.';
 
 /** A count of verdicts and the preset's scale next to the paper's, the reasons any result can differ. */
 export function describeAgreement(rows: AgreementRow[], f: AllResults): string {

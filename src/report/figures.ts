@@ -39,8 +39,9 @@ function colorOf(colors: Map<string, string>, model: string): string {
   return colors.get(model) ?? '#7f7f7f';
 }
 
+/** The pretraining runs at the main pretraining seed (extra seeds of the headline models are not drawn twice). */
 function pretrainRuns(result: ExperimentResult): PlannedRun[] {
-  return result.plan.runs.filter((r) => r.config.kind === 'pretrain');
+  return result.plan.runs.filter((r) => r.config.kind === 'pretrain' && (r.pretrainSeed ?? 0) === result.plan.scale.pretrain.seed);
 }
 
 function evalPoints(logs: StepLog[] | undefined, key: Role | 'sft'): { x: number[]; y: number[] } {

@@ -5,16 +5,22 @@ import type { SftTaskName } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
 import { EXPERIMENTS } from '../experiments/definitions';
-import { sftCells, pm, weightGainAt, type SftCell } from './tables';
-import type { Correlation } from './stats';
+import { sftCells, pm, seedsText, accuracyText, type SftCell } from './tables';
+import type { Correlation, ClusterCorrelation, SeedCi } from './stats';
+import { gridRow } from './agreement';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R, PAPER_FINDINGS, paperBaseline, paperRelImprovement } from './paper';
 
 const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
 
-function ciWords(c: SftCell['relImprovement']): string {
-  if (!Number.isFinite(c.halfWidth)) return `(${c.n} seed${c.n === 1 ? '' : 's'}: no interval)`;
-  const where = c.lo > 0 ? 'better than the baseline' : c.hi < 0 ? 'worse than the baseline' : 'not distinguishable from the baseline';
-  return `(95% CI [${pct(c.lo)}, ${pct(c.hi)}] over ${c.n} seeds: ${where})`;
+function ciWords(c: SeedCi): string {
+  if (!Number.isFinite(c.halfWidth)) return `(${seedsText(c)} seed${c.n === 1 ? '' : 's'}: no interval)`;
+  const where = c.lo > 0 ? 'better than the baseline' : c.hi < 0 ? 'worse than the baseline' : 'not distinguishable from the baseline (inconclusive)';
+  return `(95% CI [${pct(c.lo)}, ${pct(c.hi)}] over ${seedsText(c)} seeds: ${where})`;
+}
+
+/** The loss a sentence reports: held-out test loss where measured, else val. */
+function lossWords(c: SftCell): string {
+  return c.testLoss.n ? `SFT test loss ${pm(c.testLoss, 3)}` : `SFT val loss ${pm(c.sftLoss, 3)}`;
 }
 
 /** A caveat line for presets whose numbers exercise the code but are not evidence. */
@@ -33,7 +39,7 @@ export function describeBaseline(result: ExperimentResult): string {
   const lines = [
     `The baseline pretrained for ${result.plan.scale.pretrain.totalSteps} steps on general data reaches a general val loss of **${general?.toFixed(3) ?? '—'}**.`,
     '',
-    ...cells.map((c) => `- **${c.task}** (best LR ${c.bestLr}): SFT val loss ${pm(c.sftLoss, 3)}; general val loss after SFT ${pm(c.forgetting, 3)} (${general !== undefined ? `${c.forgetting.mean >= general ? '+' : ''}${(c.forgetting.mean - general).toFixed(3)} vs before SFT` : ''}); accuracy ${pm({ ...c.accuracy, mean: 100 * c.accuracy.mean, halfWidth: 100 * c.accuracy.halfWidth }, 1, '%')}.`),
+    ...cells.map((c) => `- **${c.task}** (best LR ${c.bestLr}${c.lrAtEdge ? ', at the edge of the sweep' : ''}, chosen on val): ${lossWords(c)}; general val loss after SFT ${pm(c.forgetting, 3)} (change over SFT ${pm(c.forgettingChange, 3)}); accuracy ${accuracyText(c.accuracy)}.`),
   ];
   return lines.join('\n');
 }
@@ -45,11 +51,11 @@ export function describeMixtures(result: ExperimentResult): string {
   for (const task of result.plan.experiment.sftTasks) {
     const cs = cells.filter((c) => c.task === task && c.model !== BASELINE);
     if (cs.length === 0) continue;
-    const best = cs.reduce((a, b) => (b.sftLoss.mean < a.sftLoss.mean ? b : a));
+    const best = cs.reduce((a, b) => (b.relImprovement.mean > a.relImprovement.mean ? b : a));
     const leastForget = cs.reduce((a, b) => (b.forgetting.mean < a.forgetting.mean ? b : a));
     const paper = paperBest(task);
     lines.push(
-      `- **${task}**: best mixture **${best.model}**${best.paperName ? ` (${best.paperName})` : ''}, SFT val loss ${pm(best.sftLoss, 3)}, ` +
+      `- **${task}**: best mixture **${best.model}**${best.paperName ? ` (${best.paperName})` : ''}, ${lossWords(best)}, ` +
         `relative improvement ${pct(best.relImprovement.mean)} ${ciWords(best.relImprovement)}. ` +
         `Least forgetting: ${leastForget.model} (general val loss ${pm(leastForget.forgetting, 3)}).` +
         (paper ? ` Paper (410M): best ${paper.mixture}, ${pct(paper.rel)} better than C4-only.` : ''),
@@ -73,7 +79,7 @@ export function describeCpt(result: ExperimentResult): string {
       const mix = cs.find((c) => c.role === cpt.role && c.weight < 1);
       if (!mix) continue;
       const more = cpt.forgetting.mean > mix.forgetting.mean;
-      lines.push(`- **${task}**, ${cpt.role}: CPT general val loss after SFT ${pm(cpt.forgetting, 3)} vs mixture ${pm(mix.forgetting, 3)} (CPT forgets ${more ? 'more' : 'less'}); SFT val loss ${pm(cpt.sftLoss, 3)} vs ${pm(mix.sftLoss, 3)}.`);
+      lines.push(`- **${task}**, ${cpt.role}: CPT general val loss after SFT ${pm(cpt.forgetting, 3)} vs mixture ${pm(mix.forgetting, 3)} (mean CPT forgets ${more ? 'more' : 'less'}; each at its own best LR — the paired verdicts at one LR are in the findings notebook); change over SFT ${pm(cpt.forgettingChange, 3)} vs ${pm(mix.forgettingChange, 3)}; ${lossWords(cpt)} vs ${lossWords(mix)}.`);
     }
   }
   lines.push('', `Paper: ${PAPER_FINDINGS.cpt}`);
@@ -103,23 +109,23 @@ export function describeGrid(result: ExperimentResult, task: SftTaskName = 'pyco
   if (cs.length === 0) return 'No finished runs.';
   const best = cs.reduce((a, b) => (b.relImprovement.mean > a.relImprovement.mean ? b : a));
   const worst = cs.reduce((a, b) => (b.relImprovement.mean < a.relImprovement.mean ? b : a));
-  const starts = [...new Set(cs.map((c) => c.startFraction))].sort((a, b) => a - b);
-  const early = weightGainAt(cs, starts[0]);
-  const late = weightGainAt(cs, starts[starts.length - 1]);
+  const row = gridRow(result, task);
   return [
     `Best cell: start ${pct(best.startFraction, 0)}, weight ${pct(best.weight, 0)} (${pct(best.relImprovement.mean)}); worst: start ${pct(worst.startFraction, 0)}, weight ${pct(worst.weight, 0)} (${pct(worst.relImprovement.mean)}).`,
-    Number.isFinite(early) && Number.isFinite(late)
-      ? `Raising the weight changes the improvement by ${pct(early)} at the earliest start and by ${pct(late)} at the latest — ${late < early ? 'late starts tolerate less weight, as the paper’s v2 reports' : 'no sign here that late starts tolerate less weight'}.`
-      : '',
+    row.verdict === 'not run' ? '' : `${row.comparison}: ${row.ours} — ${row.verdict === 'agrees' ? 'late starts tolerate less weight, as the paper’s v2 reports' : row.verdict === 'disagrees' ? 'more weight helps even at the late start' : 'inconclusive: the interval spans zero'} (${row.why}).`,
     '',
     `Paper: ${PAPER_FINDINGS.timing}`,
   ].join('\n');
 }
 
-/** The proximity correlation beside the paper's. */
-export function describeProximity(corr: Correlation): string {
-  const ci = Number.isFinite(corr.lo) ? ` (95% CI [${corr.lo.toFixed(2)}, ${corr.hi.toFixed(2)}], Fisher z)` : ' (too few points for an interval)';
-  return `Across ${corr.n} mixture × task cells, proximity advantage and relative improvement correlate with **r = ${corr.r.toFixed(3)}**${ci}. Paper (70M): r = ${PAPER_PROXIMITY_R}.`;
+/** The proximity correlation beside the paper's: Pearson and Spearman with intervals that resample mixtures. */
+export function describeProximity(corr: Correlation, resampled?: ClusterCorrelation): string {
+  const ci = Number.isFinite(corr.lo) ? ` (Fisher z, which treats the cells as independent: [${corr.lo.toFixed(2)}, ${corr.hi.toFixed(2)}])` : ' (too few points for an interval)';
+  const iv = (x: { lo: number; hi: number }) => Number.isFinite(x.lo) ? `[${x.lo.toFixed(2)}, ${x.hi.toFixed(2)}]` : '(no interval)';
+  const boot = resampled
+    ? ` The ${resampled.n} cells come from ${resampled.clusters} mixtures and share baselines, so they are not independent: a bootstrap that resamples whole mixtures (${resampled.resamples} resamples) gives Pearson 95% ${iv(resampled.pearson)} and Spearman ρ = ${resampled.spearman.r.toFixed(3)} ${iv(resampled.spearman)}${Number.isFinite(resampled.pearson.lo) && resampled.pearson.lo <= 0 && resampled.pearson.hi >= 0 ? ' — the interval spans zero: inconclusive' : ''}.`
+    : '';
+  return `Across ${corr.n} mixture × task cells, proximity advantage and relative improvement correlate with **r = ${corr.r.toFixed(3)}**${ci}.${boot} Paper (70M): r = ${PAPER_PROXIMITY_R}.`;
 }
 
 function monotone(ys: number[]): string {
@@ -142,6 +148,9 @@ export function describeSetup(result: ExperimentResult): string {
       `Pretraining: ${s.pretrain.totalSteps} steps × ${s.pretrain.batchSize} sequences (${tokens.toLocaleString('en-US')} tokens for a full run), peak LR ${s.pretrain.optim.lr}, 10% warmup, cosine.`,
     `**Runs.** ${pre.length} pretraining run${pre.length === 1 ? '' : 's'} (the baseline${branches.length ? ` and ${branches.join(', ')}` : ''}); ` +
       `${sft.length} SFT runs: tasks ${result.plan.experiment.sftTasks.join(', ')} × LR ${s.sft.lrs.join(', ')} × seeds ${s.sft.seeds.join(', ')} (${s.sft.epochs} epoch${s.sft.epochs === 1 ? '' : 's'}${s.sft.maxExamples ? `, ≤ ${s.sft.maxExamples} examples` : ''}).`,
+    result.plan.experiment.pretrainSeedAxis && s.pretrain.extraSeeds.length
+      ? `**Pretraining seeds.** Every model is pretrained at seed ${s.pretrain.seed}; the baseline and the code and math branches are also pretrained at seed${s.pretrain.extraSeeds.length === 1 ? '' : 's'} ${s.pretrain.extraSeeds.join(', ')} and fine-tuned on their in-domain task, so those cells' intervals are over ${1 + s.pretrain.extraSeeds.length} pretraining seeds (each the mean of its SFT seeds); every other interval covers SFT seeds of one pretrained model only.`
+      : `**Seeds.** One pretrained model per branch: intervals cover SFT seeds (data order and sampling), not pretraining.`,
     `**Data manifest** \`${result.plan.dataHash}\`.`,
     ...result.plan.experiment.notes.map((n) => `*Note:* ${n}`),
     ...(s.reductions.length ? ['**This preset departs from the paper in:**', ...s.reductions.map((r) => `- ${r}`)] : []),

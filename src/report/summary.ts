@@ -4,11 +4,11 @@ import * as path from 'path';
 import * as aq from 'arquero';
 import type { AllResults } from '../experiments/result';
 import { allResults } from '../experiments/result';
-import { summaryRows, paperComparisonRows, sftCells, type Table } from './tables';
+import { summaryRows, paperComparisonRows, sftCells, intervalCaption, type Table } from './tables';
 import { provenance, codeHash, gitDescribe, type FigureArtifact } from './artifacts';
 import { writeFileAtomic } from './export';
 import { describeProximity } from './findings';
-import { paperAgreement, describeAgreement } from './agreement';
+import { paperAgreement, describeAgreement, AGREEMENT_CAPTION } from './agreement';
 
 /** Writes summary.csv (every experiment's cells) and summary.md (paper comparison, agreement checks, figures, cells, proximity); returns the cells table. */
 export function writeSummary(dir: string, f: AllResults, figures: readonly FigureArtifact[] = []): Table {
@@ -30,15 +30,19 @@ export function writeSummary(dir: string, f: AllResults, figures: readonly Figur
     paper.toMarkdown(),
     '## Where we agree with the paper',
     '',
+    AGREEMENT_CAPTION,
+    '',
     aq.from(agreement).toMarkdown(),
     describeAgreement(agreement, f),
     '',
     ...(pngs.length ? ['## Figures', '', ...pngs.map((p) => `![${p.name}](${p.file})`), ''] : []),
     '## Proximity',
     '',
-    describeProximity(f.proximity.correlation),
+    describeProximity(f.proximity.correlation, f.proximity.resampled),
     '',
-    '## Every experiment (best LR per cell, mean ± 95% CI over seeds)',
+    '## Every experiment',
+    '',
+    intervalCaption(results.flatMap((r) => sftCells(r))),
     '',
     table.toMarkdown(),
   ].join('\n');

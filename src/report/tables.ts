@@ -1,14 +1,16 @@
 // Result tables (arquero) from an experiment's run records: the paper's metrics per model × SFT task —
-// SFT val loss, forgetting (general val loss after SFT), relative improvement over the baseline and task
-// accuracy — as mean ± 95% CI over seeds at the best LR of each cell (chosen on mean SFT val loss).
+// SFT loss (LR chosen on val, reported on the held-out test split), forgetting (general val loss after SFT,
+// and its change over SFT), relative improvement over the baseline — as mean ± 95% t-interval over seeds
+// (pretraining seeds where a cell has several, else SFT seeds), and task accuracy with a Wilson interval.
 // Plain objects are computed first (testable, no expression parsing), arquero only holds and renders them.
 import * as aq from 'arquero';
 import type { SftTaskName } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import type { PlannedRun } from '../experiments/plan';
 import { BASELINE } from '../experiments/plan';
-import { meanCi, relativeImprovement, type MeanCi } from './stats';
+import { meanCi, relativeImprovement, seedCi, seedCoverage, wilson, type MeanCi, type SeedCi } from './stats';
 import { PAPER_HEADLINE, paperRelImprovement } from './paper';
+import { describeTable, tableInfo, type Tabular } from './display';
 
 export type Table = ReturnType<typeof aq.from>;
 
@@ -19,10 +21,35 @@ export interface SftRunRow {
   task: SftTaskName;
   lr: number;
   seed: number;
+  pretrainSeed: number;
+  /** SFT val loss (what the LR is chosen on). */
   sftLoss: number;
+  /** SFT loss on the held-out test split (NaN for runs that did not measure it). */
+  testLoss: number;
   forgetting: number;
+  /** General val loss of the parent before SFT (the pretrained model's final value). */
+  before: number;
   accuracy: number;
+  /** Test examples scored and answered correctly (0 scored: none). */
+  scored: number;
+  correct: number;
+  accuracyMethod?: 'generate' | 'loglik';
 }
+
+/** Accuracy pooled over a cell's scored test examples with a Wilson interval (mean/lo/hi as proportions). */
+export interface AccuracyCi extends MeanCi {
+  correct: number;
+  /** Examples scored, over all the cell's runs at its LR. */
+  scored: number;
+  /** Chance level of the task's format (sciq: 4 options → 25%), where it has one. */
+  chance?: number;
+  /** "at floor": nothing correct; "at chance": the interval contains the chance level — no signal either way. */
+  status: 'ok' | 'at floor' | 'at chance' | 'not scored';
+  method?: 'generate' | 'loglik';
+}
+
+/** Chance accuracy of a task's answer format (multiple choice); free-form tasks have none (their floor is 0). */
+export const CHANCE_ACCURACY: Partial<Record<SftTaskName, number>> = { sciq: 0.25 };
 
 /** One cell of the headline table: a model × task at its best LR, with mean and 95% CI over seeds. */
 export interface SftCell {
@@ -33,11 +60,20 @@ export interface SftCell {
   startFraction: number;
   task: SftTaskName;
   bestLr: number;
+  /** The best LR is the smallest or largest of the sweep: the sweep may not bracket the optimum. */
+  lrAtEdge: boolean;
+  /** Runs at the best LR (pretraining seeds × SFT seeds). */
   seeds: number;
-  sftLoss: MeanCi;
-  forgetting: MeanCi;
-  relImprovement: MeanCi;
-  accuracy: MeanCi;
+  /** Val loss at the best LR (the selection criterion). */
+  sftLoss: SeedCi;
+  /** Held-out test loss at the best LR (what the tables report; NaN when the runs did not measure it). */
+  testLoss: SeedCi;
+  forgetting: SeedCi;
+  /** General val loss after SFT − before (paired per run with its own parent). */
+  forgettingChange: SeedCi;
+  /** Relative improvement of the reported loss (test where measured, else val) over the baseline, paired by seed. */
+  relImprovement: SeedCi;
+  accuracy: AccuracyCi;
 }
 
 /** End-of-run numbers of every finished SFT run of the plan (unfinished or failed runs are skipped). */
@@ -48,15 +84,24 @@ export function sftRunRows(result: ExperimentResult): SftRunRow[] {
     const rec = result.records[r.id];
     const s = rec?.status === 'finished' ? rec.summary : undefined;
     if (!s) continue;
+    const before = result.records[r.config.parent.runId]?.summary?.finalVal.general ?? NaN;
+    // Runs from before accuracy counts were recorded: the accuracy over the examples the config asked for.
+    const scored = s.accuracyCounts?.n ?? (Number.isFinite(s.accuracy) ? r.config.accuracyExamples : 0);
     rows.push({
       id: r.id,
       model: r.model,
       task: r.task!,
       lr: r.lr!,
       seed: r.seed!,
+      pretrainSeed: r.pretrainSeed ?? 0,
       sftLoss: s.finalVal.sft ?? NaN,
+      testLoss: s.test?.sft ?? NaN,
       forgetting: s.finalVal.general ?? NaN,
+      before,
       accuracy: s.accuracy ?? NaN,
+      scored,
+      correct: s.accuracyCounts?.correct ?? Math.round((s.accuracy ?? 0) * scored),
+      ...(s.accuracyCounts ? { accuracyMethod: s.accuracyCounts.method } : {}),
     });
   }
   return rows;
@@ -90,6 +135,33 @@ export function bestLrOf(best: Map<string, number>, model: string, task: string)
   return best.get(cellKey(model, task));
 }
 
+/** Whether `lr` is the smallest or largest LR a model × task cell was swept over (with ≥ 2 LRs). */
+export function lrAtEdge(rows: SftRunRow[], model: string, task: string, lr: number): boolean {
+  const lrs = [...new Set(rows.filter((r) => r.model === model && r.task === task).map((r) => r.lr))].sort((a, b) => a - b);
+  return lrs.length >= 2 && (lr === lrs[0] || lr === lrs[lrs.length - 1]);
+}
+
+/** The loss a table reports for a run: held-out test loss where measured, else val loss. */
+export function reportedLoss(r: SftRunRow): number {
+  return Number.isFinite(r.testLoss) ? r.testLoss : r.sftLoss;
+}
+
+/** Per-run values keyed for seedCi. */
+export function seedValues(rows: SftRunRow[], f: (r: SftRunRow) => number): { pretrainSeed: number; sftSeed: number; value: number }[] {
+  return rows.map((r) => ({ pretrainSeed: r.pretrainSeed, sftSeed: r.seed, value: f(r) }));
+}
+
+/** Accuracy of a set of runs: their scored examples pooled, Wilson 95% interval, floor and chance said. */
+export function pooledAccuracy(rows: SftRunRow[], task: SftTaskName): AccuracyCi {
+  const scored = rows.reduce((n, r) => n + r.scored, 0);
+  const correct = rows.reduce((n, r) => n + (r.scored ? r.correct : 0), 0);
+  const chance = CHANCE_ACCURACY[task];
+  const method = rows.find((r) => r.accuracyMethod)?.accuracyMethod;
+  const w = wilson(correct, scored);
+  const status: AccuracyCi['status'] = scored === 0 ? 'not scored' : correct === 0 ? 'at floor' : chance !== undefined && w.lo <= chance && chance <= w.hi ? 'at chance' : 'ok';
+  return { n: scored, mean: w.p, sd: NaN, halfWidth: (w.hi - w.lo) / 2, lo: w.lo, hi: w.hi, correct, scored, status, ...(chance !== undefined ? { chance } : {}), ...(method ? { method } : {}) };
+}
+
 /** A cell's finished runs at its best LR, or at `lr` when given (one per seed). */
 export function cellRuns(rows: SftRunRow[], best: Map<string, number>, model: string, task: string, lr = bestLrOf(best, model, task)): SftRunRow[] {
   return rows.filter((r) => r.model === model && r.task === task && r.lr === lr);
@@ -116,8 +188,10 @@ export function sftCells(result: ExperimentResult): SftCell[] {
     for (const task of tasks) {
       const mine = atBest(m.model, task);
       if (mine.length === 0) continue;
-      const base = new Map(atBest(BASELINE, task).map((r) => [r.seed, r.sftLoss]));
-      const rel = mine.filter((r) => base.has(r.seed)).map((r) => relativeImprovement(base.get(r.seed)!, r.sftLoss));
+      const key = (r: SftRunRow) => `${r.pretrainSeed}\u0000${r.seed}`;
+      const base = new Map(atBest(BASELINE, task).map((r) => [key(r), reportedLoss(r)]));
+      const paired = mine.filter((r) => base.has(key(r)));
+      const bestLr = bestLrOf(best, m.model, task)!;
       cells.push({
         model: m.model,
         paperName: m.model === BASELINE ? 'C4-only' : m.branch?.paperName ?? (m.branch && m.branch.weight >= 1 ? 'CPT' : ''),
@@ -125,16 +199,32 @@ export function sftCells(result: ExperimentResult): SftCell[] {
         weight: m.branch?.weight ?? 0,
         startFraction: m.branch?.startFraction ?? 0,
         task,
-        bestLr: bestLrOf(best, m.model, task)!,
+        bestLr,
+        lrAtEdge: lrAtEdge(rows, m.model, task, bestLr),
         seeds: mine.length,
-        sftLoss: meanCi(mine.map((r) => r.sftLoss)),
-        forgetting: meanCi(mine.map((r) => r.forgetting)),
-        relImprovement: meanCi(rel),
-        accuracy: meanCi(mine.map((r) => r.accuracy)),
+        sftLoss: seedCi(seedValues(mine, (r) => r.sftLoss)),
+        testLoss: seedCi(seedValues(mine, (r) => r.testLoss)),
+        forgetting: seedCi(seedValues(mine, (r) => r.forgetting)),
+        forgettingChange: seedCi(seedValues(mine, (r) => r.forgetting - r.before)),
+        relImprovement: seedCi(seedValues(paired, (r) => relativeImprovement(base.get(key(r))!, reportedLoss(r)))),
+        accuracy: pooledAccuracy(mine, task),
       });
     }
   }
   return cells;
+}
+
+/** What a set of cells' intervals cover, in one caption: the seed unit(s), the LR choice, the loss reported, accuracy. */
+export function intervalCaption(cells: SftCell[]): string {
+  const units = [...new Set(cells.filter((c) => c.sftLoss.n > 0).map((c) => seedCoverage(c.sftLoss)))];
+  const test = cells.some((c) => c.testLoss.n > 0);
+  const edge = cells.filter((c) => c.lrAtEdge).length;
+  return [
+    `Each cell at the LR with the lowest mean SFT val loss${edge ? ` (“edge”: the best LR is at the end of the sweep — ${edge} cell${edge === 1 ? '' : 's'}; the optimum may lie outside it)` : ''}; ` +
+      `${test ? 'SFT loss reported on the held-out test split' : 'SFT loss is the val loss it was chosen on (these runs did not measure a test split)'}.`,
+    `Losses and relative improvement: mean ± ${units.length ? units.join('; ') : 'no interval'}${units.length > 1 ? ' (the unit differs by cell: headline cells have several pretraining seeds)' : ''}; relative improvement paired by seed with the baseline.`,
+    'Accuracy: Wilson 95% interval over the test examples scored at that LR, pooled over the cell’s runs (items repeat across seeds, so it covers test-item sampling, not seeds); “at floor” = none correct, “at chance” = the interval contains the chance level (sciq: 25%).',
+  ].join(' ');
 }
 
 /** Numeric headline table (for CSV and further analysis): means and CI bounds as columns. */
@@ -144,17 +234,46 @@ export function sftTable(result: ExperimentResult): Table {
 
 /** The same table formatted for reading: "mean ± half-width" strings, best LR, seeds. */
 export function sftTableView(result: ExperimentResult): Table {
-  return aq.from(sftCells(result).map((c) => ({
+  const cells = sftCells(result);
+  return withCaption(aq.from(cells.map((c) => ({
     model: c.model,
     paper: c.paperName,
     task: c.task,
-    'best LR': c.bestLr,
-    seeds: c.seeds,
+    'best LR (on val)': lrText(c),
+    seeds: seedsText(c.sftLoss),
     'SFT val loss': pm(c.sftLoss, 3),
+    'SFT test loss': pm(c.testLoss, 3),
     'forgetting (general val loss)': pm(c.forgetting, 3),
+    'forgetting change (after − before SFT)': pm(c.forgettingChange, 3),
     'rel. improvement': pm(scaleCi(c.relImprovement, 100), 1, '%'),
-    accuracy: pm(scaleCi(c.accuracy, 100), 1, '%'),
-  })));
+    accuracy: accuracyText(c.accuracy),
+  }))), intervalCaption(cells));
+}
+
+/** "0.001" or "0.001 (edge)" when the best LR is at the end of the sweep. */
+export function lrText(c: SftCell): string {
+  return `${c.bestLr}${c.lrAtEdge ? ' (edge)' : ''}`;
+}
+
+/** "3 pre × 3 SFT" or "3 SFT": the seeds behind a cell's interval. */
+export function seedsText(c: SeedCi): string {
+  return c.unit === 'pretraining' ? `${c.pretrainSeeds} pre × ${c.sftSeeds} SFT` : `${c.n} SFT`;
+}
+
+/** "31.5% [25.4, 38.2] (63/200)" with "at chance" / "at floor" said, "not scored" when no example was. */
+export function accuracyText(a: AccuracyCi): string {
+  if (a.status === 'not scored') return 'not scored';
+  const core = `${(100 * a.mean).toFixed(1)}% [${(100 * a.lo).toFixed(1)}, ${(100 * a.hi).toFixed(1)}] (${a.correct}/${a.scored}${a.method === 'loglik' ? ', option log-likelihood' : ''})`;
+  return a.status === 'ok' ? core : `${core}, ${a.status}`;
+}
+
+/** Captions travel with tables (display's describeTable): a notebook's nb.table shows them under the title. */
+export function withCaption(t: Table, caption: string): Table {
+  return describeTable(t as unknown as Tabular, { caption }) as unknown as Table;
+}
+
+export function captionOf(t: Table): string | undefined {
+  return tableInfo(t as unknown as Tabular).caption;
 }
 
 /** Mean SFT val loss per LR (the sweep behind "best LR"). */
@@ -166,7 +285,14 @@ export function lrSweepTable(result: ExperimentResult): Table {
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k)!.push(r);
   }
-  return aq.from([...groups.values()].map((g) => ({ model: g[0].model, task: g[0].task, lr: g[0].lr, seeds: g.length, 'SFT val loss': pm(meanCi(g.map((r) => r.sftLoss)), 3) })));
+  const best = bestLrs(rows);
+  const table = aq.from([...groups.values()].map((g) => {
+    const ci = seedCi(seedValues(g, (r) => r.sftLoss));
+    const chosen = bestLrOf(best, g[0].model, g[0].task) === g[0].lr;
+    return { model: g[0].model, task: g[0].task, lr: g[0].lr, seeds: seedsText(ci), 'SFT val loss': pm(ci, 3),
+      chosen: chosen ? (lrAtEdge(rows, g[0].model, g[0].task, g[0].lr) ? 'best (edge of sweep)' : 'best') : '' };
+  }));
+  return withCaption(table, 'Mean SFT val loss per LR (the selection criterion); ± as in the SFT cells table. “edge”: the best LR is the smallest or largest swept, so the sweep may not bracket the optimum.');
 }
 
 /** Final val loss per role of every pretraining run (baseline and branches). */
@@ -181,6 +307,7 @@ export function pretrainTable(result: ExperimentResult): Table {
       paper: r.model === BASELINE ? 'C4-only' : r.branch?.paperName ?? '',
       start: r.branch ? `${Math.round(r.branch.startFraction * 100)}%` : '—',
       weight: r.branch ? `${Math.round(r.branch.weight * 100)}%` : '—',
+      'pretrain seed': r.pretrainSeed,
       status: rec?.status ?? 'missing',
     };
     for (const [role, loss] of Object.entries(v)) row[`val ${role}`] = round(loss as number, 3);
@@ -204,6 +331,11 @@ export function gridTable(result: ExperimentResult, metric: 'relImprovement' | '
   }));
 }
 
+/** The grid pivot with its coverage caption. */
+export function gridTableView(result: ExperimentResult, metric: 'relImprovement' | 'sftLoss' | 'forgetting' = 'relImprovement', task?: SftTaskName): Table {
+  return withCaption(gridTable(result, metric, task), intervalCaption(sftCells(result).filter((c) => task === undefined || c.task === task)));
+}
+
 /** The paper's headline cells beside ours (same task and mixture), for the findings notebook and summary. */
 export function paperComparisonRows(cells: SftCell[]): Record<string, unknown>[] {
   return PAPER_HEADLINE.map((p) => {
@@ -213,26 +345,33 @@ export function paperComparisonRows(cells: SftCell[]): Record<string, unknown>[]
       mixture: p.mixture,
       'ours: model': p.model,
       'paper SFT loss (410M)': p.sftLoss,
-      'ours SFT loss': ours ? round(ours.sftLoss.mean, 3) : '',
+      'ours SFT loss (test)': ours ? round((ours.testLoss.n ? ours.testLoss : ours.sftLoss).mean, 3) : '',
       'paper forgetting': p.forgetting ?? '',
       'ours forgetting': ours ? round(ours.forgetting.mean, 3) : '',
       'paper rel. improvement %': round(100 * paperRelImprovement(p), 1),
       'ours rel. improvement %': ours ? round(100 * ours.relImprovement.mean, 1) : '',
       'ours 95% CI %': ours && Number.isFinite(ours.relImprovement.halfWidth) ? `[${round(100 * ours.relImprovement.lo, 1)}, ${round(100 * ours.relImprovement.hi, 1)}]` : '',
-      'ours accuracy %': ours ? round(100 * ours.accuracy.mean, 1) : '',
+      'ours CI over': ours ? seedsText(ours.relImprovement) + ' seeds' : '',
+      'ours accuracy': ours ? accuracyText(ours.accuracy) : '',
     };
   });
 }
 
 export function paperComparisonTable(result: ExperimentResult): Table {
-  return aq.from(paperComparisonRows(sftCells(result)));
+  const cells = sftCells(result);
+  return withCaption(aq.from(paperComparisonRows(cells)), `Paper: 410M, one pretraining run, 5 SFT seeds, no intervals given. Ours: ${intervalCaption(cells)}`);
 }
 
 function flattenCell(c: SftCell): Record<string, unknown> {
   const out: Record<string, unknown> = {
     model: c.model, paper: c.paperName, role: c.role, weight: c.weight, start: c.startFraction, task: c.task, bestLr: c.bestLr, seeds: c.seeds,
   };
-  for (const k of ['sftLoss', 'forgetting', 'relImprovement', 'accuracy'] as const) {
+  out.lrAtEdge = c.lrAtEdge;
+  out.ciUnit = c.sftLoss.unit;
+  out.accuracyCorrect = c.accuracy.correct;
+  out.accuracyScored = c.accuracy.scored;
+  out.accuracyStatus = c.accuracy.status;
+  for (const k of ['sftLoss', 'testLoss', 'forgetting', 'forgettingChange', 'relImprovement', 'accuracy'] as const) {
     out[k] = c[k].mean;
     out[`${k}Lo`] = c[k].lo;
     out[`${k}Hi`] = c[k].hi;
@@ -278,6 +417,7 @@ export function branchTable(result: ExperimentResult): Table {
       start: r.branch ? `${round(r.branch.startFraction * 100, 1)}%` : '0%',
       'start step': start,
       'steps trained': (c?.totalSteps ?? 0) - start,
+      'pretrain seed': r.pretrainSeed,
       'run id': r.id,
     };
   }));
@@ -305,9 +445,9 @@ export function summaryRows(results: ExperimentResult[]): Record<string, unknown
       if (seen.has(key)) continue;
       seen.add(key);
       rows.push({
-        experiment: r.plan.experiment.name, model: c.model, paper: c.paperName, task: c.task, 'best LR': c.bestLr, seeds: c.seeds,
-        'SFT val loss': pm(c.sftLoss, 3), forgetting: pm(c.forgetting, 3),
-        'rel. improvement': pm(scaleCi(c.relImprovement, 100), 1, '%'), accuracy: pm(scaleCi(c.accuracy, 100), 1, '%'),
+        experiment: r.plan.experiment.name, model: c.model, paper: c.paperName, task: c.task, 'best LR (on val)': lrText(c), seeds: seedsText(c.sftLoss),
+        'SFT val loss': pm(c.sftLoss, 3), 'SFT test loss': pm(c.testLoss, 3), forgetting: pm(c.forgetting, 3), 'forgetting change': pm(c.forgettingChange, 3),
+        'rel. improvement': pm(scaleCi(c.relImprovement, 100), 1, '%'), accuracy: accuracyText(c.accuracy),
       });
     }
   }

@@ -6,7 +6,8 @@ import { scaleFor } from '../../src/experiments/scale';
 import type { ExperimentResult } from '../../src/experiments/result';
 import type { RunRecord } from '../../src/runs/types';
 import type { ExperimentName } from '../../src/experiments/definitions';
-import { ciVerdict, pairedDifference, sftLossRows, forgettingRows, cptRows, timingRow, proximityRow, meanSftShift } from '../../src/report/agreement';
+import { ciVerdict, pairedDifference, sftLossRows, forgettingRows, cptRows, timingRow, proximityRow, meanSftShift, gridRow, timingVsWeightRow } from '../../src/report/agreement';
+import { Rng } from '../../src/rng';
 import { meanCi } from '../../src/report/stats';
 import { contentId } from '../experiments/content-id';
 
@@ -63,6 +64,7 @@ test('midtraining rows: paired by seed, in the paper’s direction per task', ()
   // Paper: the code mixture forgets less on pycode (4.611 vs 5.058) and about the same on lima; math forgets more on gsm.
   assert.equal(forget.find((r) => r.comparison.startsWith('pycode'))!.verdict, 'agrees');
   assert.match(forget[0].why, /before SFT the gap was already \+0\.000/, 'every pretraining run ends at general loss 3 here');
+  assert.equal(forget.filter((r) => r.comparison.startsWith('pycode'))[1].verdict, 'agrees', 'same parents: the change agrees too');
   assert.equal(forget.find((r) => r.comparison.startsWith('gsm'))!.verdict, 'inconclusive', 'identical forgetting has zero spread');
   assert.ok(Math.abs(meanSftShift(mid) - 0.5) < 0.1, 'general loss 3 before SFT, ~3.5 after');
 });
@@ -70,7 +72,10 @@ test('midtraining rows: paired by seed, in the paper’s direction per task', ()
 test('CPT row compares forgetting with the same-domain mixture on that domain’s task', () => {
   const cpt = fake('cpt', () => 2, (model, _task, seed) => 3.5 + 0.01 * seed + (model.startsWith('cpt-') ? 0.2 + 0.01 * seed : 0));
   const rows = cptRows(cpt);
-  assert.deepEqual(rows.map((r) => r.comparison.split(':')[0]), ['pycode', 'gsm']);
+  // Two rows per domain: the level after SFT and the paired change over SFT, both at the mixture's best LR.
+  assert.deepEqual(rows.map((r) => r.comparison.split(':')[0]), ['pycode', 'pycode', 'gsm', 'gsm']);
+  assert.match(rows[0].comparison, /both at LR 0\.001, code-w20-f10’s best/);
+  assert.match(rows[1].claim, /change over SFT/);
   assert.ok(rows.every((r) => r.verdict === 'agrees'));
 });
 
@@ -90,13 +95,79 @@ test('proximity row: agrees only when the Fisher-z interval excludes zero', () =
   assert.equal(proximityRow({ n: 20, r: -0.7, lo: -0.87, hi: -0.37 }).verdict, 'disagrees');
 });
 
-test('forgetting rows name differing best LRs and give the same-LR difference', () => {
+test('forgetting verdicts put both models at the baseline’s best LR, and also judge the paired change over SFT', () => {
   // The code mixture fine-tunes best at 1e-4 (the baseline at 1e-3); a smaller LR forgets less (3.2 vs 3.5),
-  // so at its own best LR it looks like it forgets less, while at the same LR it forgets 0.05 more.
+  // so at its own best LR it would look as if it forgets less, while at the same LR it forgets 0.05 more.
   const two = { ...scale, sft: { ...scale.sft, lrs: [1e-4, 1e-3] } };
   const mid = fake('midtraining', (model, _task, seed, _f, lr) => 2 + 0.01 * seed + (model === 'code-w20-f10' ? (lr === 1e-4 ? -0.5 : 0) : (lr === 1e-4 ? 0.5 : 0)),
     (model, _task, seed, _f, lr) => (lr === 1e-4 ? 3.2 : 3.5) + 0.01 * seed * seed + (model === 'code-w20-f10' ? 0.05 : 0), two);
-  const row = forgettingRows(mid).find((r) => r.comparison.startsWith('pycode'))!;
-  assert.equal(row.verdict, 'agrees', 'at its own best LR the mixture forgets less');
-  assert.match(row.why, /best LRs differ \(0\.0001 vs 0\.001\).*both at 0\.001: \+0\.050/);
+  const own = pairedDifference(mid, 'code-w20-f10', BASELINE, 'pycode', 'forgetting');
+  assert.ok(own.lo < 0 && own.hi < 0, 'each at its own best LR the mixture seems to forget less');
+  const rows = forgettingRows(mid).filter((r) => r.comparison.startsWith('pycode'));
+  assert.equal(rows.length, 2);
+  assert.match(rows[0].comparison, /both at LR 0\.001, baseline’s best/);
+  assert.equal(rows[0].verdict, 'disagrees', 'at the same LR it forgets 0.05 more');
+  assert.match(rows[0].ours, /^\+0\.050/);
+  assert.equal(rows[1].verdict, 'disagrees', 'same parents’ general loss (3): the change is the same +0.05');
+});
+
+test('forgetting change removes a gap the models had before SFT', () => {
+  // The mixture's pretrained general loss is 0.3 higher; SFT moves both by the same +0.5 (with seed noise):
+  // the level after SFT "forgets more", the paired change is inconclusive.
+  const mid = fake('midtraining', () => 2, (model, _task, seed) => 3.5 + (model === 'code-w20-f10' ? 0.3 : 0) + (seed % 2 ? 0.02 : -0.02) * (model === BASELINE ? 1 : -1));
+  for (const r of mid.plan.runs) if (r.config.kind === 'pretrain' && r.model === 'code-w20-f10') mid.records[r.id].summary!.finalVal.general = 3.3;
+  const rows = forgettingRows(mid).filter((r) => r.comparison.startsWith('pycode'));
+  assert.equal(rows[0].verdict, 'disagrees', 'level: +0.3 after SFT');
+  assert.equal(rows[1].verdict, 'inconclusive', 'change: 0 ± noise');
+});
+
+/** Grid / ablation fakes: SFT loss of start f and weight w, plus per-seed noise. */
+function ablation(name: ExperimentName, loss: (f: number, w: number, seed: number) => number): ExperimentResult {
+  const sc = { ...scale, grid: { timings: [0.33, 0.82], weights: [0.2, 0.5] } };
+  const plan = planExperiment(name, sc, 'd', contentId);
+  const records: Record<string, RunRecord> = {};
+  for (const r of plan.runs) {
+    const summary = r.config.kind === 'pretrain'
+      ? { finalVal: { general: 3 }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' }
+      : { finalVal: { sft: loss(r.branch?.startFraction ?? 0, r.branch?.weight ?? 0, r.seed!), general: 3.5 }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' };
+    records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd', summary };
+  }
+  return { plan, records, metrics: {} };
+}
+
+test('grid row: w_high − w_low at the late start, paired by seed — planted found, null inconclusive', () => {
+  const noise = (seed: number) => [0.05, -0.03, 0.02, -0.04][seed];
+  // Planted: at the late start more weight costs 0.2 (per seed, on top of shared noise).
+  const planted = gridRow(ablation('grid', (f, w, seed) => 2 + noise(seed) + (f > 0.8 && w > 0.3 ? 0.2 + 0.01 * seed : 0)));
+  assert.match(planted.comparison, /weight 50% − 20%, start 82%/);
+  assert.equal(planted.verdict, 'agrees');
+  assert.match(planted.why, /interaction/);
+  // Like with like: a late start that is worse at every weight (fewer domain tokens) says nothing about weight.
+  const lateWorse = gridRow(ablation('grid', (f, _w, seed) => 2 + noise(seed) + (f > 0.8 ? 0.3 : 0) + 0.001 * seed * seed));
+  assert.notEqual(lateWorse.verdict, 'agrees', lateWorse.ours);
+  const helps = gridRow(ablation('grid', (f, w, seed) => 2 + noise(seed) - (f > 0.8 && w > 0.3 ? 0.2 + 0.01 * seed : 0)));
+  assert.equal(helps.verdict, 'disagrees');
+  const rng = new Rng(9);
+  const table = Array.from({ length: 4 }, () => Array.from({ length: 4 }, () => 0.05 * rng.normal()));
+  let i = 0;
+  const cellIndex = new Map<string, number>();
+  const nul = gridRow(ablation('grid', (f, w, seed) => { const k = `${f}/${w}`; if (!cellIndex.has(k)) cellIndex.set(k, i++ % 4); return 2 + table[cellIndex.get(k)!][seed]; }));
+  assert.notEqual(nul.verdict, 'agrees', `independent noise: ${nul.ours}`);
+});
+
+test('timing vs weight: per-seed spreads compared with an interval, domain tokens stated', () => {
+  const t = ablation('timing', (f, _w, seed) => 2 + 0.5 * f + 0.01 * seed);
+  const w = ablation('weight', (_f, wt, seed) => 2 + 0.05 * wt + 0.01 * seed * wt);
+  const row = timingVsWeightRow(t, w);
+  assert.equal(row.verdict, 'agrees', row.ours);
+  assert.match(row.why, /domain tokens seen .* start axis \d+–\d+%, weight axis \d+–\d+%/);
+  assert.equal(timingVsWeightRow(w.plan.experiment.name === 'weight' ? ablation('timing', (f, _w, s) => 2 + 0.01 * f + 0.001 * s) : t, ablation('weight', (_f, wt, s) => 2 + 0.5 * wt + 0.01 * s)).verdict, 'disagrees');
+});
+
+test('proximity row: the verdict uses the mixture-bootstrap interval when given, Spearman shown', () => {
+  const boot = { n: 20, clusters: 5, pearson: { r: 0.8, lo: -0.2, hi: 0.95 }, spearman: { r: 0.7, lo: -0.1, hi: 0.9 }, resamples: 2000, level: 0.95 };
+  const row = proximityRow({ n: 20, r: 0.8, lo: 0.55, hi: 0.92 }, boot);
+  assert.equal(row.verdict, 'inconclusive', 'Fisher z excludes zero, the bootstrap over 5 mixtures does not');
+  assert.match(row.ours, /bootstrap over 5 mixtures.*Spearman ρ = 0\.700/);
+  assert.equal(proximityRow({ n: 20, r: 0.8, lo: 0.55, hi: 0.92 }, { ...boot, pearson: { r: 0.8, lo: 0.3, hi: 0.95 } }).verdict, 'agrees');
 });

@@ -5,11 +5,11 @@ import { planExperiment, BASELINE } from '../../src/experiments/plan';
 import { scaleFor } from '../../src/experiments/scale';
 import type { ExperimentResult } from '../../src/experiments/result';
 import type { RunRecord, StepLog } from '../../src/runs/types';
-import { sftCells, sftTable, sftTableView, bestLrs, sftRunRows, gridTable, paperComparisonRows, pretrainTable } from '../../src/report/tables';
+import { sftCells, sftTable, sftTableView, bestLrs, sftRunRows, gridTable, paperComparisonRows, pretrainTable, intervalCaption, captionOf } from '../../src/report/tables';
 import { pretrainCurves, sftCurves, lossVsForgetting, ablationLines, gridHeatmap, proximityScatter, domainCurves, metricBars, roleCurves, sftCurvesGrid, matmulSpeedFigure } from '../../src/report/figures';
 import { describeRunSources } from '../../src/report/findings';
 import { describeMatmulSpeed } from '../../src/backend/matmul-speed';
-import { pearson } from '../../src/report/stats';
+import { pearson, wilson } from '../../src/report/stats';
 import { contentId } from '../experiments/content-id';
 
 const tiny = scaleFor('tiny');
@@ -34,7 +34,7 @@ function fakeResult(name: 'timing' | 'midtraining' = 'timing', branchLogsFromSta
     } else {
       const sft = (r.lr === 1e-3 ? 2.0 - f : 2.5 - f) + 0.1 * r.seed!;
       records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd',
-        summary: { finalVal: { sft, general: 4 + f }, accuracy: f, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' } };
+        summary: { finalVal: { sft, general: 4 + f }, accuracy: f, accuracyCounts: { correct: Math.round(100 * f), n: 100, dropped: 0, method: 'generate' }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' } };
       metrics[r.id] = [1, 2, 4].map((step) => ({ step, tokens: 0, lr: 0, trainLoss: 3, val: { sft: sft + 1 - step / 4, general: 4 + f + step / 10 } }));
     }
   }
@@ -62,9 +62,56 @@ test('headline cells: mean ± t-CI over seeds, relative improvement paired by se
   const expected = (0.33 / 2.0 + 0.33 / 2.1 + 0.33 / 2.2) / 3;
   assert.ok(Math.abs(early.relImprovement.mean - expected) < 1e-9);
   assert.ok(Math.abs(early.forgetting.mean - 4.33) < 1e-9);
+  // Accuracy pools the cell's scored examples (3 seeds × 33 of 100) with a Wilson interval.
   assert.ok(Math.abs(early.accuracy.mean - 0.33) < 1e-9);
+  assert.equal(early.accuracy.scored, 300);
+  const w = wilson(99, 300);
+  assert.ok(Math.abs(early.accuracy.lo - w.lo) < 1e-12 && Math.abs(early.accuracy.hi - w.hi) < 1e-12);
+  assert.equal(early.accuracy.status, 'ok');
+  assert.equal(base.accuracy.status, 'at floor', 'nothing correct: at floor, not a finding');
   assert.equal(early.startFraction, 0.33);
   assert.equal(base.relImprovement.mean, 0);
+  assert.equal(base.sftLoss.unit, 'sft', 'one pretraining seed: the interval is over SFT seeds');
+  assert.equal(base.lrAtEdge, true, 'the best LR 1e-3 is the largest swept');
+  assert.equal(base.testLoss.n, 0, 'no test split measured');
+  assert.match(intervalCaption(cells), /edge.*val loss it was chosen on.*3 SFT seeds of one pretrained model.*Wilson/);
+});
+
+test('LR chosen on val, loss reported on test; sciq at chance; nested seeds with pretraining seeds', () => {
+  // Three LRs, the middle one best on val; test loss differs from val (it is what the tables report).
+  const sc = { ...tiny, sftTasks: undefined, pretrain: { ...tiny.pretrain, extraSeeds: [1, 2] }, sft: { ...tiny.sft, lrs: [1e-4, 1e-3, 1e-2], seeds: [0, 1] } };
+  const plan = planExperiment('midtraining', sc, 'd', contentId);
+  const records: Record<string, RunRecord> = {};
+  for (const r of plan.runs) {
+    const summary = r.config.kind === 'pretrain'
+      ? { finalVal: { general: 3 + 0.1 * r.pretrainSeed }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu' }
+      : {
+        finalVal: { sft: 2 + (r.lr === 1e-3 ? 0 : 0.5) + 0.01 * r.seed! + 0.1 * r.pretrainSeed - (r.model === 'code-w20-f10' ? 0.2 : 0), general: 3.5 + 0.1 * r.pretrainSeed },
+        test: { sft: 2.3 + 0.01 * r.seed! + 0.1 * r.pretrainSeed - (r.model === 'code-w20-f10' ? 0.2 : 0), examples: 50 },
+        accuracy: 0.26, accuracyCounts: { correct: 52, n: 200, dropped: 0, method: 'loglik' as const }, wallSeconds: 1, tokensPerSec: 1, backend: 'cpu',
+      };
+    records[r.id] = { id: r.id, config: r.config, status: 'finished', dir: '/x', codeVersion: 'test', dataHash: 'd', summary };
+  }
+  const cells = sftCells({ plan, records, metrics: {} });
+  const code = cells.find((c) => c.model === 'code-w20-f10' && c.task === 'pycode')!;
+  assert.equal(code.bestLr, 1e-3);
+  assert.equal(code.lrAtEdge, false);
+  assert.ok(Math.abs(code.testLoss.mean - (2.1 + 0.005 + 0.1)) < 1e-9, `test loss ${code.testLoss.mean}`);
+  assert.equal(code.sftLoss.unit, 'pretraining');
+  assert.equal(code.sftLoss.n, 3);
+  assert.equal(code.sftLoss.sftSeeds, 2);
+  assert.equal(code.seeds, 6);
+  // Relative improvement uses the test loss, paired with the baseline's run of the same pretraining and SFT seed.
+  assert.equal(code.relImprovement.unit, 'pretraining');
+  assert.ok(code.relImprovement.lo > 0);
+  const lima = cells.find((c) => c.model === 'code-w20-f10' && c.task === 'lima')!;
+  assert.equal(lima.sftLoss.unit, 'sft', 'lima is fine-tuned at the main pretraining seed only');
+  const sciq = cells.find((c) => c.model === BASELINE && c.task === 'sciq')!;
+  assert.equal(sciq.accuracy.status, 'at chance', '26% of 200 is within noise of 4-option chance');
+  assert.equal(sciq.accuracy.method, 'loglik');
+  const view = sftTableView({ plan, records, metrics: {} }).objects() as Record<string, unknown>[];
+  assert.match(String(view.find((v) => v.model === 'code-w20-f10' && v.task === 'pycode')!.seeds), /3 pre × 2 SFT/);
+  assert.match(captionOf(sftTableView({ plan, records, metrics: {} }))!, /held-out test split.*over 3 pretraining seeds \(each the mean of 2 SFT seeds\)/);
 });
 
 test('arquero tables hold the cells; the view formats mean ± CI', () => {
@@ -74,7 +121,7 @@ test('arquero tables hold the cells; the view formats mean ± CI', () => {
   assert.ok(t.columnNames().includes('relImprovementLo'));
   const view = sftTableView(r).objects() as Record<string, unknown>[];
   assert.equal(view[0]['SFT val loss'], '2.100 ± 0.248');
-  assert.equal(view[0]['best LR'], 1e-3);
+  assert.equal(view[0]['best LR (on val)'], '0.001 (edge)');
   const pre = pretrainTable(r).objects() as Record<string, unknown>[];
   assert.equal(pre.length, 5);
   assert.equal(pre[1]['val code'], 2.67);
@@ -87,9 +134,9 @@ test('paper comparison puts the paper’s 410M numbers beside ours', () => {
   const pyStar = rows.find((r) => r.task === 'pycode' && r.mixture === 'Starcoder')!;
   assert.equal(pyStar['paper SFT loss (410M)'], 2.091);
   assert.equal(pyStar['paper rel. improvement %'], 7.6);
-  assert.equal(pyStar['ours SFT loss'], '', 'the timing experiment has no code-w20-f10 model');
+  assert.equal(pyStar['ours SFT loss (test)'], '', 'the timing experiment has no code-w20-f10 model');
   const pyBase = rows.find((r) => r.task === 'pycode' && r.mixture === 'C4-only')!;
-  assert.equal(pyBase['ours SFT loss'], 2.1);
+  assert.equal(pyBase['ours SFT loss (test)'], 2.1, 'no test split measured: the val loss');
 });
 
 test('figures: one trace per run, starts marked, error bars, heatmap cells', () => {
