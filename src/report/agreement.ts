@@ -63,7 +63,7 @@ export function ciVerdict(d: MeanCi, paperSign: number): Verdict {
 
 function ciText(d: MeanCi | SeedCi, fmt: (x: number) => string): string {
   if (d.n === 0) return '—';
-  const over = 'unit' in d ? `${seedsText(d)} seeds` : `${d.n} seeds`;
+  const over = 'unit' in d ? `${seedsText(d)} seed${d.unit === 'sft' && d.n === 1 ? '' : 's'}` : `${d.n} seed${d.n === 1 ? '' : 's'}`;
   return Number.isFinite(d.halfWidth) ? `${fmt(d.mean)} [${fmt(d.lo)}, ${fmt(d.hi)}], ${over}` : `${fmt(d.mean)} (${over}, no CI)`;
 }
 
@@ -265,7 +265,9 @@ export function gridRow(grid: ExperimentResult, task: SftTaskName = 'pycode'): A
   let interaction = '';
   if (ok && early.length >= 2) {
     const e = pairedDifference(grid, early[early.length - 1].model, early[0].model, task, 'loss');
-    const diff = ciText(seedCi([...diffMap(grid, late, task)].filter(([k]) => diffMap(grid, early, task).has(k)).map(([k, x]) => ({ ...x, value: x.value - diffMap(grid, early, task).get(k)!.value }))), f3);
+    const lateD = diffMap(grid, late, task);
+    const earlyD = diffMap(grid, early, task);
+    const diff = ciText(seedCi([...lateD].filter(([k]) => earlyD.has(k)).map(([k, x]) => ({ ...x, value: x.value - earlyD.get(k)!.value }))), f3);
     interaction = `; at start ${Math.round(100 * starts[0])}% the same difference is ${ciText(e, f3)}, and late − early (interaction) is ${diff}`;
   }
   return {
@@ -328,7 +330,7 @@ export function agreementTable(rows: AgreementRow[]): Table {
 }
 
 /** What the agreement table's intervals cover. */
-export const AGREEMENT_CAPTION = 'Differences are paired by seed (same pretraining seed and SFT seed); “ours” is mean [95% t-interval] over pretraining seeds (each the mean of its SFT seeds) where the comparison has several (“3 pre × 3 SFT seeds”), otherwise over SFT seeds of one pretrained model (covers SFT data order and sampling only). SFT loss is the held-out test loss at each model’s best LR (chosen on val); forgetting rows put both models at the reference model’s best LR. A verdict is agrees/disagrees only when the interval excludes zero, else inconclusive. Proximity: interval from a bootstrap that resamples mixtures.';
+export const AGREEMENT_CAPTION = 'Differences are paired by seed (same pretraining seed and SFT seed); “ours” is mean [95% t-interval] over pretraining seeds (each the mean of its SFT seeds) where the comparison has several (“3 pre × 3 SFT seeds”), otherwise over SFT seeds of one pretrained model (covers SFT data order and sampling only). SFT loss is the held-out test loss (val loss for runs that measured no test split) at each model’s best LR (chosen on val); forgetting rows put both models at the reference model’s best LR. A verdict is agrees/disagrees only when the interval excludes zero, else inconclusive. Proximity: interval from a bootstrap that resamples mixtures.';
 
 /** A count of verdicts and the preset's scale next to the paper's, the reasons any result can differ. */
 export function describeAgreement(rows: AgreementRow[], f: AllResults): string {

@@ -167,11 +167,6 @@ export function cellRuns(rows: SftRunRow[], best: Map<string, number>, model: st
   return rows.filter((r) => r.model === model && r.task === task && r.lr === lr);
 }
 
-/** Change in mean relative improvement from the lowest to the highest weight among cells at one start (NaN with < 2 weights). */
-export function weightGainAt(cells: SftCell[], startFraction: number): number {
-  const row = cells.filter((c) => c.startFraction === startFraction).sort((a, b) => a.weight - b.weight);
-  return row.length >= 2 ? row[row.length - 1].relImprovement.mean - row[0].relImprovement.mean : NaN;
-}
 
 /**
  * The headline cells. Relative improvement is paired by seed: seed s of a model against seed s of the
