@@ -5,7 +5,7 @@ import type { SftTaskName } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
 import { EXPERIMENTS } from '../experiments/definitions';
-import { sftCells, pm, seedsText, accuracyText, type SftCell } from './tables';
+import { sftCells, pm, seedsText, accuracyText, CHANCE_ACCURACY, type SftCell } from './tables';
 import type { Correlation, ClusterCorrelation, SeedCi } from './stats';
 import { gridRow } from './agreement';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R, PAPER_FINDINGS, paperBaseline, paperRelImprovement } from './paper';
@@ -194,4 +194,24 @@ export function describeRunSources(result: ExperimentResult): string {
     `Every model is fine-tuned on the ${countedList(result.plan.experiment.sftTasks, 'task')} the same way${dropped.length ? ` (preset \`${result.plan.scale.preset}\` leaves out ${dropped.join(', ')})` : ''}.`,
   ];
   return `**Runs.** ${parts.join(' ')}`;
+}
+
+/** Which accuracy cells carry no signal — at floor (none correct) or at chance — said plainly rather than read as findings. */
+export function describeAccuracy(cells: SftCell[]): string {
+  const seen = new Set<string>();
+  const unique = cells.filter((c) => !seen.has(`${c.model}\u0000${c.task}`) && seen.add(`${c.model}\u0000${c.task}`));
+  const lines: string[] = [];
+  for (const task of [...new Set(unique.map((c) => c.task))]) {
+    const cs = unique.filter((c) => c.task === task && c.accuracy.status !== 'not scored');
+    if (cs.length === 0) continue;
+    const floor = cs.filter((c) => c.accuracy.status === 'at floor');
+    const chance = cs.filter((c) => c.accuracy.status === 'at chance');
+    const scored = Math.min(...cs.map((c) => c.accuracy.scored));
+    const parts = [
+      floor.length ? `${floor.length} at floor (none correct${floor.length < cs.length ? `: ${floor.map((c) => c.model).join(', ')}` : ''})` : '',
+      chance.length ? `${chance.length} at chance (${pct(CHANCE_ACCURACY[task] ?? 0, 0)}${chance.length < cs.length ? `: ${chance.map((c) => c.model).join(', ')}` : ''})` : '',
+    ].filter(Boolean);
+    lines.push(`- **${task}** (≥ ${scored} examples per cell): ${cs.length} cells, ${parts.length ? parts.join(', ') : 'none at floor or chance'}.`);
+  }
+  return lines.length ? ['Accuracy cells that carry no signal either way (Wilson 95% interval):', '', ...lines].join('\n') : 'No accuracy was scored.';
 }

@@ -7,7 +7,7 @@ import { allResults } from '../experiments/result';
 import { summaryRows, paperComparisonRows, sftCells, intervalCaption, type Table } from './tables';
 import { provenance, codeHash, gitDescribe, type FigureArtifact } from './artifacts';
 import { writeFileAtomic } from './export';
-import { describeProximity } from './findings';
+import { describeProximity, describeAccuracy } from './findings';
 import { paperAgreement, describeAgreement, AGREEMENT_CAPTION } from './agreement';
 
 /** Writes summary.csv (every experiment's cells) and summary.md (paper comparison, agreement checks, figures, cells, proximity); returns the cells table. */
@@ -43,6 +43,8 @@ export function writeSummary(dir: string, f: AllResults, figures: readonly Figur
     '## Every experiment',
     '',
     intervalCaption(results.flatMap((r) => sftCells(r))),
+    '',
+    describeAccuracy(results.flatMap((r) => sftCells(r))),
     '',
     table.toMarkdown(),
   ].join('\n');

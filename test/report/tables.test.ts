@@ -10,6 +10,7 @@ import { pretrainCurves, sftCurves, lossVsForgetting, ablationLines, gridHeatmap
 import { describeRunSources } from '../../src/report/findings';
 import { describeMatmulSpeed } from '../../src/backend/matmul-speed';
 import { pearson, wilson } from '../../src/report/stats';
+import { describeAccuracy } from '../../src/report/findings';
 import { contentId } from '../experiments/content-id';
 
 const tiny = scaleFor('tiny');
@@ -232,4 +233,10 @@ test('prose says which runs trained now and how many tasks this preset fine-tune
   assert.match(text, /fine-tuned on the two tasks \(pycode and gsm\)/);
   assert.match(text, /preset `tiny` leaves out sciq, lima/);
   assert.match(describeRunSources({ ...r, trainedNow: [] }), /All \d+ runs came back finished from the run store; nothing trained now/);
+});
+
+test('accuracy cells at floor or chance are named, not read as findings', () => {
+  const cells = sftCells(fakeResult());
+  const text = describeAccuracy(cells);
+  assert.match(text, /\*\*pycode\*\* \(≥ 100 examples per cell\): 5 cells, 1 at floor \(none correct: baseline\)/);
 });
