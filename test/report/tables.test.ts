@@ -238,5 +238,5 @@ test('prose says which runs trained now and how many tasks this preset fine-tune
 test('accuracy cells at floor or chance are named, not read as findings', () => {
   const cells = sftCells(fakeResult());
   const text = describeAccuracy(cells);
-  assert.match(text, /\*\*pycode\*\* \(≥ 100 examples per cell\): 5 cells, 1 at floor \(none correct: baseline\)/);
+  assert.match(text, /\*\*pycode\*\* \(≥ 300 examples per cell\): 5 cells, 1 at floor \(none correct: baseline\)/);
 });
