@@ -171,3 +171,20 @@ test('proximity row: the verdict uses the mixture-bootstrap interval when given,
   assert.match(row.ours, /bootstrap over 5 mixtures.*Spearman ρ = 0\.700/);
   assert.equal(proximityRow({ n: 20, r: 0.8, lo: 0.55, hi: 0.92 }, { ...boot, pearson: { r: 0.8, lo: 0.3, hi: 0.95 } }).verdict, 'agrees');
 });
+
+test('headline rows with pretraining seeds: the interval is over pretraining seeds, paired by (pretraining, SFT) seed', () => {
+  const seeded = { ...scale, pretrain: { ...scale.pretrain, extraSeeds: [1, 2] } };
+  // Each pretrained model has its own level (0.3 per pretraining seed, shared by baseline and mixture); the code
+  // mixture is 0.1 better per run with noise: pairing removes the pretraining level.
+  const mid = fake('midtraining', (model, task, seed) => 2 + 0.01 * seed + (model === 'code-w20-f10' && task === 'pycode' ? -0.1 + 0.005 * seed : 0), () => 3.5, seeded);
+  for (const r of mid.plan.runs) {
+    if (r.config.kind === 'sft') mid.records[r.id].summary!.finalVal.sft! += 0.3 * r.pretrainSeed;
+  }
+  const row = sftLossRows(mid).find((r) => r.comparison.startsWith('pycode'))!;
+  assert.equal(row.verdict, 'agrees');
+  assert.match(row.ours, /3 pre × 4 SFT seeds/);
+  const d = pairedDifference(mid, 'code-w20-f10', BASELINE, 'pycode', 'loss');
+  assert.equal(d.unit, 'pretraining');
+  assert.equal(d.n, 3);
+  assert.ok(Math.abs(d.mean - (-0.1 + 0.0075)) < 1e-9, `paired mean ${d.mean}`);
+});
