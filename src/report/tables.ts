@@ -217,7 +217,9 @@ export function intervalCaption(cells: SftCell[]): string {
   return [
     `Each cell at the LR with the lowest mean SFT val loss${edge ? ` (“edge”: the best LR is at the end of the sweep — ${edge} cell${edge === 1 ? '' : 's'}; the optimum may lie outside it)` : ''}; ` +
       `${test ? 'SFT loss reported on the held-out test split' : 'SFT loss is the val loss it was chosen on (these runs did not measure a test split)'}.`,
-    `Losses and relative improvement: mean ± ${units.length ? units.join('; ') : 'no interval'}${units.length > 1 ? ' (the unit differs by cell: headline cells have several pretraining seeds)' : ''}; relative improvement paired by seed with the baseline.`,
+    units.every((u) => u === 'one seed: no interval')
+      ? 'Losses and relative improvement: one run per cell, so no interval.'
+      : `Losses and relative improvement: mean ± ${units.join('; ')}${units.length > 1 ? ' (the unit differs by cell: headline cells have several pretraining seeds)' : ''}; relative improvement paired by seed with the baseline.`,
     'Accuracy: Wilson 95% interval over the test examples scored at that LR, pooled over the cell’s runs (items repeat across seeds, so it covers test-item sampling, not seeds); “at floor” = none correct, “at chance” = the interval contains the chance level (sciq: 25%).',
   ].join(' ');
 }
