@@ -95,7 +95,8 @@ export function sftConfig(scale: ExperimentScale, model: string, parentId: strin
     evalEvery: s.evalEvery,
     ...(s.valExamples !== undefined ? { valExamples: s.valExamples } : {}),
     evalTokens: s.evalTokens,
-    accuracyExamples: accuracyExamplesFor(s, task, seed),
+    // Accuracy is scored at the main pretraining seed only: the extra seeds are there for the losses' intervals.
+    accuracyExamples: pretrainSeed === scale.pretrain.seed ? accuracyExamplesFor(s, task, seed) : 0,
     seed,
   };
 }
@@ -189,7 +190,10 @@ export const SMALL_CPU_COSTS: CostModel = {
   stepS: 1.65,
   forwardFraction: 0.22,
   sftLengthFraction: { pycode: 1, lima: 1, gsm: 0.5, sciq: 0.3 },
-  accuracyS: { gsm: 0.15, sciq: 0.05, pycode: 1, lima: 1 },
+  // gsm and sciq: CPU seconds per example of the batched decoder (16 at a time, stopping at the answer line)
+  // and of 4-option log-likelihood scoring at the small size on one thread (measured 2026-12-04 on the shared
+  // machine: 0.27 and 0.19–0.24 s); pycode and lima: an estimate for decoding up to 320–400 tokens.
+  accuracyS: { gsm: 0.27, sciq: 0.22, pycode: 1, lima: 1 },
   runOverheadS: 5,
 };
 
@@ -221,7 +225,7 @@ export function planCost(plans: ExperimentPlan[], sftExamplesPerTask: Partial<Re
         cost.accuracyExamples[c.task] = (cost.accuracyExamples[c.task] ?? 0) + c.accuracyExamples;
         if (model) {
           const frac = model.sftLengthFraction[c.task] ?? 1;
-          const val = plan.scale.sft.valExamples ?? 0;
+          const val = c.valExamples ?? 0;
           const evalTokens = Math.ceil(val / c.batchSize) * c.batchSize * ctx * frac + c.evalTokens;
           sftS += model.runOverheadS + steps * (c.batchSize * ctx * frac / 2048) * model.stepS +
             evals * (evalTokens / 2048) * model.stepS * model.forwardFraction + c.accuracyExamples * (model.accuracyS[c.task] ?? 1);

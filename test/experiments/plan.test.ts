@@ -144,6 +144,8 @@ test('accuracy is scored where configured: per task, in the first SFT seed only'
   assert.equal(n('sciq', 0), 200);
   assert.equal(n('gsm', 1), 0);
   assert.ok(n('pycode', 0) > 0 && n('pycode', 0) < 200);
+  const extra = planExperiment('midtraining', small, 'd', contentId).runs.filter((r) => r.config.kind === 'sft' && r.pretrainSeed !== 0);
+  assert.ok(extra.length > 0 && extra.every((r) => r.config.kind === 'sft' && r.config.accuracyExamples === 0), 'extra pretraining seeds serve the losses only');
 });
 
 test('the small study: a 3-value LR sweep, warmup of at least one step, and a time estimate within budget', () => {

@@ -11,13 +11,15 @@ for (const preset of ['tiny', 'small'] as const) {
     const scale = scaleFor(preset);
     const before = planExperiment('midtraining', scale, 'data-hash', runId);
     const after = planExperiment('midtraining', scale, 'data-hash', runId, { code: { weight: 0.3 } });
-    const code = before.runs.find((r) => r.model === 'code-w20-f10')!;
+    // The code branch at every pretraining seed (the main one and the headline comparisons' extra seeds).
+    const codes = new Set(before.runs.filter((r) => r.model === 'code-w20-f10' && r.config.kind === 'pretrain').map((r) => r.id));
     const changed = before.runs.filter((r, i) => r.id !== after.runs[i].id);
     assert.equal(after.runs[0].id, before.runs[0].id, 'baseline reused');
     assert.ok(changed.length > 1);
-    assert.ok(changed.every((r) => r.id === code.id || r.parentId === code.id), 'only the code run and its children');
+    assert.ok(changed.every((r) => codes.has(r.id) || codes.has(r.parentId ?? '')), 'only the code runs and their children');
     const perModel = scale.sft.lrs.length * scale.sft.seeds.length * before.experiment.sftTasks.length;
-    assert.equal(changed.length, 1 + perModel);
+    const perExtraSeed = 1 + scale.sft.lrs.length * scale.sft.seeds.length; // the code branch, fine-tuned on pycode only
+    assert.equal(changed.length, 1 + perModel + scale.pretrain.extraSeeds.length * perExtraSeed);
     // Operational fields (names, kept checkpoints) are not identity: the baseline planned by any experiment is the same run.
     assert.equal(planExperiment('timing', scale, 'data-hash', runId).runs[0].id, before.runs[0].id);
   });
