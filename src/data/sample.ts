@@ -1,7 +1,7 @@
 // Random whole documents of a role, decoded from its shard (so what you see is exactly what is trained on).
 import * as fs from 'fs';
 import type { PresetName, Role } from '../config';
-import type { DataBundle, TokenShard } from './types';
+import type { DataBundle, TokenIds, TokenShard } from './types';
 import { ensureData } from './build';
 import { Rng } from './prng';
 
@@ -17,7 +17,7 @@ export function docOffsets(shard: TokenShard): Uint32Array {
 }
 
 /** Document i of a shard as token ids, without its trailing EOS. */
-export function documentTokens(shard: TokenShard, offsets: Uint32Array, i: number): Uint16Array {
+export function documentTokens(shard: TokenShard, offsets: Uint32Array, i: number): TokenIds {
   const start = offsets[i];
   const end = i + 1 < offsets.length ? offsets[i + 1] : shard.numTokens;
   return shard.read(start, end - start - 1);

@@ -12,12 +12,15 @@ export interface Tokenizer {
   decode(ids: ArrayLike<number>): string;
 }
 
-/** A flat binary file of token ids (uint16 little-endian) for one role and split, read without loading it whole. */
+/** Token ids as read from a shard: uint16 while the vocabulary fits, uint32 beyond 65,536 ids. */
+export type TokenIds = Uint16Array | Uint32Array;
+
+/** A flat binary file of token ids (little-endian uint16, or uint32 for large vocabularies) for one role and split, read without loading it whole. */
 export interface TokenShard {
   readonly path: string;
   readonly numTokens: number;
   /** Tokens [start, start + length). Throws a one-line error naming the file if out of range or corrupt. */
-  read(start: number, length: number): Uint16Array;
+  read(start: number, length: number): TokenIds;
 }
 
 export interface RoleData {

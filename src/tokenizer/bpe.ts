@@ -33,7 +33,8 @@ export const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L
 export interface TokenizerJson {
   version: string;
   added_tokens: Array<{ id: number; content: string; special: boolean; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean }>;
-  model: { type: 'BPE'; vocab: Record<string, number>; merges: Array<[string, string]> } & Record<string, unknown>;
+  /** Merges as [a, b] pairs (what tokenizers >= 0.20 saves) or "a b" strings (older files, GPT-NeoX-20B's). */
+  model: { type: 'BPE'; vocab: Record<string, number>; merges: Array<[string, string] | string> } & Record<string, unknown>;
   [k: string]: unknown;
 }
 
@@ -113,19 +114,44 @@ export class BpeTokenizer implements Tokenizer {
   private readonly cache = new Map<string, number[]>();
   private readonly decoder = new TextDecoder('utf-8');
 
-  /** `padTo`: report a larger vocabulary (embedding rows) than the BPE uses, as Pythia pads 50277 → 50304. */
-  constructor(readonly json: TokenizerJson, serialized = serializeTokenizer(json), padTo = 0) {
+  /** Added tokens (special or not) matched in raw text before pre-tokenisation, as HF tokenizers does. */
+  private readonly added = new Map<string, number>();
+  private readonly addedPattern: RegExp | null;
+  private readonly nfc: boolean;
+  private readonly addPrefixSpace: boolean;
+  private readonly unkId: number | undefined;
+
+  /**
+   * `padTo`: report a larger vocabulary (embedding rows) than the BPE uses, as Pythia pads 50277 → 50304.
+   * `eosToken`: the added token that ends a document (GPT-NeoX and GPT-2 both use <|endoftext|>).
+   */
+  constructor(readonly json: TokenizerJson, serialized = serializeTokenizer(json), padTo = 0, eosToken = EOS_TOKEN) {
     this.hash = tokenizerHash(serialized);
     this.vocab = json.model.vocab;
-    const eos = json.added_tokens.find((t) => t.content === EOS_TOKEN);
-    if (!eos) throw new Error(`tokenizer: no ${EOS_TOKEN} token in tokenizer ${this.hash}`);
+    const addedTokens = json.added_tokens ?? [];
+    const eos = addedTokens.find((t) => t.content === eosToken) ?? (this.vocab[eosToken] !== undefined ? { id: this.vocab[eosToken], content: eosToken } : undefined);
+    if (!eos) throw new Error(`tokenizer: no ${eosToken} token in tokenizer ${this.hash}`);
     this.eosId = eos.id;
-    const used = Math.max(eos.id, ...Object.values(this.vocab)) + 1;
+    for (const t of addedTokens) this.added.set(t.content, t.id);
+    // Longest first, so "<|endoftext|>" wins over a shorter added token that is its prefix.
+    const contents = [...this.added.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+    this.addedPattern = contents.length ? new RegExp(contents.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : null;
+    const unk = json.model.unk_token;
+    this.unkId = typeof unk === 'string' ? this.vocab[unk] : undefined;
+    this.nfc = (json.normalizer as { type?: string } | null | undefined)?.type === 'NFC';
+    this.addPrefixSpace = (json.pre_tokenizer as { add_prefix_space?: boolean } | null | undefined)?.add_prefix_space === true;
+    const used = Math.max(eos.id, ...Object.values(this.vocab), ...addedTokens.map((t) => t.id)) + 1;
     if (padTo && padTo < used) throw new Error(`tokenizer ${this.hash}: cannot pad ${used} ids to ${padTo}`);
     this.vocabSize = Math.max(used, padTo);
-    json.model.merges.forEach(([a, b], r) => { if (!this.ranks.has(a + ' ' + b)) this.ranks.set(a + ' ' + b, r); });
+    json.model.merges.forEach((m, r) => {
+      const key = typeof m === 'string' ? m : m[0] + ' ' + m[1];
+      if (!this.ranks.has(key)) this.ranks.set(key, r);
+    });
     this.idBytes = new Array(used);
+    const utf8 = new TextEncoder();
+    for (const t of addedTokens) this.idBytes[t.id] = utf8.encode(t.content);
     for (const [tok, id] of Object.entries(this.vocab)) {
+      if (this.added.has(tok)) continue; // special tokens stored in the vocabulary too (GPT-NeoX's <|endoftext|> is id 0)
       const bytes = new Uint8Array(tok.length);
       for (let i = 0; i < tok.length; i++) {
         const b = CHAR_TO_BYTE.get(tok[i]);
@@ -134,7 +160,7 @@ export class BpeTokenizer implements Tokenizer {
       }
       this.idBytes[id] = bytes;
     }
-    this.idBytes[this.eosId] = new TextEncoder().encode(EOS_TOKEN);
+    this.idBytes[this.eosId] = utf8.encode(eosToken);
   }
 
   static load(file: string, padTo = 0): BpeTokenizer {
@@ -149,6 +175,8 @@ export class BpeTokenizer implements Tokenizer {
   /** BPE on one pre-token (already mapped to byte characters): apply the lowest-rank merge until none applies. */
   private bpe(word: string): number[] {
     let parts = Array.from(word);
+    // HF drops characters missing from the vocabulary before merging (when there is no unk_token).
+    if (this.unkId === undefined && parts.some((p) => this.vocab[p] === undefined)) parts = parts.filter((p) => this.vocab[p] !== undefined);
     while (parts.length > 1) {
       let best = Infinity, at = -1;
       for (let i = 0; i < parts.length - 1; i++) {
@@ -165,11 +193,32 @@ export class BpeTokenizer implements Tokenizer {
       }
       parts = out;
     }
-    return parts.map((p) => this.vocab[p]);
+    // A byte missing from the vocabulary (a tokenizer trained on text that never had it) is dropped, as HF
+    // tokenizers does for a BPE without unk_token; with an unk_token it becomes that id.
+    const ids: number[] = [];
+    for (const p of parts) {
+      const id = this.vocab[p] ?? this.unkId;
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
   }
 
   encode(text: string): number[] {
+    if (!this.addedPattern) return this.encodeOrdinary(this.nfc ? text.normalize('NFC') : text, []);
+    // Added tokens are cut out of the raw text first; the pieces between them are encoded normally.
     const out: number[] = [];
+    let last = 0;
+    for (const m of text.matchAll(this.addedPattern)) {
+      if (m.index! > last) this.encodeOrdinary(this.nfc ? text.slice(last, m.index).normalize('NFC') : text.slice(last, m.index), out);
+      out.push(this.added.get(m[0])!);
+      last = m.index! + m[0].length;
+    }
+    if (last < text.length) this.encodeOrdinary(this.nfc ? text.slice(last).normalize('NFC') : text.slice(last), out);
+    return out;
+  }
+
+  private encodeOrdinary(text: string, out: number[]): number[] {
+    if (this.addPrefixSpace && text.length > 0 && text[0] !== ' ') text = ' ' + text;
     const enc = new TextEncoder();
     for (const m of text.matchAll(PRETOKENIZE)) {
       const piece = m[0];
