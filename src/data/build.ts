@@ -50,7 +50,7 @@ export const ROLE_DESCRIPTIONS: Record<Role, string> = {
   'web-quality': 'DCLM role (high-quality web), a defensible stand-in: real HTML web pages shipped by Debian (docs.python.org minus its FAQ, the Debian Reference, the Debian Administrator\'s Handbook, the Developer\'s Reference, the New Maintainers\' Guide, Debian Policy, the Securing Debian Manual) converted to text, boilerplate lines removed, kept only if they pass Gopher-style quality rules. More technical than a web crawl.',
 };
 
-type Log = (s: string) => void;
+export type Log = (s: string) => void;
 
 function sha256(s: string | Buffer): string { return crypto.createHash('sha256').update(s).digest('hex'); }
 
@@ -317,7 +317,7 @@ function pidAlive(pid: number): boolean {
  * One builder per preset at a time (test files run in parallel processes): an atomic mkdir lock holding the
  * builder's pid. Others wait for it; a lock whose process has died is taken over.
  */
-async function withBuildLock<T>(dir: string, log: Log, fn: () => Promise<T>): Promise<T> {
+export async function withBuildLock<T>(dir: string, log: Log, fn: () => Promise<T>): Promise<T> {
   const lock = `${dir}.lock`;
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   let waited = false;
@@ -371,7 +371,7 @@ export function loadTask(dir: string, entry: SftManifestEntry, task: SftTaskName
 
 /** Shards whose sha256 this process has checked (path → size:mtime), so repeated ensureData calls stay fast. */
 const verified = new Map<string, string>();
-function verifyOnce(shard: FileTokenShard): FileTokenShard {
+export function verifyOnce(shard: FileTokenShard): FileTokenShard {
   const st = fs.statSync(shard.path);
   const stamp = `${st.size}:${st.mtimeMs}`;
   if (verified.get(shard.path) !== stamp) { shard.verify(); verified.set(shard.path, stamp); }

@@ -1,9 +1,12 @@
 // The data layer's public API: ensureData, presets, shards, SFT tasks, proximity, document samples.
 export * from './types';
-export { ensureData, readManifest, dataDir, ROLE_DESCRIPTIONS, ROLE_SOURCES, DATA_FORMAT_VERSION, type DataManifest } from './build';
+export { ensureData, chosenDataConfig, type EnsureDataOptions } from './ensure';
+export { readManifest, dataDir, ROLE_DESCRIPTIONS, ROLE_SOURCES, DATA_FORMAT_VERSION, type DataManifest } from './build';
 export { dataPreset, type DataPreset } from './presets';
 export { SOURCES, type SourceSpec } from './sources';
 export { FileTokenShard, type ShardIndex } from './shards';
+export { ensureLocalData, localDataDir, type LocalDataManifest } from './local/build';
+export { loadDataConfig, type DataConfig } from './local/config';
 export { Rng, mulberry32, hash32 } from './prng';
 export { checkGsm, checkChoice, checkCode, checkOpen, tokenF1 } from './sft/checkers';
 export { BpeTokenizer } from '../tokenizer/bpe';

@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import type { PresetName, Role } from '../config';
 import type { DataBundle, TokenIds, TokenShard } from './types';
-import { ensureData } from './build';
+import { ensureData } from './ensure';
 import { Rng } from './prng';
 
 /** Start offsets (in tokens) of the documents of a shard, from its `.docs.u32` index. */
