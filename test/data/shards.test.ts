@@ -48,6 +48,21 @@ test('a missing shard is a clear error', () => {
   assert.throws(() => new FileTokenShard({ file: f, numTokens: 1, numDocs: 1, vocabSize: 2, sha256: '' }), (e: Error) => e.message.includes(f) && /missing/.test(e.message));
 });
 
-test('vocabularies beyond uint16 are refused', () => {
-  assert.throws(() => writeShard(path.join(os.tmpdir(), 'x.bin'), [[1]], 0, 70000), /uint16/);
+test('vocabularies above 65,536 ids get 32-bit shards that round-trip; uint16 indexes stay as they were', () => {
+  const dir = tmpDir();
+  const docs = [[0, 65535, 65536, 100_000], [131_071, 7]];
+  const idx = writeShard(path.join(dir, 'w.bin'), docs, 131_072, 131_073);
+  assert.equal(idx.bytesPerToken, 4);
+  assert.equal(fs.statSync(idx.file).size, 4 * 8);
+  const s = new FileTokenShard(idx);
+  const all = s.read(0, 8);
+  assert.ok(all instanceof Uint32Array);
+  assert.deepEqual([...all], [0, 65535, 65536, 100_000, 131_072, 131_071, 7, 131_072]);
+  assert.deepEqual([...s.read(2, 3)], [65536, 100_000, 131_072]);
+  s.verify();
+  // An index claiming 16-bit tokens for a vocabulary that needs 32 bits is refused, naming the file.
+  assert.throws(() => new FileTokenShard({ ...idx, bytesPerToken: 2 }), (e: Error) => e.message.includes(idx.file) && /uint16/.test(e.message));
+  const small = writeShard(path.join(dir, 'n.bin'), [[1, 2]], 3, 4);
+  assert.equal('bytesPerToken' in small, false); // built-in data sets keep their manifest hashes
+  fs.rmSync(dir, { recursive: true });
 });

@@ -379,7 +379,9 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
     tokenizer: { file: tokFile, hash: tok.hash, vocabSize: tok.vocabSize, eosId: tok.eosId, eosToken: plan.eosToken, sha256: plan.tokenizerSha },
     roles, sft,
   };
-  const manifest: LocalDataManifest = { ...m, manifestHash: sha256(stableStringify(m)).slice(0, 16) };
+  // The build key (it includes file times, to notice edits) is left out: the same content hashes the same anywhere.
+  const { buildKey: _key, ...content } = m;
+  const manifest: LocalDataManifest = { ...m, manifestHash: sha256(stableStringify(content)).slice(0, 16) };
   fs.writeFileSync(path.join(tmp, 'manifest.json'), stableStringify(manifest));
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(tmp, dir);
