@@ -1,4 +1,5 @@
 // `npm run data -- --preset tiny|small`: build (or load) a preset's data and print a summary table.
+// `npm run data -- --config path/to/data-config.json [--workers N]`: build (or load) a data config of local files.
 // Also writes the committed copies of the manifest and role cards to data/manifests/<preset>.json and
 // data/cards/<preset>.md (no timestamps: rebuilding unchanged data leaves them unchanged).
 import * as fs from 'fs';
@@ -6,16 +7,20 @@ import * as path from 'path';
 import { PRESETS, projectRoot, type PresetName } from '../src/config';
 import { ensureData, readManifest } from '../src/data/build';
 import { renderCards, summaryRows } from '../src/data/cards';
+import { ensureLocalData } from '../src/data/local/build';
 
-function parseArgs(argv: string[]): { preset: PresetName } {
+function parseArgs(argv: string[]): { preset: PresetName; config?: string; workers?: number } {
   let preset: string = 'tiny';
+  let config: string | undefined, workers: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--preset') preset = argv[++i];
+    else if (argv[i] === '--config') config = argv[++i];
+    else if (argv[i] === '--workers') workers = Number(argv[++i]);
     else if (argv[i].startsWith('--preset=')) preset = argv[i].slice('--preset='.length);
     else throw new Error(`data: unknown argument "${argv[i]}" (usage: npm run data -- --preset ${PRESETS.join('|')})`);
   }
   if (!(PRESETS as readonly string[]).includes(preset)) throw new Error(`data: unknown preset "${preset}" (expected ${PRESETS.join(', ')})`);
-  return { preset: preset as PresetName };
+  return { preset: preset as PresetName, config, workers };
 }
 
 function table(rows: Record<string, string | number>[]): string {
@@ -26,7 +31,15 @@ function table(rows: Record<string, string | number>[]): string {
 }
 
 async function main(): Promise<void> {
-  const { preset } = parseArgs(process.argv.slice(2));
+  const { preset, config, workers } = parseArgs(process.argv.slice(2));
+  if (config) {
+    const local = await ensureLocalData(config, undefined, { workers });
+    const { roles, tasks } = summaryRows(local);
+    console.log(`\nData config ${config} (preset ${local.preset}): tokenizer ${local.tokenizer.hash} (vocab ${local.tokenizer.vocabSize}), data hash ${local.manifestHash}, in ${local.dir}\n`);
+    console.log(table(roles.map((r) => ({ ...r, sources: String(r.sources).split(', ').length + ' files' }))) + '\n');
+    console.log(table(tasks));
+    return;
+  }
   const bundle = await ensureData(preset);
   const manifest = readManifest(preset);
   const root = projectRoot();

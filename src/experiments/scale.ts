@@ -5,6 +5,7 @@
 import type { PresetName, SftTaskName } from '../config';
 import type { ModelConfig, OptimConfig } from '../runs/types';
 import { MODEL_PRESETS } from '../model/presets';
+import { chosenTokenBudget, withTokenBudget } from './budget';
 
 export interface PretrainScale {
   /** Optimizer steps of the whole schedule; every start fraction is a fraction of this. */
@@ -144,5 +145,6 @@ export function accuracyExamplesFor(s: SftScale, task: SftTaskName, seed: number
 export function scaleFor(preset: string): ExperimentScale {
   const s = (SCALES as Record<string, ExperimentScale>)[preset];
   if (!s) throw new Error(`experiments: unknown preset "${preset}" (known: ${Object.keys(SCALES).join(', ')})`);
-  return s;
+  const budget = chosenTokenBudget(preset); // a data config may size the preset by tokens
+  return budget ? withTokenBudget(s, budget) : s;
 }

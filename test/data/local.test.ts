@@ -17,6 +17,7 @@ import { CHECKERS } from '../../src/data/sft/checkers';
 import { runId } from '../../src/runs/store';
 import { SFT_TASKS, ROLES } from '../../src/config';
 import { writeFixtures, type Fixtures } from './local-fixtures';
+import { scaleFor } from '../../src/experiments/scale';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-local-'));
 const savedCache = process.env.MIDTRAIN_CACHE;
@@ -201,4 +202,20 @@ test('bad input: one line naming the file and line or row group, and nothing pub
   // A tokenizer file that does not parse.
   fs.writeFileSync(path.join(bad, 'tokenizer/tokenizer.json'), '{"model":');
   await assert.rejects(ensureLocalData(cfgFile, 'tiny', { quiet: true }), (e: Error) => /tokenizer: .*tokenizer\.json does not parse as JSON/.test(e.message));
+});
+
+test('a token budget in the data config sizes the preset: steps = tokens / (batch × context), fractions unchanged', () => {
+  const saved = process.env.MIDTRAIN_DATA_CONFIG;
+  try {
+    const base = scaleFor('pythia-70m');
+    process.env.MIDTRAIN_DATA_CONFIG = variant('budget', (c) => { c.preset = 'pythia-70m'; c.tokenBudget = 1_000_000_000; });
+    const s = scaleFor('pythia-70m');
+    assert.equal(s.pretrain.totalSteps, Math.round(1e9 / (1024 * 2048))); // Pythia-70M on 1B tokens: 477 steps
+    assert.equal(s.pretrain.totalSteps / s.pretrain.evalEvery, Math.round(base.pretrain.totalSteps / base.pretrain.evalEvery));
+    assert.deepEqual(s.grid, base.grid);
+    assert.match(s.reductions.at(-1)!, /Token budget 1,000,000,000/);
+    assert.deepEqual(scaleFor('tiny'), (delete process.env.MIDTRAIN_DATA_CONFIG, scaleFor('tiny'))); // other presets untouched
+  } finally {
+    if (saved === undefined) delete process.env.MIDTRAIN_DATA_CONFIG; else process.env.MIDTRAIN_DATA_CONFIG = saved;
+  }
 });
