@@ -76,7 +76,7 @@ function writeCorpus(dir: string, docs: Record<Role, string[]>, bytes: number, f
 
 function configFor(dir: string, name: string, tokenizer: string): string {
   const glob: Record<string, string> = { 'jsonl.gz': '*.json.gz', parquet: '*.parquet', 'jsonl.zst': '*.jsonl.zst', jsonl: '*.jsonl' };
-  const roles = Object.fromEntries(ROLES.map((r) => [r, { sources: [{ glob: `${r}/${glob[FORMAT[r]]}`, format: FORMAT[r], text: FORMAT[r] === 'parquet' ? 'content' : 'text' }], valShare: 0.005, filters: { dedup: 'off' } }]));
+  const roles = Object.fromEntries(ROLES.map((r) => [r, { sources: [{ glob: `${r}/${glob[FORMAT[r]]}`, format: FORMAT[r], text: FORMAT[r] === 'parquet' ? 'content' : 'text' }], valShare: 0.02, filters: { dedup: 'off' } }]));
   const sft = path.join(projectRoot(), 'bench', '.sft-fixture');
   const config = {
     name, preset: 'pythia-70m', tokenizer: { path: tokenizer }, roles,
