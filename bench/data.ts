@@ -14,7 +14,6 @@ import { execFileSync, spawnSync } from 'child_process';
 import { cacheRoot, projectRoot, ROLES, type Role } from '../src/config';
 import { Rng } from '../src/data/prng';
 import { ensureData } from '../src/data/build';
-import { trainBpe, serializeTokenizer } from '../src/tokenizer/bpe';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -146,12 +145,17 @@ async function main(): Promise<void> {
   const root = arg('dir', fs.mkdtempSync(path.join(os.tmpdir(), 'mt-bench-data-')));
   console.log(`bench:data: ${gb} GB (and ${smallGb} GB) of real text in hub formats, ${workers} workers, ${os.cpus().length} CPUs (load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}) in ${root}`);
   const docs = await roleDocs();
-  // A GPT-2-style byte-level BPE trained by the library on the roles' text (the pretrained-tokenizer path).
+  // A GPT-2-style byte-level BPE (~30k tokens) trained and saved by the library on the roles' text (the pretrained-tokenizer path).
   const tokDir = path.join(root, 'tokenizer');
   fs.mkdirSync(tokDir, { recursive: true });
   const sampleFiles = ROLES.map((r) => { const f = path.join(tokDir, `${r}.txt`); fs.writeFileSync(f, docs[r].slice(0, 400).join('\n\n')); return f; });
   const tokenizer = path.join(tokDir, 'tokenizer.json');
-  fs.writeFileSync(tokenizer, serializeTokenizer(trainBpe(sampleFiles, 'all')));
+  const hf = require('tokenizers') as typeof import('tokenizers');
+  const trainer = new hf.Tokenizer(hf.BPE.empty());
+  trainer.setPreTokenizer(hf.byteLevelPreTokenizer(false, true));
+  trainer.train(sampleFiles);
+  trainer.addSpecialTokens(['<|endoftext|>']);
+  trainer.save(tokenizer);
   writeSftStubs();
   const results: Array<{ gb: number; r: ChildResult; textBytes: number; diskBytes: number }> = [];
   for (const size of [smallGb, gb]) {

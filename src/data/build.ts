@@ -343,7 +343,7 @@ export async function withBuildLock<T>(dir: string, log: Log, fn: () => Promise<
   try { return await fn(); } finally { fs.rmSync(lock, { recursive: true, force: true }); }
 }
 
-function maxNewTokens(task: SftTaskName, p: DataPreset): number {
+export function maxNewTokens(task: SftTaskName, p: DataPreset): number {
   // Enough for the reference responses at this preset: multiple choice needs a few tokens, code/answers more.
   const scale = p.sftMaxChars / 600;
   return { pycode: Math.round(128 * scale), gsm: Math.round(128 * scale), sciq: 8, lima: Math.round(160 * scale) }[task];

@@ -111,6 +111,8 @@ export class BpeTokenizer implements Tokenizer {
   /** "a b" (token strings) → [rank, merged id] */
   private readonly ranks = new Map<string, number>();
   private readonly vocab: Record<string, number>;
+  /** The vocabulary as a Map: a plain object would answer "constructor" or "toString" from its prototype. */
+  private readonly ids: Map<string, number>;
   private readonly cache = new Map<string, number[]>();
   private readonly decoder = new TextDecoder('utf-8');
 
@@ -128,8 +130,9 @@ export class BpeTokenizer implements Tokenizer {
   constructor(readonly json: TokenizerJson, serialized = serializeTokenizer(json), padTo = 0, eosToken = EOS_TOKEN) {
     this.hash = tokenizerHash(serialized);
     this.vocab = json.model.vocab;
+    this.ids = new Map(Object.entries(this.vocab));
     const addedTokens = json.added_tokens ?? [];
-    const eos = addedTokens.find((t) => t.content === eosToken) ?? (this.vocab[eosToken] !== undefined ? { id: this.vocab[eosToken], content: eosToken } : undefined);
+    const eos = addedTokens.find((t) => t.content === eosToken) ?? (this.ids.has(eosToken) ? { id: this.ids.get(eosToken)!, content: eosToken } : undefined);
     if (!eos) throw new Error(`tokenizer: no ${eosToken} token in tokenizer ${this.hash}`);
     this.eosId = eos.id;
     for (const t of addedTokens) this.added.set(t.content, t.id);
@@ -137,7 +140,7 @@ export class BpeTokenizer implements Tokenizer {
     const contents = [...this.added.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
     this.addedPattern = contents.length ? new RegExp(contents.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : null;
     const unk = json.model.unk_token;
-    this.unkId = typeof unk === 'string' ? this.vocab[unk] : undefined;
+    this.unkId = typeof unk === 'string' ? this.ids.get(unk) : undefined;
     this.nfc = (json.normalizer as { type?: string } | null | undefined)?.type === 'NFC';
     this.addPrefixSpace = (json.pre_tokenizer as { add_prefix_space?: boolean } | null | undefined)?.add_prefix_space === true;
     const used = Math.max(eos.id, ...Object.values(this.vocab), ...addedTokens.map((t) => t.id)) + 1;
@@ -176,7 +179,7 @@ export class BpeTokenizer implements Tokenizer {
   private bpe(word: string): number[] {
     let parts = Array.from(word);
     // HF drops characters missing from the vocabulary before merging (when there is no unk_token).
-    if (this.unkId === undefined && parts.some((p) => this.vocab[p] === undefined)) parts = parts.filter((p) => this.vocab[p] !== undefined);
+    if (this.unkId === undefined && parts.some((p) => !this.ids.has(p))) parts = parts.filter((p) => this.ids.has(p));
     while (parts.length > 1) {
       let best = Infinity, at = -1;
       for (let i = 0; i < parts.length - 1; i++) {
@@ -197,7 +200,7 @@ export class BpeTokenizer implements Tokenizer {
     // tokenizers does for a BPE without unk_token; with an unk_token it becomes that id.
     const ids: number[] = [];
     for (const p of parts) {
-      const id = this.vocab[p] ?? this.unkId;
+      const id = this.ids.get(p) ?? this.unkId;
       if (id !== undefined) ids.push(id);
     }
     return ids;

@@ -75,7 +75,7 @@ function gsmRows(n: number, offset: number): Array<{ question: string; answer: s
   return rows;
 }
 
-export interface Fixtures { dir: string; config: string; tokenizer: string; tokenizerStrings: string; prose: string[]; code: string[] }
+export interface Fixtures { dir: string; config: string; tokenizer: string; tokenizerStrings: string; tokenizerFull: string; prose: string[]; code: string[] }
 
 /** Write every fixture under `dir` and return the paths. */
 export function writeFixtures(dir: string, opts: { preset?: string; padTo?: number } = {}): Fixtures {
@@ -139,6 +139,10 @@ export function writeFixtures(dir: string, opts: { preset?: string; padTo?: numb
   trainer.train([sample]);
   const raw = path.join(tokDir, 'raw.json');
   trainer.save(raw);
+  // The whole trained vocabulary (~4k tokens, including code words such as "constructor"), as the library saves it.
+  trainer.addSpecialTokens([EOS_TOKEN]);
+  const tokenizerFull = path.join(tokDir, 'tokenizer-full.json');
+  trainer.save(tokenizerFull);
   const cut = truncateBpe(JSON.parse(fs.readFileSync(raw, 'utf8')), 2040);
   fs.writeFileSync(raw, JSON.stringify(cut));
   const lib = hf.Tokenizer.fromFile(raw);
@@ -174,5 +178,5 @@ export function writeFixtures(dir: string, opts: { preset?: string; padTo?: numb
   };
   const configFile = path.join(dir, 'data-config.json');
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
-  return { dir, config: configFile, tokenizer, tokenizerStrings, prose, code };
+  return { dir, config: configFile, tokenizer, tokenizerStrings, tokenizerFull, prose, code };
 }

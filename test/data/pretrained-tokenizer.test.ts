@@ -20,8 +20,9 @@ test('ids equal the library on real text, with both merge forms and added tokens
     'Hello<|endoftext|>world<|padding|>  two  spaces\n\nparagraph',
     'accents: café naïve, CJK 東京, emoji 🙂, tabs\tand\r\nCRLF',
     '<|endoftext|><|endoftext|>',
+    'x.constructor.prototype.toString(); __proto__ hasOwnProperty valueOf constructor', // names a plain object would answer from its prototype
   ];
-  for (const file of [fx.tokenizer, fx.tokenizerStrings]) {
+  for (const file of [fx.tokenizer, fx.tokenizerStrings, fx.tokenizerFull]) {
     const lib = hf.Tokenizer.fromFile(file);
     const ours = loadPretrainedTokenizer(file);
     const expected = (await lib.encodeBatch(texts)).map((e) => e.getIds());

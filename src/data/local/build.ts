@@ -12,7 +12,7 @@ import { Worker } from 'worker_threads';
 import { cacheRoot, ROLES, SFT_TASKS, type PresetName, type Role, type SftTaskName } from '../../config';
 import type { DataBundle, RoleCard, RoleData, SftTask, SourceRecord } from '../types';
 import { FileTokenShard, sha256OfFile, tokenWidth, type ShardIndex } from '../shards';
-import { loadTask, stableStringify, verifyOnce, withBuildLock, writeAtomic, type Log } from '../build';
+import { loadTask, maxNewTokens, stableStringify, verifyOnce, withBuildLock, type Log } from '../build';
 import { dataPreset } from '../presets';
 import { MODEL_PRESETS } from '../../model/presets';
 import { loadPretrainedTokenizer } from '../../tokenizer/pretrained';
@@ -286,11 +286,6 @@ function concatParts(work: string, role: Role, parts: PartSummary[], split: 'tra
 
 // ---------------------------------------------------------------- build and load
 
-function maxNewTokens(task: SftTaskName, preset: PresetName): number {
-  const scale = dataPreset(preset).sftMaxChars / 600;
-  return { pycode: Math.round(128 * scale), gsm: Math.round(128 * scale), sciq: 8, lima: Math.round(160 * scale) }[task];
-}
-
 async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<void> {
   const { cfg, dir } = plan;
   const seed = cfg.config.seed ?? 1234;
@@ -362,7 +357,7 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
     log(`building SFT task ${task}`);
     const ex = await buildSftTask(cfg, task, seed);
     const description = `${TASK_DESCRIPTIONS[task]} Here: the dataset's own files (${cfg.config.sft[task].kind}).`;
-    const body = stableStringify({ name: task, description, maxNewTokens: maxNewTokens(task, cfg.config.preset), train: ex.train, val: ex.val, test: ex.test }, 0);
+    const body = stableStringify({ name: task, description, maxNewTokens: maxNewTokens(task, dataPreset(cfg.config.preset)), train: ex.train, val: ex.val, test: ex.test }, 0);
     const file = `sft/${task}.json`;
     fs.writeFileSync(path.join(tmp, file), body);
     sft[task] = {
