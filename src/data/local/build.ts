@@ -21,6 +21,7 @@ import { loadDataConfig, resolvePath, templateFields, type LoadedDataConfig, typ
 import { expandGlob } from './readers';
 import { encodeFile, META_ROW, type EncodeJob, type PartSummary } from './encode-file';
 import { buildSftTask } from './sft';
+import { sftExampleFits } from '../sft/fit';
 
 /** Bump when parts, shards or SFT formats of local builds change: part of every local build key. */
 export const LOCAL_FORMAT_VERSION = 1;
@@ -45,7 +46,7 @@ interface LocalRoleManifest {
   /** Every source file: config-relative name, size, sha256, records read, documents and tokens per split. */
   files: Array<Omit<PartSummary, 'file' | 'mtimeMs'>>;
 }
-interface LocalSftEntry { file: string; sha256: string; sizes: { train: number; val: number; test: number }; sources: SourceRecord[]; skipped: Record<string, number> }
+interface LocalSftEntry { file: string; sha256: string; sizes: { train: number; val: number; test: number }; sources: SourceRecord[]; skipped: Record<string, number>; tooLong: { train: number; val: number; test: number } }
 
 export interface LocalDataManifest {
   formatVersion: number;
@@ -355,13 +356,15 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
   const sft = {} as Record<SftTaskName, LocalSftEntry>;
   for (const task of SFT_TASKS) {
     log(`building SFT task ${task}`);
-    const ex = await buildSftTask(cfg, task, seed);
+    // As for the built-in tasks: only examples whose prompt + response + EOS fit the preset's SFT context.
+    const context = dataPreset(cfg.config.preset).sftContext;
+    const ex = await buildSftTask(cfg, task, seed, (e) => sftExampleFits(tok.encode(e.prompt).length, tok.encode(e.response).length, context));
     const description = `${TASK_DESCRIPTIONS[task]} Here: the dataset's own files (${cfg.config.sft[task].kind}).`;
     const body = stableStringify({ name: task, description, maxNewTokens: maxNewTokens(task, dataPreset(cfg.config.preset)), train: ex.train, val: ex.val, test: ex.test }, 0);
     const file = `sft/${task}.json`;
     fs.writeFileSync(path.join(tmp, file), body);
     sft[task] = {
-      file, sha256: sha256(body), sizes: { train: ex.train.length, val: ex.val.length, test: ex.test.length }, skipped: ex.skipped,
+      file, sha256: sha256(body), sizes: { train: ex.train.length, val: ex.val.length, test: ex.test.length }, skipped: ex.skipped, tooLong: ex.tooLong,
       sources: ex.files.map((f) => ({ name: `file:${f.name}`, version: `${fs.statSync(f.file).size} bytes`, licence: 'as stated by the dataset (see its card)', sha256: sha256OfFile(f.file) })),
     };
   }

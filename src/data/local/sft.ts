@@ -18,6 +18,8 @@ export interface SftBuild {
   files: Array<{ name: string; file: string }>;
   /** Records skipped and why (no response turn, no parsable signature, too long). */
   skipped: Record<string, number>;
+  /** Examples per split left out (before the cap) because they do not fit the model's context in tokens. */
+  tooLong: { train: number; val: number; test: number };
 }
 
 function need(rec: SourceRecord, file: string, field: string): string {
@@ -113,12 +115,13 @@ class SeededCap {
 }
 
 /** Build one SFT task from its files. */
-export async function buildSftTask(cfg: LoadedDataConfig, task: SftTaskName, seed: number): Promise<SftBuild> {
+export async function buildSftTask(cfg: LoadedDataConfig, task: SftTaskName, seed: number, fits: (ex: SftExample) => boolean = () => true): Promise<SftBuild> {
   const spec: SftSpec = cfg.config.sft[task];
   const carve = spec.carveShare ?? 0.1;
   const cap = { train: spec.cap?.train ?? Infinity, val: spec.cap?.val ?? Infinity, test: spec.cap?.test ?? Infinity };
   const caps = { train: new SeededCap(cap.train, seed), val: new SeededCap(cap.val, seed), test: new SeededCap(cap.test, seed) };
   const skipped: Record<string, number> = {};
+  const tooLong = { train: 0, val: 0, test: 0 };
   const files: SftBuild['files'] = [];
   for (const split of ['train', 'val', 'test'] as const) {
     const glob = spec[split];
@@ -139,11 +142,11 @@ export async function buildSftTask(cfg: LoadedDataConfig, task: SftTaskName, see
           if (!spec.val && u < carve) to = 'val';
           else if (!spec.test && u >= carve && u < 2 * carve) to = 'test';
         }
-        caps[to].add(ex);
+        if (fits(ex)) caps[to].add(ex); else tooLong[to]++;
       }
     }
   }
-  const out = { train: caps.train.result(), val: caps.val.result(), test: caps.test.result(), files, skipped };
+  const out = { train: caps.train.result(), val: caps.val.result(), test: caps.test.result(), files, skipped, tooLong };
   for (const s of ['train', 'val', 'test'] as const) {
     if (out[s].length === 0) throw new Error(`data config ${cfg.file}: sft.${task} has no ${s} examples (files: ${files.map((f) => f.name).join(', ')})`);
   }
