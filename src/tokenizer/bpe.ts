@@ -126,8 +126,10 @@ export class BpeTokenizer implements Tokenizer {
   /**
    * `padTo`: report a larger vocabulary (embedding rows) than the BPE uses, as Pythia pads 50277 → 50304.
    * `eosToken`: the added token that ends a document (GPT-NeoX and GPT-2 both use <|endoftext|>).
+   * `matchAddedTokens`: cut added tokens out of the text first, as the HF library does (pretrained
+   * tokenizer.json files). Off for our own tokenizers: there, "<|endoftext|>" inside a document is text.
    */
-  constructor(readonly json: TokenizerJson, serialized = serializeTokenizer(json), padTo = 0, eosToken = EOS_TOKEN) {
+  constructor(readonly json: TokenizerJson, serialized = serializeTokenizer(json), padTo = 0, eosToken = EOS_TOKEN, matchAddedTokens = false) {
     this.hash = tokenizerHash(serialized);
     this.vocab = json.model.vocab;
     this.ids = new Map(Object.entries(this.vocab));
@@ -138,7 +140,7 @@ export class BpeTokenizer implements Tokenizer {
     for (const t of addedTokens) this.added.set(t.content, t.id);
     // Longest first, so "<|endoftext|>" wins over a shorter added token that is its prefix.
     const contents = [...this.added.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-    this.addedPattern = contents.length ? new RegExp(contents.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : null;
+    this.addedPattern = contents.length && matchAddedTokens ? new RegExp(contents.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : null;
     const unk = json.model.unk_token;
     this.unkId = typeof unk === 'string' ? this.ids.get(unk) : undefined;
     this.nfc = (json.normalizer as { type?: string } | null | undefined)?.type === 'NFC';

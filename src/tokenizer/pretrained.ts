@@ -1,6 +1,8 @@
 // A pretrained Hugging Face tokenizer.json loaded from a local path (GPT-NeoX-20B, GPT-2 and other byte-level
 // BPEs), instead of training one. Files in the wild differ from what today's library saves: merges as "a b"
 // strings or [a, b] pairs, special tokens that also sit in the vocabulary, an NFC normaliser, add_prefix_space.
+// Added tokens are matched in the raw text first, as the library does (so a literal <|endoftext|> in a document
+// becomes the EOS id, exactly as GPT-NeoX's own data pipeline encoded it).
 // What our encoder does not implement is refused with one line naming the file and field, never guessed at.
 import * as fs from 'fs';
 import { BpeTokenizer, EOS_TOKEN, type TokenizerJson } from './bpe';
@@ -44,7 +46,7 @@ export function loadPretrainedTokenizer(file: string, opts: PretrainedOptions = 
   }
   const eosToken = opts.eosToken ?? EOS_TOKEN;
   try {
-    return new BpeTokenizer(json, text, opts.padTo ?? 0, eosToken);
+    return new BpeTokenizer(json, text, opts.padTo ?? 0, eosToken, true);
   } catch (e) {
     throw new Error(`tokenizer: ${file}: ${(e as Error).message.replace(/^tokenizer:?\s*/, '')}`);
   }
