@@ -184,14 +184,14 @@ test('bad input: one line naming the file and line or row group, and nothing pub
   fs.writeFileSync(c4, zlib.gzipSync(lines.join('\n')));
   await expectFailure(/c4-train\.00001-of-00002\.json\.gz line 3: has no field "text"/, 'missing field');
   fs.writeFileSync(c4, good);
-  // An unreadable Parquet page: bytes inside the second row group's data overwritten.
+  // An unreadable Parquet page: the page header of the second row group's column chunk overwritten.
   const pq = path.join(bad, 'starcoderdata/python/train-00001-of-00002.parquet');
   const hp = require('hyparquet') as typeof import('hyparquet') & { asyncBufferFromFile(f: string): Promise<import('hyparquet').AsyncBuffer> };
   const meta = await hp.parquetMetadataAsync(await hp.asyncBufferFromFile(pq));
   const col = meta.row_groups[1].columns[0].meta_data!;
   const buf = fs.readFileSync(pq);
-  const at = Number(col.data_page_offset) + 40;
-  buf.fill(0xff, at, at + 64);
+  const at = Number(col.dictionary_page_offset ?? col.data_page_offset); // the column chunk's first page header
+  buf.fill(0xff, at, at + 24);
   fs.writeFileSync(pq, buf);
   await expectFailure(/train-00001-of-00002\.parquet row group 1: cannot be read/, 'corrupt parquet page');
   // A truncated zstd stream.

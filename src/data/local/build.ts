@@ -22,6 +22,7 @@ import { expandGlob } from './readers';
 import { encodeFile, META_ROW, type EncodeJob, type PartSummary } from './encode-file';
 import { buildSftTask } from './sft';
 import { sftExampleFits } from '../sft/fit';
+import { publishDir, writeFileDurable } from '../../durable';
 
 /** Bump when parts, shards or SFT formats of local builds change: part of every local build key. */
 export const LOCAL_FORMAT_VERSION = 1;
@@ -280,7 +281,7 @@ function concatParts(work: string, role: Role, parts: PartSummary[], split: 'tra
     fs.fsyncSync(fdOut);
   } finally { fs.closeSync(fdOut); }
   offsets.push(offBuf.subarray(0, offN));
-  fs.writeFileSync(outDocs, Buffer.concat(offsets));
+  writeFileDurable(outDocs, Buffer.concat(offsets));
   const index: ShardIndex = { file: outBin, numTokens, numDocs, vocabSize, sha256: hash.digest('hex') };
   return width === 2 ? index : { ...index, bytesPerToken: 4 };
 }
@@ -362,7 +363,7 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
     const description = `${TASK_DESCRIPTIONS[task]} Here: the dataset's own files (${cfg.config.sft[task].kind}).`;
     const body = stableStringify({ name: task, description, maxNewTokens: maxNewTokens(task, dataPreset(cfg.config.preset)), train: ex.train, val: ex.val, test: ex.test }, 0);
     const file = `sft/${task}.json`;
-    fs.writeFileSync(path.join(tmp, file), body);
+    writeFileDurable(path.join(tmp, file), body);
     sft[task] = {
       file, sha256: sha256(body), sizes: { train: ex.train.length, val: ex.val.length, test: ex.test.length }, skipped: ex.skipped, tooLong: ex.tooLong,
       sources: ex.files.map((f) => ({ name: `file:${f.name}`, version: `${fs.statSync(f.file).size} bytes`, licence: 'as stated by the dataset (see its card)', sha256: sha256OfFile(f.file) })),
@@ -371,7 +372,7 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
 
   // 4. Tokenizer copy and manifest (no timestamps, no absolute paths: same inputs, same hash).
   const tokFile = `tokenizer-${tok.hash}.json`;
-  fs.copyFileSync(plan.tokenizerFile, path.join(tmp, tokFile));
+  writeFileDurable(path.join(tmp, tokFile), fs.readFileSync(plan.tokenizerFile));
   const m: Omit<LocalDataManifest, 'manifestHash'> = {
     formatVersion: LOCAL_FORMAT_VERSION, kind: 'local', name: cfg.config.name, preset: cfg.config.preset, buildKey: plan.key, configHash: cfg.hash, config: cfg.config,
     tokenizer: { file: tokFile, hash: tok.hash, vocabSize: tok.vocabSize, eosId: tok.eosId, eosToken: plan.eosToken, sha256: plan.tokenizerSha },
@@ -380,9 +381,9 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
   // The build key (it includes file times, to notice edits) is left out: the same content hashes the same anywhere.
   const { buildKey: _key, ...content } = m;
   const manifest: LocalDataManifest = { ...m, manifestHash: sha256(stableStringify(content)).slice(0, 16) };
-  fs.writeFileSync(path.join(tmp, 'manifest.json'), stableStringify(manifest));
+  writeFileDurable(path.join(tmp, 'manifest.json'), stableStringify(manifest));
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
+  publishDir(tmp, dir); // synced folder entries, then the rename
   fs.rmSync(work, { recursive: true, force: true });
 }
 
