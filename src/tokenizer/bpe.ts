@@ -43,7 +43,8 @@ export interface TokenizerJson {
  * in byte order), then merged tokens in merge-rank order, then <|endoftext|> as the last id.
  */
 export function truncateBpe(trained: { model: { merges: Array<[string, string] | string> } }, vocabSize: number | 'all'): TokenizerJson {
-  const vocab: Record<string, number> = {};
+  // No prototype: a merge can spell a name such as "constructor", which a plain object already "has".
+  const vocab: Record<string, number> = Object.create(null);
   BYTE_CHARS.forEach((c, b) => { vocab[c] = b; });
   let next = 256;
   const merges: Array<[string, string]> = [];

@@ -52,6 +52,17 @@ test('truncation keeps the byte alphabet + the first merges + EOS, and smaller v
   fs.rmSync(dir, { recursive: true });
 });
 
+test('a merge that spells an Object.prototype name ("constructor") gets its own id', () => {
+  const word = 'constructor';
+  const merges: Array<[string, string]> = [];
+  for (let i = 2; i <= word.length; i++) merges.push([word.slice(0, i - 1), word[i - 1]]);
+  const t = truncateBpe({ model: { merges } }, 'all');
+  assert.ok(Object.hasOwn(t.model.vocab, word), 'constructor is in the vocabulary');
+  assert.equal(t.model.vocab[word], 256 + merges.length - 1);
+  const ids = Object.values(t.model.vocab);
+  assert.equal(new Set(ids).size, ids.length);
+});
+
 test('our encoder equals the library encoder and decode(encode(x)) = x on documents of every role', async () => {
   const b = await ensureData('tiny', { quiet: true });
   const hf = require('tokenizers') as typeof import('tokenizers');
