@@ -38,7 +38,7 @@ import { progress } from '../report/display';
 import { ensureData } from '../data';
 
 /** Bump when a change alters what training produces (numerics, sampling, schedule): it changes every run id. */
-export const ENGINE_VERSION = 1;
+export const ENGINE_VERSION = 2;
 
 /** Fields that do not change what a run computes, so they stay out of its id. */
 const OPERATIONAL_FIELDS = ['name', 'keepCheckpointsAt', 'checkpointEvery'] as const;
