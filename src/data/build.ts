@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { cacheRoot, ROLES, SFT_TASKS, type PresetName, type Role, type SftTaskName } from '../config';
+import { cacheRoot, ROLE_PARTS, ROLES, SFT_TASKS, type PresetName, type Role, type RolePart, type SftTaskName } from '../config';
 import type { DataBundle, RoleCard, RoleData, SftExample, SftTask, SourceRecord } from './types';
 import { dataPreset, type DataPreset } from './presets';
 import { fetchSource, SOURCES, type FetchedSource, type SourceKey } from './sources';
@@ -24,6 +24,7 @@ import { sftExampleFits } from './sft/fit';
 import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../tokenizer/bpe';
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 import { isDiskFull, publishDir, writeFileDurable, writeSynced } from '../durable';
+import { PART_SPECS, partDocs, partShardBase, type PartManifest } from './parts';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
 export const DATA_FORMAT_VERSION = 10;
@@ -160,6 +161,8 @@ export interface DataManifest {
   roles: Record<Role, RoleManifest>;
   sft: Record<SftTaskName, SftManifestEntry>;
   manifestHash: string;
+  /** Parts of roles (ablations), with their own shard hashes; not in manifestHash (see parts.ts). */
+  parts?: Record<RolePart, PartManifest>;
 }
 
 function buildKey(p: DataPreset): string {
@@ -199,6 +202,35 @@ function writeDocOffsets(file: string, docs: number[][]): string {
   docs.forEach((d, i) => { off[i] = o; o += d.length + 1; });
   writeAtomic(file, Buffer.from(off.buffer));
   return path.basename(file);
+}
+
+/** Encode one split's documents into `<base>.bin` + `<base>.docs.u32` under dir; returns its manifest index and documents by source. */
+function writeSplitShard(dir: string, base: string, docs: Doc[], tok: BpeTokenizer): { index: ShardIndex & { docOffsets: string }; bySource: Record<string, number> } {
+  const ids = encodeDocs(tok, docs);
+  fs.mkdirSync(path.dirname(path.join(dir, base)), { recursive: true });
+  const idx = writeShard(path.join(dir, `${base}.bin`), ids, tok.eosId, tok.vocabSize);
+  writeDocOffsets(path.join(dir, `${base}.docs.u32`), ids);
+  const bySource: Record<string, number> = {};
+  for (const d of docs) bySource[d.source] = (bySource[d.source] ?? 0) + 1;
+  return { index: { ...idx, file: `${base}.bin`, docOffsets: `${base}.docs.u32` }, bySource };
+}
+
+/** Shards of every part of a role (same documents and tokenizer as the role, some sources only). */
+function writeParts(dir: string, splits: Record<Role, { train: Doc[]; val: Doc[] }>, tok: BpeTokenizer, log: Log): Record<RolePart, PartManifest> {
+  const parts = {} as Record<RolePart, PartManifest>;
+  for (const part of ROLE_PARTS) {
+    log(`encoding part ${part}`);
+    const spec = PART_SPECS[part];
+    const docs = partDocs(part, splits[spec.role]);
+    const w = { train: writeSplitShard(dir, partShardBase(part, 'train'), docs.train, tok), val: writeSplitShard(dir, partShardBase(part, 'val'), docs.val, tok) };
+    if (docs.train.length === 0 || docs.val.length === 0) throw new Error(`data: part ${part} of role ${spec.role} has no ${docs.train.length === 0 ? 'train' : 'val'} documents`);
+    parts[part] = {
+      role: spec.role, description: spec.description, train: w.train.index, val: w.val.index,
+      documents: { train: docs.train.length, val: docs.val.length }, tokens: { train: w.train.index.numTokens, val: w.val.index.numTokens },
+      sourcesBySplit: { train: w.train.bySource, val: w.val.bySource },
+    };
+  }
+  return parts;
 }
 
 async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
@@ -248,14 +280,10 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     const tokens = { train: 0, val: 0 };
     const bySource = { train: {} as Record<string, number>, val: {} as Record<string, number> };
     for (const split of ['train', 'val'] as const) {
-      const docs = splits[role][split];
-      const ids = encodeDocs(tok, docs);
-      const base = `${role}.${split}`;
-      const idx = writeShard(path.join(tmp, 'shards', `${base}.bin`), ids, tok.eosId, tok.vocabSize);
-      const docOffsets = writeDocOffsets(path.join(tmp, 'shards', `${base}.docs.u32`), ids);
-      rm[split] = { ...idx, file: `shards/${base}.bin`, docOffsets: `shards/${docOffsets}` };
-      tokens[split] = idx.numTokens;
-      for (const d of docs) bySource[split][d.source] = (bySource[split][d.source] ?? 0) + 1;
+      const w = writeSplitShard(tmp, path.join('shards', `${role}.${split}`), splits[role][split], tok);
+      rm[split] = w.index;
+      tokens[split] = w.index.numTokens;
+      bySource[split] = w.bySource;
     }
     rm.card = {
       role, description: ROLE_DESCRIPTIONS[role], sources: src.records(ROLE_SOURCES[role]),
@@ -265,6 +293,7 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     rm.cleaning = cleaning[role];
     roles[role] = rm as RoleManifest;
   }
+  const parts = writeParts(tmp, splits, tok, log);
 
   // 4. SFT tasks.
   log('building SFT tasks');
@@ -295,7 +324,8 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     tokenizer: { file: tokFile, hash: tok.hash, vocabSize: tok.vocabSize, bpeVocabSize: tok.eosId + 1, eosId: tok.eosId, sampleChars },
     roles, sft,
   };
-  const manifest: DataManifest = { ...m, manifestHash: sha256(stableStringify(m)).slice(0, 16) };
+  // Parts stay out of the hash: they are views of the roles' documents (see parts.ts), so adding one keeps every id.
+  const manifest: DataManifest = { ...m, manifestHash: sha256(stableStringify(m)).slice(0, 16), parts };
   writeSynced(path.join(tmp, 'manifest.json'), [stableStringify(manifest)]);
   // Publish atomically: whoever finishes first wins; a concurrent builder's identical result is discarded.
   if (fs.existsSync(path.join(dir, 'manifest.json'))) { fs.rmSync(tmp, { recursive: true, force: true }); return; }
@@ -395,7 +425,11 @@ function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
   }
   const sft = {} as Record<SftTaskName, SftTask>;
   for (const task of SFT_TASKS) sft[task] = loadTask(dir, m.sft[task], task);
-  return { preset, dir, tokenizer, manifestHash: m.manifestHash, roles, sft };
+  const parts: DataBundle['parts'] = {};
+  for (const [part, pm] of Object.entries(m.parts ?? {}) as [RolePart, PartManifest][]) {
+    parts[part] = { train: verifyOnce(new FileTokenShard(pm.train, path.join(dir, pm.train.file))), val: verifyOnce(new FileTokenShard(pm.val, path.join(dir, pm.val.file))) };
+  }
+  return { preset, dir, tokenizer, manifestHash: m.manifestHash, roles, sft, parts };
 }
 
 /** Build what is missing for a preset (idempotent; fast when built) and return the bundle. */

@@ -4,14 +4,14 @@
 // from a generator seeded by (seed, s, micro-batch), so the stream is a pure function of the step:
 // resuming at step s or branching at step k continues exactly, and the sampler's checkpoint state is
 // just (seed, step) — nothing hidden to save or lose.
-import type { Mixture, Role } from '../config';
-import { ROLES } from '../config';
+import type { Mixture, Role, RolePart } from '../config';
+import { ROLE_PARTS, ROLES } from '../config';
 import type { TokenShard } from '../data/types';
 import type { Batch } from '../model/gpt';
 import { Rng, mixSeed } from '../rng';
 
-/** What the sampler needs from a data bundle: a train and val shard per role it draws from. */
-export type RoleShards = Partial<Record<Role, { train: TokenShard; val: TokenShard }>>;
+/** What the sampler needs from a data bundle: a train and val shard per role (or part of a role) it draws from. */
+export type RoleShards = Partial<Record<Role | RolePart, { train: TokenShard; val: TokenShard }>>;
 
 /** Throws one line naming the field when a mixture is malformed. */
 export function validateMixture(mixture: Mixture, where = 'mixture'): void {
@@ -22,7 +22,7 @@ export function validateMixture(mixture: Mixture, where = 'mixture'): void {
     if (i > 0 && ph.fromFraction <= mixture[i - 1].fromFraction) throw new Error(`${where}[${i}].fromFraction: phases must start in increasing order`);
     let total = 0;
     for (const [role, w] of Object.entries(ph.weights ?? {})) {
-      if (!(ROLES as readonly string[]).includes(role)) throw new Error(`${where}[${i}].weights.${role}: unknown role (known: ${ROLES.join(', ')})`);
+      if (![...ROLES, ...ROLE_PARTS].includes(role as Role)) throw new Error(`${where}[${i}].weights.${role}: unknown role (known: ${ROLES.join(', ')}; parts: ${ROLE_PARTS.join(', ')})`);
       if (typeof w !== 'number' || !(w >= 0)) throw new Error(`${where}[${i}].weights.${role}: expected a weight ≥ 0, got ${JSON.stringify(w)}`);
       total += w;
     }
@@ -36,10 +36,10 @@ export function phaseStartStep(fromFraction: number, totalSteps: number): number
 }
 
 /** Normalised weights of the phase active at optimizer step `step` (0-based). */
-export function weightsAt(mixture: Mixture, step: number, totalSteps: number): Partial<Record<Role, number>> {
+export function weightsAt(mixture: Mixture, step: number, totalSteps: number): Partial<Record<Role | RolePart, number>> {
   let active = mixture[0];
   for (const ph of mixture) if (step >= phaseStartStep(ph.fromFraction, totalSteps)) active = ph;
-  const entries = Object.entries(active.weights).filter(([, w]) => (w as number) > 0) as [Role, number][];
+  const entries = Object.entries(active.weights).filter(([, w]) => (w as number) > 0) as [Role | RolePart, number][];
   const total = entries.reduce((s, [, w]) => s + w, 0);
   return Object.fromEntries(entries.map(([r, w]) => [r, w / total]));
 }
@@ -54,23 +54,23 @@ export class MixtureSampler {
   ) {
     validateMixture(mixture);
     for (const ph of mixture) {
-      for (const role of Object.keys(ph.weights) as Role[]) {
+      for (const role of Object.keys(ph.weights) as (Role | RolePart)[]) {
         if ((ph.weights[role] ?? 0) <= 0) continue;
         const s = shards[role];
-        if (!s) throw new Error(`mixture: role "${role}" has no data in this bundle`);
+        if (!s) throw new Error(`mixture: ${(ROLE_PARTS as readonly string[]).includes(role) ? 'part' : 'role'} "${role}" has no data in this bundle${(ROLE_PARTS as readonly string[]).includes(role) ? ' (parts are added to the shards a run gets by data.withMixtureParts)' : ''}`);
         if (s.train.numTokens < contextLength + 1) throw new Error(`${s.train.path}: ${s.train.numTokens} tokens, fewer than one window of ${contextLength + 1}`);
       }
     }
   }
 
   /** Micro-batch `micro` (of `rows` sequences) of optimizer step `step`; also returns the role of each row. */
-  batch(step: number, micro: number, rows: number): Batch & { roles: Role[] } {
+  batch(step: number, micro: number, rows: number): Batch & { roles: (Role | RolePart)[] } {
     const T = this.contextLength;
     const rng = new Rng(mixSeed(this.seed, step, micro));
-    const weights = Object.entries(weightsAt(this.mixture, step, this.totalSteps)) as [Role, number][];
+    const weights = Object.entries(weightsAt(this.mixture, step, this.totalSteps)) as [Role | RolePart, number][];
     const inputs = new Int32Array(rows * T);
     const targets = new Int32Array(rows * T);
-    const roles: Role[] = [];
+    const roles: (Role | RolePart)[] = [];
     for (let r = 0; r < rows; r++) {
       let u = rng.next();
       let role = weights[weights.length - 1][0];

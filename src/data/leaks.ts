@@ -1,0 +1,121 @@
+// Leak checks between pretraining text and an SFT task's held-out items. The sciq task asks "which term
+// is described as <WordNet gloss>?"; a knowledge document that states the gloss together with its term
+// teaches the held-out answer. A probe is one held-out item's gloss and answer; a text leaks a probe when
+// it contains the gloss (whole, or any of its n-word runs when the gloss is longer) and the answer term.
+// Matching is on normalised words (lower case, letters and digits only), so markup and line wrapping in
+// the dictionaries do not hide a match.
+
+/** One held-out item to look for: its question text (a gloss) and its answer terms (the term and its synonyms). */
+export interface LeakProbe {
+  id: string;
+  gloss: string;
+  answers: string[];
+}
+
+/** Words of a text, lower-cased, letters and digits only (punctuation, markup and line breaks are separators). */
+export function leakWords(s: string): string[] {
+  return s.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').split(/[^a-z0-9]+/).filter(Boolean);
+}
+
+/** n-word runs used to match a gloss: GPT-3's decontamination used 13; WordNet glosses are short, so 8. */
+export const LEAK_NGRAM = 8;
+
+/** The word runs that stand for a gloss: the whole gloss when it is at most n words, else every n-word run. */
+export function glossGrams(gloss: string, n = LEAK_NGRAM): string[] {
+  const w = leakWords(gloss);
+  if (w.length === 0) return [];
+  if (w.length <= n) return [w.join(' ')];
+  const out: string[] = [];
+  for (let i = 0; i + n <= w.length; i++) out.push(w.slice(i, i + n).join(' '));
+  return out;
+}
+
+/**
+ * An index over probes answering, for a text: which probes' glosses it contains (`glossHits`) and which of
+ * those also name their answer (`leaks`). Built once; each text is scanned in O(words × distinct gram lengths).
+ */
+export class LeakIndex {
+  private byGram = new Map<string, string[]>();
+  private lengths: number[];
+  private probes = new Map<string, { answers: string[] }>();
+
+  constructor(probes: LeakProbe[], private n = LEAK_NGRAM) {
+    const lengths = new Set<number>();
+    for (const p of probes) {
+      const answers = p.answers.map((a) => leakWords(a).join(' ')).filter(Boolean);
+      if (answers.length === 0) continue;
+      const grams = glossGrams(p.gloss, n);
+      if (grams.length === 0) continue;
+      this.probes.set(p.id, { answers });
+      for (const g of grams) {
+        const ids = this.byGram.get(g) ?? [];
+        if (!ids.includes(p.id)) ids.push(p.id);
+        this.byGram.set(g, ids);
+        lengths.add(g.split(' ').length);
+      }
+    }
+    this.lengths = [...lengths].sort((a, b) => a - b);
+  }
+
+  get size(): number { return this.probes.size; }
+
+  /** Probes whose gloss (a whole short gloss, or one n-word run of a long one) occurs in the text. */
+  glossHits(text: string): Set<string> {
+    const w = leakWords(text);
+    const hits = new Set<string>();
+    for (const len of this.lengths) {
+      for (let i = 0; i + len <= w.length; i++) {
+        const ids = this.byGram.get(w.slice(i, i + len).join(' '));
+        if (ids) for (const id of ids) hits.add(id);
+      }
+    }
+    return hits;
+  }
+
+  /** Probes the text leaks: its gloss occurs and its answer term (or a synonym) is named in the same text. */
+  leaks(text: string): string[] {
+    const hits = this.glossHits(text);
+    if (hits.size === 0) return [];
+    const joined = ` ${leakWords(text).join(' ')} `;
+    return [...hits].filter((id) => this.probes.get(id)!.answers.some((a) => joined.includes(` ${a} `))).sort();
+  }
+}
+
+/** Counts of a leak filter over a list of texts (entries of a dictionary, documents of a role). */
+export interface LeakFilterStats {
+  /** Held-out items looked for. */
+  probes: number;
+  /** Texts checked; texts containing some probe's gloss (with or without its answer); texts that leak (gloss and answer): removed. */
+  checked: number;
+  withGloss: number;
+  removed: number;
+  /** Distinct probes whose gloss occurs in some text, and those also leaked (gloss with answer), before filtering. */
+  probesGlossBefore: number;
+  probesLeakedBefore: number;
+  /** Distinct probes whose gloss still occurs in a kept text (never with its answer: such texts are removed). */
+  probesGlossAfter: number;
+}
+
+/** Drop the texts that leak a probe; returns the kept texts (in order) and the counts. */
+export function filterLeaks<T>(items: T[], textOf: (x: T) => string, index: LeakIndex): { kept: T[]; stats: LeakFilterStats } {
+  const kept: T[] = [];
+  const glossBefore = new Set<string>(), leaked = new Set<string>(), glossAfter = new Set<string>();
+  let withGloss = 0;
+  for (const x of items) {
+    const text = textOf(x);
+    const hits = index.glossHits(text);
+    hits.forEach((id) => glossBefore.add(id));
+    if (hits.size > 0) withGloss++;
+    const l = hits.size > 0 ? index.leaks(text) : [];
+    if (l.length > 0) { l.forEach((id) => leaked.add(id)); continue; }
+    hits.forEach((id) => glossAfter.add(id));
+    kept.push(x);
+  }
+  return {
+    kept,
+    stats: {
+      probes: index.size, checked: items.length, withGloss, removed: items.length - kept.length,
+      probesGlossBefore: glossBefore.size, probesLeakedBefore: leaked.size, probesGlossAfter: glossAfter.size,
+    },
+  };
+}
