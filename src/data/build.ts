@@ -24,6 +24,7 @@ import { sftExampleFits } from './sft/fit';
 import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../tokenizer/bpe';
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 import { isDiskFull, publishDir, writeFileDurable, writeSynced } from '../durable';
+import { filterLeaks, LeakIndex, leakCleaningStats, sciqHeldOutProbes, SCIQ_LEAK_CHECKED_ROLES } from './leaks';
 import { PART_SPECS, partDocs, partShardBase, type PartManifest } from './parts';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
@@ -113,6 +114,11 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs
   const beforeNear = docs.length;
   docs = nearDedup(docs);
   stats.nearDuplicatesRemoved = beforeNear - docs.length;
+  if (SCIQ_LEAK_CHECKED_ROLES.includes(role)) {
+    const leak = filterLeaks(docs, (d) => d.text, new LeakIndex(sciqHeldOutProbes(src.synsets(), p.seed)));
+    docs = leak.kept;
+    Object.assign(stats, leakCleaningStats('sciqLeak', leak.stats));
+  }
   stats.kept = docs.length;
   if (docs.length === 0) throw new Error(`data: role ${role} extracted no documents from ${ROLE_SOURCES[role].join(', ')}`);
   writeAtomic(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
@@ -121,17 +127,32 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs
 }
 
 /**
- * Split by document: order documents by a seeded hash of their id (independent of listing order),
- * then take whole documents into val up to valChars, then into train up to trainChars.
+ * Split by document group (a book's sections form one group; any other document is its own): groups are
+ * ordered by a seeded hash of their key (independent of listing order); groups go to val while val holds
+ * fewer than valChars, each contributing its documents in seeded order until val is full (the rest of a
+ * val group is left unused, never trained on); every later group is train, whose documents are taken in
+ * seeded order up to trainChars. Without groups this is a plain seeded split by document.
  */
 export function splitDocs(docs: Doc[], p: DataPreset): { train: Doc[]; val: Doc[] } {
-  const ordered = docs.map((d) => ({ d, u: hashUnit(d.id, p.seed) })).sort((a, b) => a.u - b.u || (a.d.id < b.d.id ? -1 : 1)).map((x) => x.d);
-  const val: Doc[] = [], train: Doc[] = [];
-  let v = 0, t = 0;
-  for (const d of ordered) {
-    if (v < p.valChars) { val.push(d); v += d.text.length; }
-    else if (t < p.trainChars) { train.push(d); t += d.text.length; }
-    else break;
+  const byHash = <T>(xs: T[], key: (x: T) => string) => xs.map((x) => ({ x, k: key(x), u: hashUnit(key(x), p.seed) })).sort((a, b) => a.u - b.u || (a.k < b.k ? -1 : 1)).map((y) => y.x);
+  const groups = new Map<string, Doc[]>();
+  for (const d of byHash(docs, (x) => x.id)) {
+    const g = d.group ?? d.id;
+    const list = groups.get(g);
+    if (list) list.push(d); else groups.set(g, [d]);
+  }
+  const val: Doc[] = [], trainPool = new Set<Doc>();
+  let v = 0;
+  for (const g of byHash([...groups.keys()], (k) => k)) {
+    if (v < p.valChars) {
+      for (const d of groups.get(g)!) { if (v >= p.valChars) break; val.push(d); v += d.text.length; }
+    } else groups.get(g)!.forEach((d) => trainPool.add(d));
+  }
+  const train: Doc[] = [];
+  let t = 0;
+  for (const d of byHash(docs, (x) => x.id)) {
+    if (t >= p.trainChars) break;
+    if (trainPool.has(d)) { train.push(d); t += d.text.length; }
   }
   return { train, val };
 }

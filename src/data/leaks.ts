@@ -4,6 +4,9 @@
 // it contains the gloss (whole, or any of its n-word runs when the gloss is longer) and the answer term.
 // Matching is on normalised words (lower case, letters and digits only), so markup and line wrapping in
 // the dictionaries do not hide a match.
+import type { Role } from '../config';
+import type { Synset } from './extract/wordnet';
+import { sciqExamples } from './sft/build-tasks';
 
 /** One held-out item to look for: its question text (a gloss) and its answer terms (the term and its synonyms). */
 export interface LeakProbe {
@@ -117,5 +120,33 @@ export function filterLeaks<T>(items: T[], textOf: (x: T) => string, index: Leak
       probes: index.size, checked: items.length, withGloss, removed: items.length - kept.length,
       probesGlossBefore: glossBefore.size, probesLeakedBefore: leaked.size, probesGlossAfter: glossAfter.size,
     },
+  };
+}
+
+/**
+ * The sciq task's held-out items (val and test, before any preset's cap) as probes: the gloss the question
+ * quotes and the answer term with its synonyms. Which synsets are held out depends only on the seed.
+ */
+export function sciqHeldOutProbes(synsets: Map<string, Synset>, seed: number): LeakProbe[] {
+  const ex = sciqExamples(synsets, seed);
+  return [...ex.val, ...ex.test].map((e) => {
+    const s = synsets.get(e.id.replace(/^sciq\//, ''));
+    if (!s) throw new Error(`data: sciq example ${e.id} names no WordNet synset`);
+    return { id: e.id, gloss: s.definition, answers: s.words };
+  });
+}
+
+/** Roles whose documents are checked against the sciq held-out items (the ones built from dictionaries and WordNet). */
+export const SCIQ_LEAK_CHECKED_ROLES: readonly Role[] = ['knowledge', 'instruction'];
+
+/** The counts of a leak filter as cleaning stats (manifest `cleaning`, role cards), prefixed by what was checked. */
+export function leakCleaningStats(prefix: string, s: LeakFilterStats): Record<string, number> {
+  return {
+    [`${prefix}HeldOutItems`]: s.probes,
+    [`${prefix}DocsWithHeldOutGloss`]: s.withGloss,
+    [`${prefix}DocsRemoved`]: s.removed,
+    [`${prefix}ItemsLeakedBefore`]: s.probesLeakedBefore,
+    [`${prefix}ItemsGlossBefore`]: s.probesGlossBefore,
+    [`${prefix}ItemsGlossOnlyAfter`]: s.probesGlossAfter,
   };
 }

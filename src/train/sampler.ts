@@ -91,21 +91,30 @@ export class MixtureSampler {
   }
 }
 
+/** Start offsets of n windows of T+1 tokens spread evenly over a shard of numTokens: first at 0, last ending at the shard's end. */
+export function valWindowStarts(numTokens: number, T: number, n: number): number[] {
+  const last = numTokens - (T + 1);
+  if (n === 1) return [0];
+  return Array.from({ length: n }, (_, i) => Math.round((i * last) / (n - 1)));
+}
+
 /**
- * The fixed validation windows of one shard: consecutive windows of T+1 tokens starting at 0, T, 2T, …
- * covering up to evalTokens tokens, so every run evaluates on exactly the same tokens.
+ * The fixed validation windows of one shard: floor(min(evalTokens, tokens − 1) / T) windows of T+1 tokens,
+ * spread evenly over the whole shard (deterministic, never overlapping), so the loss covers every part of
+ * the split rather than its first documents, and every run evaluates on exactly the same tokens.
  */
 export function valWindows(shard: TokenShard, T: number, evalTokens: number, rowsPerBatch: number): Batch[] {
   const usable = Math.min(evalTokens, shard.numTokens - 1);
   const n = Math.floor(usable / T);
   if (n < 1) throw new Error(`${shard.path}: ${shard.numTokens} tokens, fewer than one validation window of ${T + 1}`);
+  const starts = valWindowStarts(shard.numTokens, T, n);
   const batches: Batch[] = [];
   for (let b0 = 0; b0 < n; b0 += rowsPerBatch) {
     const rows = Math.min(rowsPerBatch, n - b0);
     const inputs = new Int32Array(rows * T);
     const targets = new Int32Array(rows * T);
     for (let r = 0; r < rows; r++) {
-      const win = shard.read((b0 + r) * T, T + 1);
+      const win = shard.read(starts[b0 + r], T + 1);
       for (let t = 0; t < T; t++) {
         inputs[r * T + t] = win[t];
         targets[r * T + t] = win[t + 1];
