@@ -35,15 +35,16 @@ export function glossGrams(gloss: string, n = LEAK_NGRAM): string[] {
 
 /**
  * An index over probes answering, for a text: which probes' glosses it contains (`glossHits`) and which of
- * those also name their answer (`leaks`). Built once; each text is scanned in O(words × distinct gram lengths).
+ * those also name their answer (`leaks`). Built once; a scan extends a run of words only while it is the prefix of some gram.
  */
 export class LeakIndex {
   private byGram = new Map<string, string[]>();
-  private lengths: number[];
+  /** Every proper prefix of every gram (word-aligned), so a scan stops extending a run as soon as nothing can match. */
+  private prefixes = new Set<string>();
+  private maxLen = 0;
   private probes = new Map<string, { answers: string[] }>();
 
   constructor(probes: LeakProbe[], private n = LEAK_NGRAM) {
-    const lengths = new Set<number>();
     for (const p of probes) {
       const answers = p.answers.map((a) => leakWords(a).join(' ')).filter(Boolean);
       if (answers.length === 0) continue;
@@ -54,10 +55,11 @@ export class LeakIndex {
         const ids = this.byGram.get(g) ?? [];
         if (!ids.includes(p.id)) ids.push(p.id);
         this.byGram.set(g, ids);
-        lengths.add(g.split(' ').length);
+        const words = g.split(' ');
+        this.maxLen = Math.max(this.maxLen, words.length);
+        for (let k = 1; k < words.length; k++) this.prefixes.add(words.slice(0, k).join(' '));
       }
     }
-    this.lengths = [...lengths].sort((a, b) => a - b);
   }
 
   get size(): number { return this.probes.size; }
@@ -66,10 +68,13 @@ export class LeakIndex {
   glossHits(text: string): Set<string> {
     const w = leakWords(text);
     const hits = new Set<string>();
-    for (const len of this.lengths) {
-      for (let i = 0; i + len <= w.length; i++) {
-        const ids = this.byGram.get(w.slice(i, i + len).join(' '));
+    for (let i = 0; i < w.length; i++) {
+      let run = w[i];
+      for (let len = 1; len <= this.maxLen && i + len <= w.length; len++) {
+        if (len > 1) run += ' ' + w[i + len - 1];
+        const ids = this.byGram.get(run);
         if (ids) for (const id of ids) hits.add(id);
+        if (!this.prefixes.has(run)) break;
       }
     }
     return hits;
