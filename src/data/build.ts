@@ -44,7 +44,7 @@ export const TASK_SOURCES: Record<SftTaskName, SourceKey[]> = {
 };
 
 export const ROLE_DESCRIPTIONS: Record<Role, string> = {
-  general: 'C4 role: general English prose only — 18 Project Gutenberg books (cut into ~6k-char sections; split by book, so no book is in both train and val), US State of the Union addresses, the Brown corpus (POS tags stripped) and SpamAssassin ham e-mail bodies (headers, quotes, signatures and list footers removed). No technical documentation: its val split measures forgetting.',
+  general: 'C4 role: general English prose only — 18 Project Gutenberg books (cut into ~6k-char sections; split by book, so no book is in both train and val; val stratified by source), US State of the Union addresses, the Brown corpus (POS tags stripped) and SpamAssassin ham e-mail bodies (headers, quotes, signatures and list footers removed). No technical documentation: its val split measures forgetting.',
   code: 'Starcoder role: Python source files from numpy, networkx, scikit-learn, Django and the CPython standard library (Debian packages). SymPy is excluded: it is the pycode SFT task.',
   math: 'Math role: the manuals of Maxima and GAP (HTML → text) and PARI/GP (TeX source), Maxima regression tests (input → expected result) and SYNTHETIC GSM8K-style worked word problems from the generator\'s train templates only (the paper\'s math mix, MAmmoTH/OpenMathInstruct, is worked word problems too). Format overlap with the gsm task, not item leakage; the parts math-natural and math-synthetic hold the two kinds apart for the math-synthetic-ablation experiment.',
   instruction: 'FLAN role: instruction-formatted examples (Instruction/Input/Output) built from WordNet relations (define, name, synonym, antonym, hypernym, use in a sentence; science nouns excluded) and the BSD quiz tables (capitals, elements, Latin/Greek words, ...).',
@@ -127,32 +127,42 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs
 }
 
 /**
- * Split by document group (a book's sections form one group; any other document is its own): groups are
- * ordered by a seeded hash of their key (independent of listing order); groups go to val while val holds
- * fewer than valChars, each contributing its documents in seeded order until val is full (the rest of a
- * val group is left unused, never trained on); every later group is train, whose documents are taken in
- * seeded order up to trainChars. Without groups this is a plain seeded split by document.
+ * Split by document group (a book's sections form one group; any other document is its own), stratified by
+ * source so val mixes the sources as the role does. Per source, groups are ordered by a seeded hash of their
+ * key (independent of listing order) and go to val while that source's val holds fewer than its share of
+ * valChars (share = its fraction of the role's characters), each contributing whole documents in seeded
+ * order until that share is full (the rest of a val group is left unused, never trained on); every later
+ * group is train. Train takes the train groups' documents in seeded order up to trainChars.
  */
 export function splitDocs(docs: Doc[], p: DataPreset): { train: Doc[]; val: Doc[] } {
   const byHash = <T>(xs: T[], key: (x: T) => string) => xs.map((x) => ({ x, k: key(x), u: hashUnit(key(x), p.seed) })).sort((a, b) => a.u - b.u || (a.k < b.k ? -1 : 1)).map((y) => y.x);
-  const groups = new Map<string, Doc[]>();
-  for (const d of byHash(docs, (x) => x.id)) {
+  const ordered = byHash(docs, (x) => x.id);
+  const total = docs.reduce((n, d) => n + d.text.length, 0);
+  const sources = new Map<string, { chars: number; groups: Map<string, Doc[]> }>();
+  for (const d of ordered) {
+    const s = sources.get(d.source) ?? { chars: 0, groups: new Map<string, Doc[]>() };
+    sources.set(d.source, s);
+    s.chars += d.text.length;
     const g = d.group ?? d.id;
-    const list = groups.get(g);
-    if (list) list.push(d); else groups.set(g, [d]);
+    const list = s.groups.get(g);
+    if (list) list.push(d); else s.groups.set(g, [d]);
   }
-  const val: Doc[] = [], trainPool = new Set<Doc>();
-  let v = 0;
-  for (const g of byHash([...groups.keys()], (k) => k)) {
-    if (v < p.valChars) {
-      for (const d of groups.get(g)!) { if (v >= p.valChars) break; val.push(d); v += d.text.length; }
-    } else groups.get(g)!.forEach((d) => trainPool.add(d));
+  const inVal = new Set<Doc>(), inTrainGroup = new Set<Doc>();
+  for (const [, s] of [...sources.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const budget = (p.valChars * s.chars) / total;
+    let v = 0;
+    for (const g of byHash([...s.groups.keys()], (k) => k)) {
+      if (v < budget) {
+        for (const d of s.groups.get(g)!) { if (v >= budget) break; inVal.add(d); v += d.text.length; }
+      } else s.groups.get(g)!.forEach((d) => inTrainGroup.add(d));
+    }
   }
+  const val = ordered.filter((d) => inVal.has(d));
   const train: Doc[] = [];
   let t = 0;
-  for (const d of byHash(docs, (x) => x.id)) {
+  for (const d of ordered) {
     if (t >= p.trainChars) break;
-    if (trainPool.has(d)) { train.push(d); t += d.text.length; }
+    if (inTrainGroup.has(d)) { train.push(d); t += d.text.length; }
   }
   return { train, val };
 }
