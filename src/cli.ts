@@ -10,7 +10,7 @@ import type { PretrainConfig, RunConfig, RunRecord, SftConfig, StepLog } from '.
 import { getOrRun, listRuns, readMetrics, runId, runStatus, storeRoot, type StoreData } from './runs/store';
 import { validateRunConfig } from './runs/validate';
 import { initBackend, parseBackendName, formatBackendReport, releaseBackend } from './backend/choose';
-import { ensureData, withMixtureParts } from './data';
+import { ensureData } from './data';
 import { SCALES } from './experiments/scale';
 import { describeFailures, reproduceCaption, reproduceReport } from './report/reproduce';
 import { tableText } from './report/display';
@@ -78,7 +78,7 @@ const defaultData: DataSource = (preset) => ensureData(preset, { quiet: true });
 export async function orderParentsFirst(configs: RunConfig[], source: string, data: DataSource = defaultData): Promise<{ config: RunConfig; id: string; data: StoreData }[]> {
   const bundles = new Map<PresetName, StoreData>();
   for (const c of configs) if (!bundles.has(c.preset)) bundles.set(c.preset, await data(c.preset));
-  const items = configs.map((config) => ({ config, id: runId(config, bundles.get(config.preset)!.manifestHash), data: withMixtureParts(bundles.get(config.preset)!, config.kind === 'pretrain' ? config.mixture : undefined) }));
+  const items = configs.map((config) => ({ config, id: runId(config, bundles.get(config.preset)!.manifestHash), data: bundles.get(config.preset)! }));
   const ids = new Set(items.map((i) => i.id));
   const placed = new Set<string>();
   const out: typeof items = [];

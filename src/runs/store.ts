@@ -300,7 +300,8 @@ async function checkpointOfRun(rec: RunRecord, k: number, data: StoreData, say: 
 export async function getOrRun(config: RunConfig, opts: GetOrRunOptions = {}): Promise<RunRecord> {
   validateRunConfig(config, `config "${(config as { name?: string })?.name ?? '?'}"`);
   const say = opts.quiet ? () => {} : (m: string) => console.log(`[midtrain] ${m}`);
-  const data = opts.data ?? withMixtureParts(await loadData(config.preset), config.kind === 'pretrain' ? config.mixture : undefined);
+  // A mixture that samples a part of a role (an ablation) gets that part's shards beside the roles.
+  const data = withMixtureParts(opts.data ?? (await loadData(config.preset)), config.kind === 'pretrain' ? config.mixture : undefined);
   const id = runId(config, data.manifestHash);
   const dir = runDir(id);
   const done = getRun(id);

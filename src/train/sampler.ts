@@ -57,7 +57,7 @@ export class MixtureSampler {
       for (const role of Object.keys(ph.weights) as (Role | RolePart)[]) {
         if ((ph.weights[role] ?? 0) <= 0) continue;
         const s = shards[role];
-        if (!s) throw new Error(`mixture: ${(ROLE_PARTS as readonly string[]).includes(role) ? 'part' : 'role'} "${role}" has no data in this bundle${(ROLE_PARTS as readonly string[]).includes(role) ? ' (parts are added to the shards a run gets by data.withMixtureParts)' : ''}`);
+        if (!s) throw new Error(`mixture: ${(ROLE_PARTS as readonly string[]).includes(role) ? 'part' : 'role'} "${role}" has no data in this bundle${(ROLE_PARTS as readonly string[]).includes(role) ? ' (the run store adds a part to the shards of a run whose mixture samples it: build the data with parts)' : ''}`);
         if (s.train.numTokens < contextLength + 1) throw new Error(`${s.train.path}: ${s.train.numTokens} tokens, fewer than one window of ${contextLength + 1}`);
       }
     }
