@@ -28,7 +28,7 @@ import { filterLeaks, LeakIndex, leakCleaningStats, sciqHeldOutProbes, SCIQ_LEAK
 import { PART_SPECS, partDocs, partShardBase, type PartManifest } from './parts';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
-export const DATA_FORMAT_VERSION = 10;
+export const DATA_FORMAT_VERSION = 11;
 
 export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
   general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],
