@@ -158,6 +158,8 @@ test('the small study: a 3-value LR sweep, warmup of at least one step, and a ti
   assert.ok(cost.seconds!.total / 2 <= 2.6 * 3600, describeCost(cost, 2));
   assert.match(describeCost(cost, 2), /Estimate: .* wall with 2 workers/);
   assert.ok((cost.accuracyExamples.gsm ?? 0) > 0);
+});
+
 test('math synthetic ablation: the math arm is the midtraining math run; the other samples math-natural at the same weight and start', () => {
   const ablation = planExperiment('math-synthetic-ablation', tiny, 'data0', contentId);
   const mid = planExperiment('midtraining', tiny, 'data0', contentId);
