@@ -84,6 +84,6 @@ export interface DataBundle {
   manifestHash: string;
   roles: Record<Role, RoleData>;
   sft: Record<SftTaskName, SftTask>;
-  /** Parts of roles a mixture may sample on their own (ablations); see parts.ts and withMixtureParts. */
-  parts: Partial<Record<RolePart, { train: TokenShard; val: TokenShard }>>;
+  /** Parts of roles a mixture may sample on their own (ablations; the built-in roles have them); see parts.ts and withMixtureParts. */
+  parts?: Partial<Record<RolePart, { train: TokenShard; val: TokenShard }>>;
 }

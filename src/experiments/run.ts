@@ -92,7 +92,7 @@ export async function proximityAnalysis(preset: PresetName, opts: RunExperimentO
   const bundle = await ensureData(preset, { quiet: true });
   const V = bundle.tokenizer.vocabSize;
   const topK = Math.round(V / 8); // the data layer's choice (see src/data/proximity.ts)
-  const unigram = (role: Role | RolePart) => normalize(shardUnigram((bundle.roles[role as Role] ?? bundle.parts[role as RolePart])!.train, V, bundle.tokenizer.eosId));
+  const unigram = (role: Role | RolePart) => normalize(shardUnigram((bundle.roles[role as Role] ?? bundle.parts?.[role as RolePart])!.train, V, bundle.tokenizer.eosId));
   const general = unigram('general');
   const cells = sftCells(result);
   const pointList: ProximityPoint[] = [];

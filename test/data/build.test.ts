@@ -91,7 +91,7 @@ test('built data: no Gutenberg book in both splits, no held-out sciq item leaked
     assert.equal(parts['math-natural'].sourcesBySplit[split].synthetic, undefined);
   }
   assert.deepEqual(Object.keys(parts['math-synthetic'].sourcesBySplit.train), ['synthetic']);
-  assert.ok(b.parts['math-natural']!.train.read(0, 8).length === 8);
+  assert.ok(b.parts!['math-natural']!.train.read(0, 8).length === 8);
 });
 
 test('ensureData is idempotent: a second call loads the same bundle without rewriting files', async () => {
