@@ -14,8 +14,16 @@ export type SftTaskName = (typeof SFT_TASKS)[number];
 export const PRESETS = ['tiny', 'small', 'pythia-70m', 'pythia-160m', 'pythia-410m'] as const;
 export type PresetName = (typeof PRESETS)[number];
 
-/** Sampling weights over roles; they need not be normalised (the sampler normalises). */
-export type RoleWeights = Partial<Record<Role, number>>;
+/**
+ * Parts of a role that a mixture can sample on their own, for ablations: the same documents, split and
+ * tokenizer as the role, minus some of its sources. `math-natural` is the math role without its synthetic
+ * word problems; `math-synthetic` is those problems alone.
+ */
+export const ROLE_PARTS = ['math-natural', 'math-synthetic'] as const;
+export type RolePart = (typeof ROLE_PARTS)[number];
+
+/** Sampling weights over roles (or parts of one); they need not be normalised (the sampler normalises). */
+export type RoleWeights = Partial<Record<Role | RolePart, number>>;
 
 /**
  * A data mixture as ordered phases. Phase i applies from `fromFraction` (of total steps) until the next phase.

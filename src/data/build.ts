@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { cacheRoot, ROLES, SFT_TASKS, type PresetName, type Role, type SftTaskName } from '../config';
+import { cacheRoot, ROLE_PARTS, ROLES, SFT_TASKS, type PresetName, type Role, type RolePart, type SftTaskName } from '../config';
 import type { DataBundle, RoleCard, RoleData, SftExample, SftTask, SourceRecord } from './types';
 import { dataPreset, type DataPreset } from './presets';
 import { fetchSource, SOURCES, type FetchedSource, type SourceKey } from './sources';
@@ -24,9 +24,11 @@ import { sftExampleFits } from './sft/fit';
 import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../tokenizer/bpe';
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
 import { isDiskFull, publishDir, writeFileDurable, writeSynced } from '../durable';
+import { filterLeaks, LeakIndex, leakCleaningStats, sciqHeldOutProbes, SCIQ_LEAK_CHECKED_ROLES } from './leaks';
+import { PART_SPECS, partDocs, partShardBase, type PartManifest } from './parts';
 
 /** Bump when extraction, cleaning, splitting or formats change: it is part of every build key. */
-export const DATA_FORMAT_VERSION = 10;
+export const DATA_FORMAT_VERSION = 11;
 
 export const ROLE_SOURCES: Record<Role, SourceKey[]> = {
   general: ['gutenberg', 'sotu', 'brown', 'spamAssassin'],
@@ -42,11 +44,11 @@ export const TASK_SOURCES: Record<SftTaskName, SourceKey[]> = {
 };
 
 export const ROLE_DESCRIPTIONS: Record<Role, string> = {
-  general: 'C4 role: general English prose only — 18 Project Gutenberg books (cut into ~6k-char sections), US State of the Union addresses, the Brown corpus (POS tags stripped) and SpamAssassin ham e-mail bodies (headers, quotes, signatures and list footers removed). No technical documentation: its val split measures forgetting.',
+  general: 'C4 role: general English prose only — 18 Project Gutenberg books (cut into ~6k-char sections; split by book, so no book is in both train and val; val stratified by source), US State of the Union addresses, the Brown corpus (POS tags stripped) and SpamAssassin ham e-mail bodies (headers, quotes, signatures and list footers removed). No technical documentation: its val split measures forgetting.',
   code: 'Starcoder role: Python source files from numpy, networkx, scikit-learn, Django and the CPython standard library (Debian packages). SymPy is excluded: it is the pycode SFT task.',
-  math: 'Math role: the manuals of Maxima and GAP (HTML → text) and PARI/GP (TeX source), Maxima regression tests (input → expected result) and SYNTHETIC GSM8K-style worked word problems from the generator\'s train templates only (the paper\'s math mix, MAmmoTH/OpenMathInstruct, is worked word problems too).',
+  math: 'Math role: the manuals of Maxima and GAP (HTML → text) and PARI/GP (TeX source), Maxima regression tests (input → expected result) and SYNTHETIC GSM8K-style worked word problems from the generator\'s train templates only (the paper\'s math mix, MAmmoTH/OpenMathInstruct, is worked word problems too). Format overlap with the gsm task, not item leakage; the parts math-natural and math-synthetic hold the two kinds apart for the math-synthetic-ablation experiment.',
   instruction: 'FLAN role: instruction-formatted examples (Instruction/Input/Output) built from WordNet relations (define, name, synonym, antonym, hypernym, use in a sentence; science nouns excluded) and the BSD quiz tables (capitals, elements, Latin/Greek words, ...).',
-  knowledge: 'KnowledgeQA role: dictionary and encyclopaedic definitions — GCIDE (Webster 1913 + WordNet), FOLDOC (computing) — and WordNet noun definitions as Q/A (natural-science nouns excluded: they are the sciq task).',
+  knowledge: 'KnowledgeQA role: dictionary and encyclopaedic definitions — GCIDE (Webster 1913 + WordNet), FOLDOC (computing) — and WordNet noun definitions as Q/A (natural-science nouns excluded: they are the sciq task). GCIDE carries WordNet\'s definitions too: documents that state a held-out sciq item\'s definition with its term are removed (leak check below).',
   'web-quality': 'DCLM role (high-quality web), a defensible stand-in: real HTML web pages shipped by Debian (docs.python.org minus its FAQ, the Debian Reference, the Debian Administrator\'s Handbook, the Developer\'s Reference, the New Maintainers\' Guide, Debian Policy, the Securing Debian Manual) converted to text, boilerplate lines removed, kept only if they pass Gopher-style quality rules. More technical than a web crawl.',
 };
 
@@ -112,6 +114,11 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs
   const beforeNear = docs.length;
   docs = nearDedup(docs);
   stats.nearDuplicatesRemoved = beforeNear - docs.length;
+  if (SCIQ_LEAK_CHECKED_ROLES.includes(role)) {
+    const leak = filterLeaks(docs, (d) => d.text, new LeakIndex(sciqHeldOutProbes(src.synsets(), p.seed)));
+    docs = leak.kept;
+    Object.assign(stats, leakCleaningStats('sciqLeak', leak.stats));
+  }
   stats.kept = docs.length;
   if (docs.length === 0) throw new Error(`data: role ${role} extracted no documents from ${ROLE_SOURCES[role].join(', ')}`);
   writeAtomic(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
@@ -120,17 +127,42 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs
 }
 
 /**
- * Split by document: order documents by a seeded hash of their id (independent of listing order),
- * then take whole documents into val up to valChars, then into train up to trainChars.
+ * Split by document group (a book's sections form one group; any other document is its own), stratified by
+ * source so val mixes the sources as the role does. Per source, groups are ordered by a seeded hash of their
+ * key (independent of listing order) and go to val while that source's val holds fewer than its share of
+ * valChars (share = its fraction of the role's characters), each contributing whole documents in seeded
+ * order until that share is full (the rest of a val group is left unused, never trained on); every later
+ * group is train. Train takes the train groups' documents in seeded order up to trainChars.
  */
 export function splitDocs(docs: Doc[], p: DataPreset): { train: Doc[]; val: Doc[] } {
-  const ordered = docs.map((d) => ({ d, u: hashUnit(d.id, p.seed) })).sort((a, b) => a.u - b.u || (a.d.id < b.d.id ? -1 : 1)).map((x) => x.d);
-  const val: Doc[] = [], train: Doc[] = [];
-  let v = 0, t = 0;
+  const byHash = <T>(xs: T[], key: (x: T) => string) => xs.map((x) => ({ x, k: key(x), u: hashUnit(key(x), p.seed) })).sort((a, b) => a.u - b.u || (a.k < b.k ? -1 : 1)).map((y) => y.x);
+  const ordered = byHash(docs, (x) => x.id);
+  const total = docs.reduce((n, d) => n + d.text.length, 0);
+  const sources = new Map<string, { chars: number; groups: Map<string, Doc[]> }>();
   for (const d of ordered) {
-    if (v < p.valChars) { val.push(d); v += d.text.length; }
-    else if (t < p.trainChars) { train.push(d); t += d.text.length; }
-    else break;
+    const s = sources.get(d.source) ?? { chars: 0, groups: new Map<string, Doc[]>() };
+    sources.set(d.source, s);
+    s.chars += d.text.length;
+    const g = d.group ?? d.id;
+    const list = s.groups.get(g);
+    if (list) list.push(d); else s.groups.set(g, [d]);
+  }
+  const inVal = new Set<Doc>(), inTrainGroup = new Set<Doc>();
+  for (const [, s] of [...sources.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const budget = (p.valChars * s.chars) / total;
+    let v = 0;
+    for (const g of byHash([...s.groups.keys()], (k) => k)) {
+      if (v < budget) {
+        for (const d of s.groups.get(g)!) { if (v >= budget) break; inVal.add(d); v += d.text.length; }
+      } else s.groups.get(g)!.forEach((d) => inTrainGroup.add(d));
+    }
+  }
+  const val = ordered.filter((d) => inVal.has(d));
+  const train: Doc[] = [];
+  let t = 0;
+  for (const d of ordered) {
+    if (t >= p.trainChars) break;
+    if (inTrainGroup.has(d)) { train.push(d); t += d.text.length; }
   }
   return { train, val };
 }
@@ -160,6 +192,8 @@ export interface DataManifest {
   roles: Record<Role, RoleManifest>;
   sft: Record<SftTaskName, SftManifestEntry>;
   manifestHash: string;
+  /** Parts of roles (ablations), with their own shard hashes; not in manifestHash (see parts.ts). */
+  parts?: Record<RolePart, PartManifest>;
 }
 
 function buildKey(p: DataPreset): string {
@@ -199,6 +233,35 @@ function writeDocOffsets(file: string, docs: number[][]): string {
   docs.forEach((d, i) => { off[i] = o; o += d.length + 1; });
   writeAtomic(file, Buffer.from(off.buffer));
   return path.basename(file);
+}
+
+/** Encode one split's documents into `<base>.bin` + `<base>.docs.u32` under dir; returns its manifest index and documents by source. */
+function writeSplitShard(dir: string, base: string, docs: Doc[], tok: BpeTokenizer): { index: ShardIndex & { docOffsets: string }; bySource: Record<string, number> } {
+  const ids = encodeDocs(tok, docs);
+  fs.mkdirSync(path.dirname(path.join(dir, base)), { recursive: true });
+  const idx = writeShard(path.join(dir, `${base}.bin`), ids, tok.eosId, tok.vocabSize);
+  writeDocOffsets(path.join(dir, `${base}.docs.u32`), ids);
+  const bySource: Record<string, number> = {};
+  for (const d of docs) bySource[d.source] = (bySource[d.source] ?? 0) + 1;
+  return { index: { ...idx, file: `${base}.bin`, docOffsets: `${base}.docs.u32` }, bySource };
+}
+
+/** Shards of every part of a role (same documents and tokenizer as the role, some sources only). */
+function writeParts(dir: string, splits: Record<Role, { train: Doc[]; val: Doc[] }>, tok: BpeTokenizer, log: Log): Record<RolePart, PartManifest> {
+  const parts = {} as Record<RolePart, PartManifest>;
+  for (const part of ROLE_PARTS) {
+    log(`encoding part ${part}`);
+    const spec = PART_SPECS[part];
+    const docs = partDocs(part, splits[spec.role]);
+    const w = { train: writeSplitShard(dir, partShardBase(part, 'train'), docs.train, tok), val: writeSplitShard(dir, partShardBase(part, 'val'), docs.val, tok) };
+    if (docs.train.length === 0 || docs.val.length === 0) throw new Error(`data: part ${part} of role ${spec.role} has no ${docs.train.length === 0 ? 'train' : 'val'} documents`);
+    parts[part] = {
+      role: spec.role, description: spec.description, train: w.train.index, val: w.val.index,
+      documents: { train: docs.train.length, val: docs.val.length }, tokens: { train: w.train.index.numTokens, val: w.val.index.numTokens },
+      sourcesBySplit: { train: w.train.bySource, val: w.val.bySource },
+    };
+  }
+  return parts;
 }
 
 async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
@@ -248,14 +311,10 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     const tokens = { train: 0, val: 0 };
     const bySource = { train: {} as Record<string, number>, val: {} as Record<string, number> };
     for (const split of ['train', 'val'] as const) {
-      const docs = splits[role][split];
-      const ids = encodeDocs(tok, docs);
-      const base = `${role}.${split}`;
-      const idx = writeShard(path.join(tmp, 'shards', `${base}.bin`), ids, tok.eosId, tok.vocabSize);
-      const docOffsets = writeDocOffsets(path.join(tmp, 'shards', `${base}.docs.u32`), ids);
-      rm[split] = { ...idx, file: `shards/${base}.bin`, docOffsets: `shards/${docOffsets}` };
-      tokens[split] = idx.numTokens;
-      for (const d of docs) bySource[split][d.source] = (bySource[split][d.source] ?? 0) + 1;
+      const w = writeSplitShard(tmp, path.join('shards', `${role}.${split}`), splits[role][split], tok);
+      rm[split] = w.index;
+      tokens[split] = w.index.numTokens;
+      bySource[split] = w.bySource;
     }
     rm.card = {
       role, description: ROLE_DESCRIPTIONS[role], sources: src.records(ROLE_SOURCES[role]),
@@ -265,6 +324,7 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     rm.cleaning = cleaning[role];
     roles[role] = rm as RoleManifest;
   }
+  const parts = writeParts(tmp, splits, tok, log);
 
   // 4. SFT tasks.
   log('building SFT tasks');
@@ -295,7 +355,8 @@ async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
     tokenizer: { file: tokFile, hash: tok.hash, vocabSize: tok.vocabSize, bpeVocabSize: tok.eosId + 1, eosId: tok.eosId, sampleChars },
     roles, sft,
   };
-  const manifest: DataManifest = { ...m, manifestHash: sha256(stableStringify(m)).slice(0, 16) };
+  // Parts stay out of the hash: they are views of the roles' documents (see parts.ts), so adding one keeps every id.
+  const manifest: DataManifest = { ...m, manifestHash: sha256(stableStringify(m)).slice(0, 16), parts };
   writeSynced(path.join(tmp, 'manifest.json'), [stableStringify(manifest)]);
   // Publish atomically: whoever finishes first wins; a concurrent builder's identical result is discarded.
   if (fs.existsSync(path.join(dir, 'manifest.json'))) { fs.rmSync(tmp, { recursive: true, force: true }); return; }
@@ -395,7 +456,11 @@ function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
   }
   const sft = {} as Record<SftTaskName, SftTask>;
   for (const task of SFT_TASKS) sft[task] = loadTask(dir, m.sft[task], task);
-  return { preset, dir, tokenizer, manifestHash: m.manifestHash, roles, sft };
+  const parts: DataBundle['parts'] = {};
+  for (const [part, pm] of Object.entries(m.parts ?? {}) as [RolePart, PartManifest][]) {
+    parts[part] = { train: verifyOnce(new FileTokenShard(pm.train, path.join(dir, pm.train.file))), val: verifyOnce(new FileTokenShard(pm.val, path.join(dir, pm.val.file))) };
+  }
+  return { preset, dir, tokenizer, manifestHash: m.manifestHash, roles, sft, parts };
 }
 
 /** Build what is missing for a preset (idempotent; fast when built) and return the bundle. */

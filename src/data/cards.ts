@@ -36,6 +36,15 @@ export function renderCards(b: DataBundle, m: DataManifest): string {
     out.push(`| ${r} | ${c.documents.train} | ${c.documents.val} | ${c.tokens.train} | ${c.tokens.val} |`);
   }
   out.push('');
+  if (m.parts) {
+    out.push('Parts of roles (separately addressable shards for ablations: the role\'s own documents from some of its sources, same split and tokenizer; not part of the data hash, so runs that do not sample them keep their ids):', '');
+    out.push('| part | of role | docs train | docs val | tokens train | tokens val | share of the role\'s train tokens |', '|---|---|---:|---:|---:|---:|---:|');
+    for (const [name, pm] of Object.entries(m.parts)) {
+      const share = pm.tokens.train / m.roles[pm.role].train.numTokens;
+      out.push(`| ${name} | ${pm.role} | ${pm.documents.train} | ${pm.documents.val} | ${pm.tokens.train} | ${pm.tokens.val} | ${(100 * share).toFixed(1)}% |`);
+    }
+    out.push('');
+  }
   for (const r of ROLES) {
     const c = b.roles[r].card;
     out.push(`## ${r}`, '', c.description, '');
@@ -43,6 +52,9 @@ export function renderCards(b: DataBundle, m: DataManifest): string {
     const by = m.roles[r].sourcesBySplit;
     const cl = m.roles[r].cleaning;
     if (cl) out.push('Cleaning (whole corpus, before selection): ' + Object.entries(cl).map(([k, v]) => `${k} ${v}`).join(', '), '');
+    if (cl?.sciqLeakDocsRemoved !== undefined) {
+      out.push(`Leak check against sciq's ${cl.sciqLeakHeldOutItems} held-out (val + test) items: ${cl.sciqLeakDocsRemoved} documents removed that state a held-out item's definition with its term or a synonym (${cl.sciqLeakItemsLeakedBefore} items were leaked; ${cl.sciqLeakDocsWithHeldOutGloss} documents contained some held-out definition). After the filter, ${cl.sciqLeakItemsGlossOnlyAfter} items' definitions still occur in kept documents, never with their term. Whole corpus, before selection.`, '');
+    }
     out.push('Documents by source (train / val): ' + Object.keys({ ...by.train, ...by.val }).sort().map((s) => `${s} ${by.train[s] ?? 0}/${by.val[s] ?? 0}`).join(', '), '');
     out.push('| source | version | licence | sha256 |', '|---|---|---|---|');
     for (const s of c.sources) out.push(`| ${s.name} | ${s.version} | ${s.licence} | \`${s.sha256.slice(0, 16)}\` |`);

@@ -13,3 +13,4 @@ export { BpeTokenizer } from '../tokenizer/bpe';
 export { sampleDocuments, sampleFromBundle, docOffsets, documentTokens } from './sample';
 export { proximity, proximityTable, PAPER_MIX_WEIGHTS, cosine, jsd, jaccard, topK, type Proximity, type ProximityRow } from './proximity';
 export { summaryRows, renderCards } from './cards';
+export { withMixtureParts, mixtureParts, PART_SPECS } from './parts';

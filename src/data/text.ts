@@ -8,6 +8,8 @@ export interface Doc {
   /** Source key (see SOURCES) the text came from. */
   source: string;
   text: string;
+  /** Documents sharing a group (the sections of one book) go to the same split; absent = the document is its own group. */
+  group?: string;
 }
 
 /** NFC, Unix newlines, no control characters (tabs kept), no trailing spaces, at most one blank line in a row. */

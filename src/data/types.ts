@@ -1,5 +1,5 @@
 // The contract between the data layer and everything that trains on it.
-import type { Role, SftTaskName, PresetName } from '../config';
+import type { Role, RolePart, SftTaskName, PresetName } from '../config';
 
 /** A trained byte-level BPE tokenizer, identified by the hash of its saved JSON. */
 export interface Tokenizer {
@@ -84,4 +84,6 @@ export interface DataBundle {
   manifestHash: string;
   roles: Record<Role, RoleData>;
   sft: Record<SftTaskName, SftTask>;
+  /** Parts of roles a mixture may sample on their own (ablations; the built-in roles have them); see parts.ts and withMixtureParts. */
+  parts?: Partial<Record<RolePart, { train: TokenShard; val: TokenShard }>>;
 }

@@ -3,10 +3,12 @@
 // Every start is a fraction of total steps, so one definition runs at every preset (scale.ts sizes it).
 // To try a variant, override a number (`experiment('midtraining', { code: { weight: 0.3 } })`): only the
 // runs that number touches get new ids, so only they (and their SFT children) train; the baseline is reused.
-import { SFT_TASKS, type Role, type SftTaskName } from '../config';
+import { SFT_TASKS, type Role, type RolePart, type SftTaskName } from '../config';
 import { PAPER_TIMINGS } from './scale';
+import { PART_SPECS } from '../data/parts';
 
-export type DomainRole = Exclude<Role, 'general'>;
+/** What a branch mixes in: a domain role, or a part of one (an ablation such as math without its synthetic problems). */
+export type DomainRole = Exclude<Role, 'general'> | RolePart;
 
 /** One midtraining (or continued-pretraining) branch off the baseline: from `startFraction`, sample (1 − w)·general + w·role. */
 export interface BranchSpec {
@@ -19,7 +21,7 @@ export interface BranchSpec {
   paperName?: string;
 }
 
-export const EXPERIMENT_NAMES = ['baseline', 'midtraining', 'cpt', 'timing', 'weight', 'grid'] as const;
+export const EXPERIMENT_NAMES = ['baseline', 'midtraining', 'cpt', 'timing', 'weight', 'grid', 'math-synthetic-ablation'] as const;
 export type ExperimentName = (typeof EXPERIMENT_NAMES)[number];
 
 export interface Experiment {
@@ -68,6 +70,25 @@ export const ABLATION_WEIGHTS = [0.1, 0.3, 0.5, 0.8];
 const ALL_TASKS: SftTaskName[] = [...SFT_TASKS];
 const ABLATION_NOTE = 'Ablation models are fine-tuned on the code task (pycode), the task the code mixture targets; forgetting is the general val loss after that SFT.';
 
+/**
+ * The math mixture with and without its synthetic word problems. The math role holds worked word problems
+ * from the gsm task's own generator (train templates only; gsm's val and test use other templates): format
+ * overlap, not item leakage, but it could carry the math mixture's gsm effect by itself. The second arm
+ * samples the role's `math-natural` part (same documents minus the synthetic ones, same tokenizer and
+ * split) at the same weight and start, so the two arms differ only in the synthetic problems.
+ */
+const MATH_MIXTURE = PAPER_MIXTURES.find((m) => m.role === 'math')!;
+export const MATH_SYNTHETIC_ABLATION: Experiment = {
+  name: 'math-synthetic-ablation',
+  title: 'Math mixture with and without its synthetic word problems',
+  question: 'How much of the math mixture\'s effect on gsm comes from its synthetic GSM-style problems (the gsm generator\'s train templates)?',
+  branches: [MATH_MIXTURE, { role: 'math-natural', weight: MATH_MIXTURE.weight, startFraction: MATH_MIXTURE.startFraction }],
+  sftTasks: ['gsm'],
+  notes: [
+    'The math arm is the midtraining experiment\'s math mixture (its runs are shared); the other arm samples the math role without the synthetic problems at the same weight and start.',
+    'Models are fine-tuned on gsm, the task the synthetic problems resemble; forgetting is the general val loss after that SFT.',
+  ],
+};
 export const EXPERIMENTS: Record<ExperimentName, Experiment> = {
   baseline: {
     name: 'baseline',
@@ -121,6 +142,7 @@ export const EXPERIMENTS: Record<ExperimentName, Experiment> = {
     sftTasks: ['pycode'],
     notes: [ABLATION_NOTE, 'Cells shared with the timing and weight ablations reuse those runs.'],
   },
+  'math-synthetic-ablation': MATH_SYNTHETIC_ABLATION,
 };
 
 /** Overrides by role (applies to every branch of that role) — e.g. { code: { weight: 0.3 } }. */
@@ -153,6 +175,11 @@ export function experiment(
 export function validateBranch(b: BranchSpec, where: string): void {
   if (!(b.weight > 0 && b.weight <= 1)) throw new Error(`${where}.weight: expected a number in (0, 1], got ${b.weight}`);
   if (!(b.startFraction > 0 && b.startFraction < 1)) throw new Error(`${where}.startFraction: expected a number in (0, 1), got ${b.startFraction}`);
+}
+
+/** The role whose val split measures a branch's own domain: the role itself, or the role a part belongs to. */
+export function branchDomain(b: BranchSpec): Exclude<Role, 'general'> {
+  return (PART_SPECS as Record<string, { role: Role } | undefined>)[b.role]?.role as Exclude<Role, 'general'> ?? b.role;
 }
 
 /** A branch's stable, readable label, e.g. "code-w20-f10" or "cpt-code-f66" (used for table rows and run names). */

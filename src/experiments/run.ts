@@ -1,14 +1,14 @@
 // The one call a notebook makes: run (or reuse) every run of an experiment, parents first, and return
 // its records and metrics. Finished runs come back from the store at once, so notebooks share runs and a
 // second invocation trains nothing; an interrupted run resumes. No training loop lives here — the store does it.
-import type { PresetName, Role } from '../config';
+import type { PresetName, Role, RolePart } from '../config';
 import type { RunRecord, StepLog } from '../runs/types';
 import { getOrRun, readMetrics, runId } from '../runs/store';
 import { ensureData } from '../data';
 import { initBackend } from '../backend/choose';
 import { studyProgress, type RunProgress } from '../report/display';
 import { planExperiment, type ExperimentPlan } from './plan';
-import { EXPERIMENT_NAMES, type BranchOverrides, type Experiment, type ExperimentName } from './definitions';
+import { EXPERIMENT_NAMES, branchDomain, type BranchOverrides, type Experiment, type ExperimentName } from './definitions';
 import { scaleFor, type ExperimentScale } from './scale';
 import type { ExperimentResult, ProximityAnalysis, AllResults } from './result';
 import { normalize, shardUnigram, examplesUnigram, proximity, proximityTable } from '../data/proximity';
@@ -92,7 +92,7 @@ export async function proximityAnalysis(preset: PresetName, opts: RunExperimentO
   const bundle = await ensureData(preset, { quiet: true });
   const V = bundle.tokenizer.vocabSize;
   const topK = Math.round(V / 8); // the data layer's choice (see src/data/proximity.ts)
-  const unigram = (role: Role) => normalize(shardUnigram(bundle.roles[role].train, V, bundle.tokenizer.eosId));
+  const unigram = (role: Role | RolePart) => normalize(shardUnigram((bundle.roles[role as Role] ?? bundle.parts?.[role as RolePart])!.train, V, bundle.tokenizer.eosId));
   const general = unigram('general');
   const cells = sftCells(result);
   const pointList: ProximityPoint[] = [];
@@ -106,7 +106,7 @@ export async function proximityAnalysis(preset: PresetName, opts: RunExperimentO
       if (!cell) continue;
       const q = examplesUnigram(bundle.sft[task].train, (s) => bundle.tokenizer.encode(s), V);
       const advantage = proximity(general, q, { topK }).dist - proximity(mix, q, { topK }).dist;
-      pointList.push({ model: run.model, role: run.branch.role, task, advantage, improvement: cell.relImprovement.mean });
+      pointList.push({ model: run.model, role: branchDomain(run.branch), task, advantage, improvement: cell.relImprovement.mean });
     }
   }
   const correlation = pearson(pointList.map((p) => p.advantage), pointList.map((p) => p.improvement));

@@ -4,6 +4,7 @@ import type { Role, SftTaskName } from '../config';
 import type { StepLog } from '../runs/types';
 import type { ExperimentResult } from '../experiments/result';
 import { BASELINE, type PlannedRun } from '../experiments/plan';
+import { branchDomain } from '../experiments/definitions';
 import { sftCells, sftRunRows, bestLrs, type SftCell } from './tables';
 import { mean, type Correlation } from './stats';
 import type { PlotlyFigure, PlotlyTrace } from './display';
@@ -32,7 +33,7 @@ function modelColors(models: { model: string; role?: Role }[]): Map<string, stri
 }
 
 function resultColors(result: ExperimentResult): Map<string, string> {
-  return modelColors(pretrainRuns(result).map((r) => ({ model: r.model, role: r.branch?.role })));
+  return modelColors(pretrainRuns(result).map((r) => ({ model: r.model, role: r.branch ? branchDomain(r.branch) : undefined })));
 }
 
 function colorOf(colors: Map<string, string>, model: string): string {
@@ -130,14 +131,15 @@ export function domainCurves(result: ExperimentResult): Figure {
   const baseline = runs.find((r) => r.model === BASELINE);
   const data: PlotlyTrace[] = [];
   const branches = runs.filter((r) => r.branch);
-  const roles = [...new Set(branches.map((r) => r.branch!.role))];
+  // A branch over a part of a role (math-natural) is measured on the role's val split, like the role's own branch.
+  const roles = [...new Set(branches.map((r) => branchDomain(r.branch!)))];
   for (const role of roles) {
     const color = ROLE_COLORS[role];
     if (baseline) {
       const { x, y } = evalPoints(result.metrics[baseline.id], role);
       data.push({ type: 'scatter', mode: 'lines', name: `baseline on ${role}`, legendgroup: role, x, y, line: { color, dash: 'dash', width: 1.5 } });
     }
-    for (const [i, r] of branches.filter((b) => b.branch!.role === role).entries()) {
+    for (const [i, r] of branches.filter((b) => branchDomain(b.branch!) === role).entries()) {
       const pts = evalPoints(result.metrics[r.id], role);
       const fromBranch = fromBranchPoint(result, r, role, pts);
       const marker = branchMarkers(pts.x.length, fromBranch, 7);

@@ -35,7 +35,7 @@ import { NonFiniteLossError } from '../train/pretrain';
 import { isDiskFull, sha256, writeFileDurable } from '../durable';
 import { CorruptRunFileError, metricsPrefixBytes, openRecord, readVerifiedMetrics, sealRecord, verifyConfigFile, warnUnverified, type RunChecksums } from './integrity';
 import { progress } from '../report/display';
-import { ensureData } from '../data';
+import { ensureData, withMixtureParts } from '../data';
 
 /** Bump when a change alters what training produces (numerics, sampling, schedule): it changes every run id. */
 export const ENGINE_VERSION = 2;
@@ -300,7 +300,8 @@ async function checkpointOfRun(rec: RunRecord, k: number, data: StoreData, say: 
 export async function getOrRun(config: RunConfig, opts: GetOrRunOptions = {}): Promise<RunRecord> {
   validateRunConfig(config, `config "${(config as { name?: string })?.name ?? '?'}"`);
   const say = opts.quiet ? () => {} : (m: string) => console.log(`[midtrain] ${m}`);
-  const data = opts.data ?? (await loadData(config.preset));
+  // A mixture that samples a part of a role (an ablation) gets that part's shards beside the roles.
+  const data = withMixtureParts(opts.data ?? (await loadData(config.preset)), config.kind === 'pretrain' ? config.mixture : undefined);
   const id = runId(config, data.manifestHash);
   const dir = runDir(id);
   const done = getRun(id);

@@ -1,6 +1,6 @@
 // Run configs arrive as JSON (CLI, sweep files, Slurm tasks): check every field against the contract in
 // types.ts and fail with one line naming the first bad one (unknown fields included), before any work starts.
-import { PRESETS, ROLES, SFT_TASKS } from '../config';
+import { PRESETS, ROLE_PARTS, ROLES, SFT_TASKS } from '../config';
 import type { RunConfig } from './types';
 import { validateModelConfig } from '../model/presets';
 import { validateMixture } from '../train/sampler';
@@ -49,7 +49,7 @@ const optim = object({
   lr: [num], minLr: [num], warmupFraction: [fraction], beta1: [fraction], beta2: [fraction], eps: [num], weightDecay: [num], gradClip: [num],
 });
 const parent = object({ runId: [str], atFraction: [fraction] });
-const mixture = arrayOf(object({ fromFraction: [fraction], weights: [recordOf(ROLES, num)] }));
+const mixture = arrayOf(object({ fromFraction: [fraction], weights: [recordOf([...ROLES, ...ROLE_PARTS], num)] }));
 
 const pretrain = object({
   kind: [oneOf(['pretrain'])], name: [str], preset: [oneOf(PRESETS)], model: [model], optim: [optim],

@@ -8,8 +8,14 @@ import * as os from 'os';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import { cacheRoot, ROLES } from '../../src/config';
-import { ensureData } from '../../src/data/build';
-import { sampleDocuments, sampleFromBundle, docOffsets } from '../../src/data/sample';
+import { ensureData, readManifest } from '../../src/data/build';
+import { sampleDocuments, sampleFromBundle, docOffsets, documentTokens } from '../../src/data/sample';
+import { fetchSource, SOURCES } from '../../src/data/sources';
+import { gutenbergDocs } from '../../src/data/extract/general';
+import { loadWordnet } from '../../src/data/extract/wordnet';
+import { LeakIndex, sciqHeldOutProbes } from '../../src/data/leaks';
+import { dataPreset } from '../../src/data/presets';
+import type { DataBundle, TokenShard } from '../../src/data/types';
 import { FileTokenShard } from '../../src/data/shards';
 import { proximityTable } from '../../src/data/proximity';
 
@@ -52,6 +58,40 @@ test('the proximity table puts each specialised role nearest its task', async ()
   assert.equal(nearest('gsm'), 'math');
   for (const r of rows) if (r.source === 'general') assert.equal(r.advantage, 0);
   assert.equal(rows.length, 4 * (ROLES.length + 5));
+});
+
+function allDocuments(b: DataBundle, shard: TokenShard): string[] {
+  const off = docOffsets(shard);
+  return Array.from(off.keys(), (i) => b.tokenizer.decode(documentTokens(shard, off, i)));
+}
+
+test('built data: no Gutenberg book in both splits, no held-out sciq item leaked, math parts partition the math role', async () => {
+  const b = await ensureData('tiny', { quiet: true });
+  const m = readManifest('tiny');
+  // Books: decoded documents (the BPE is lossless) matched to the book they were cut from.
+  const bookOf = new Map(gutenbergDocs(fetchSource(SOURCES.gutenberg)).map((d) => [d.text, d.group!]));
+  const books = (split: 'train' | 'val') => new Set(allDocuments(b, b.roles.general[split]).map((t) => bookOf.get(t)).filter((x): x is string => !!x));
+  const val = books('val'), train = books('train');
+  assert.equal(m.roles.general.sourcesBySplit.train.gutenberg > 0 ? train.size > 0 : true, true);
+  assert.deepEqual([...val].filter((x) => train.has(x)), [], 'a book in both splits');
+  // Leaks: the kept knowledge and instruction documents, decoded, state no held-out item's definition with its term.
+  const index = new LeakIndex(sciqHeldOutProbes(loadWordnet(fetchSource(SOURCES.wordnet)), dataPreset('tiny').seed));
+  for (const role of ['knowledge', 'instruction'] as const) {
+    for (const split of ['train', 'val'] as const) {
+      const leaking = allDocuments(b, b.roles[role][split]).filter((t) => index.leaks(t).length > 0);
+      assert.equal(leaking.length, 0, `${role}.${split}: ${leaking.length} documents leak held-out sciq items`);
+    }
+  }
+  assert.ok(m.roles.knowledge.cleaning.sciqLeakDocsRemoved > 0, 'the whole knowledge corpus had leaking documents (GCIDE carries WordNet glosses)');
+  // Parts: the math role's documents, split by source, in the same order (so token counts add up exactly).
+  const parts = m.parts!;
+  for (const split of ['train', 'val'] as const) {
+    assert.equal(parts['math-natural'][split].numTokens + parts['math-synthetic'][split].numTokens, m.roles.math[split].numTokens);
+    assert.equal(parts['math-natural'][split].numDocs + parts['math-synthetic'][split].numDocs, m.roles.math[split].numDocs);
+    assert.equal(parts['math-natural'].sourcesBySplit[split].synthetic, undefined);
+  }
+  assert.deepEqual(Object.keys(parts['math-synthetic'].sourcesBySplit.train), ['synthetic']);
+  assert.ok(b.parts!['math-natural']!.train.read(0, 8).length === 8);
 });
 
 test('ensureData is idempotent: a second call loads the same bundle without rewriting files', async () => {

@@ -159,3 +159,18 @@ test('the small study: a 3-value LR sweep, warmup of at least one step, and a ti
   assert.match(describeCost(cost, 2), /Estimate: .* wall with 2 workers/);
   assert.ok((cost.accuracyExamples.gsm ?? 0) > 0);
 });
+
+test('math synthetic ablation: the math arm is the midtraining math run; the other samples math-natural at the same weight and start', () => {
+  const ablation = planExperiment('math-synthetic-ablation', tiny, 'data0', contentId);
+  const mid = planExperiment('midtraining', tiny, 'data0', contentId);
+  const pre = ablation.runs.filter((r) => r.config.kind === 'pretrain');
+  assert.deepEqual(pre.map((r) => r.model), ['baseline', 'math-w12-f33', 'math-natural-w12-f33']);
+  assert.equal(pre[0].id, mid.runs[0].id, 'one baseline');
+  assert.equal(pre[1].id, mid.runs.find((r) => r.model === 'math-w12-f33')!.id, 'the math arm is shared with the midtraining experiment');
+  const natural = pre[2].config;
+  assert.ok(natural.kind === 'pretrain');
+  if (natural.kind !== 'pretrain') return;
+  assert.deepEqual(natural.mixture[1], { fromFraction: 0.33, weights: { general: 0.88, 'math-natural': 0.12 } });
+  assert.notEqual(pre[2].id, pre[1].id);
+  assert.deepEqual([...new Set(ablation.runs.filter((r) => r.task).map((r) => r.task))], ['gsm']);
+});

@@ -6,7 +6,7 @@ import { type FetchedSource } from '../sources';
 import { listFiles } from '../sources';
 import { chunkParagraphs, dropFrequentLines, letterFraction, normalizeText, type Doc } from '../text';
 
-/** Books are cut into ~6k-character documents at paragraph breaks (about a chapter section). */
+/** Books are cut into ~6k-character documents at paragraph breaks (about a chapter section), split by book. */
 const BOOK_CHUNK_CHARS = 6000;
 
 export function gutenbergDocs(src: FetchedSource): Doc[] {
@@ -15,7 +15,8 @@ export function gutenbergDocs(src: FetchedSource): Doc[] {
   for (const f of listFiles(dir, (r) => r.endsWith('.txt'))) {
     // The first line is a "[Title by Author Year]" banner added by the corpus, not text.
     const text = normalizeText(fs.readFileSync(path.join(dir, f), 'latin1').replace(/^\[[^\]]*\]\s*/, ''));
-    chunkParagraphs(text, BOOK_CHUNK_CHARS).forEach((c, i) => docs.push({ id: `gutenberg/${f}#${String(i).padStart(4, '0')}`, source: 'gutenberg', text: c }));
+    // A book's sections share its group: train and val never hold the same book.
+    chunkParagraphs(text, BOOK_CHUNK_CHARS).forEach((c, i) => docs.push({ id: `gutenberg/${f}#${String(i).padStart(4, '0')}`, source: 'gutenberg', text: c, group: `gutenberg/${f}` }));
   }
   return docs;
 }
