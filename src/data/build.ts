@@ -439,10 +439,11 @@ export function verifyOnce(shard: FileTokenShard): FileTokenShard {
   return shard;
 }
 
-function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
-  const dir = dataDir(preset);
-  const tokenizer = BpeTokenizer.load(path.join(dir, m.tokenizer.file), m.tokenizer.vocabSize);
-  if (tokenizer.hash !== m.tokenizer.hash) throw new Error(`data: tokenizer ${m.tokenizer.file} hash ${tokenizer.hash} differs from the manifest (${m.tokenizer.hash}): rebuild`);
+/** Each role's shards (verified once) and each SFT task of a built data folder, as its manifest lists them. */
+export function loadRolesAndTasks(
+  dir: string,
+  m: { roles: Partial<Record<Role, Pick<RoleManifest, 'card' | 'train' | 'val'>>>; sft: Record<SftTaskName, SftManifestEntry> },
+): Pick<DataBundle, 'roles' | 'sft'> {
   const roles = {} as Record<Role, RoleData>;
   for (const role of ROLES) {
     const r = m.roles[role];
@@ -456,11 +457,18 @@ function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
   }
   const sft = {} as Record<SftTaskName, SftTask>;
   for (const task of SFT_TASKS) sft[task] = loadTask(dir, m.sft[task], task);
+  return { roles, sft };
+}
+
+function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
+  const dir = dataDir(preset);
+  const tokenizer = BpeTokenizer.load(path.join(dir, m.tokenizer.file), m.tokenizer.vocabSize);
+  if (tokenizer.hash !== m.tokenizer.hash) throw new Error(`data: tokenizer ${m.tokenizer.file} hash ${tokenizer.hash} differs from the manifest (${m.tokenizer.hash}): rebuild`);
   const parts: DataBundle['parts'] = {};
   for (const [part, pm] of Object.entries(m.parts ?? {}) as [RolePart, PartManifest][]) {
     parts[part] = { train: verifyOnce(new FileTokenShard(pm.train, path.join(dir, pm.train.file))), val: verifyOnce(new FileTokenShard(pm.val, path.join(dir, pm.val.file))) };
   }
-  return { preset, dir, tokenizer, manifestHash: m.manifestHash, roles, sft, parts };
+  return { preset, dir, tokenizer, manifestHash: m.manifestHash, ...loadRolesAndTasks(dir, m), parts };
 }
 
 /** Build what is missing for a preset (idempotent; fast when built) and return the bundle. */

@@ -12,7 +12,7 @@ import { Worker } from 'worker_threads';
 import { cacheRoot, ROLES, SFT_TASKS, type PresetName, type Role, type SftTaskName } from '../../config';
 import type { DataBundle, RoleCard, RoleData, SftTask, SourceRecord } from '../types';
 import { FileTokenShard, sha256OfFile, tokenWidth, type ShardIndex } from '../shards';
-import { loadTask, maxNewTokens, stableStringify, verifyOnce, withBuildLock, type Log } from '../build';
+import { loadRolesAndTasks, loadTask, maxNewTokens, stableStringify, verifyOnce, withBuildLock, type Log } from '../build';
 import { dataPreset } from '../presets';
 import { MODEL_PRESETS } from '../../model/presets';
 import { loadPretrainedTokenizer } from '../../tokenizer/pretrained';
@@ -390,19 +390,7 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
 function loadLocalBundle(dir: string, m: LocalDataManifest): DataBundle {
   const tokenizer = loadPretrainedTokenizer(path.join(dir, m.tokenizer.file), { eosToken: m.tokenizer.eosToken, padTo: m.tokenizer.vocabSize });
   if (tokenizer.hash !== m.tokenizer.hash) throw new Error(`data: tokenizer ${path.join(dir, m.tokenizer.file)} hash ${tokenizer.hash} differs from the manifest (${m.tokenizer.hash}): rebuild`);
-  const roles = {} as Record<Role, RoleData>;
-  for (const role of ROLES) {
-    const r = m.roles[role];
-    roles[role] = {
-      role,
-      train: verifyOnce(new FileTokenShard(r.train, path.join(dir, r.train.file))),
-      val: verifyOnce(new FileTokenShard(r.val, path.join(dir, r.val.file))),
-      card: r.card,
-    };
-  }
-  const sft = {} as Record<SftTaskName, SftTask>;
-  for (const task of SFT_TASKS) sft[task] = loadTask(dir, m.sft[task], task);
-  return { preset: m.preset, dir, tokenizer, manifestHash: m.manifestHash, roles, sft };
+  return { preset: m.preset, dir, tokenizer, manifestHash: m.manifestHash, ...loadRolesAndTasks(dir, m) };
 }
 
 /** Where a data config's build lives (its name and a key over config, tokenizer and the files' sizes and times). */
