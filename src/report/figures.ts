@@ -312,15 +312,27 @@ export function metricBars(cells: SftCell[], metric: 'sftLoss' | 'forgetting' | 
   const colors = modelColors(models.map((model) => ({ model, role: cells.find((c) => c.model === model)?.role as Role | undefined })));
   const tasks = [...new Set(cells.map((c) => c.task))];
   const k = metric === 'relImprovement' || metric === 'accuracy' ? 100 : 1;
+  // Losses differ in their second decimal around 6: bars from zero would hide that, so losses are dots on an
+  // axis fitted to the data; percentages keep bars, whose zero (no improvement) means something.
+  const dots = metric === 'sftLoss' || metric === 'forgetting';
   const data = models.map((model) => {
     const cs = tasks.map((t) => cells.find((c) => c.model === model && c.task === t));
-    return { type: 'bar', name: model, x: tasks, y: cs.map((c) => (c ? k * c[metric].mean : null)),
+    return { type: dots ? 'scatter' : 'bar', ...(dots ? { mode: 'markers' } : {}), name: model, x: tasks, y: cs.map((c) => (c ? k * c[metric].mean : null)),
       error_y: { type: 'data', array: cs.map((c) => (c ? k * finiteOr0(c[metric].halfWidth) : 0)), visible: true },
-      marker: { color: colorOf(colors, model) } };
+      marker: { color: colorOf(colors, model), ...(dots ? { size: 10 } : {}) } };
   });
   const label = { sftLoss: 'SFT val loss', forgetting: 'general val loss after SFT', relImprovement: 'relative improvement (%)', accuracy: 'accuracy (%)' }[metric];
   const better = { sftLoss: 'Lower is better', forgetting: 'Lower is better (less forgetting)', relImprovement: 'Higher is better; above 0 beats the baseline', accuracy: 'Higher is better' }[metric];
-  return { data, layout: { ...baseLayout(title, 'SFT task', label), barmode: 'group' }, caption: `${better}. One bar per model and task; whiskers = 95% CI over seeds (none with one seed).` };
+  const layout = baseLayout(title, 'SFT task', label);
+  if (dots) {
+    const ends = cells.flatMap((c) => [c[metric].mean - finiteOr0(c[metric].halfWidth), c[metric].mean + finiteOr0(c[metric].halfWidth)]).filter(Number.isFinite);
+    const lo = Math.min(...ends), hi = Math.max(...ends), pad = Math.max(0.1 * (hi - lo), 1e-3);
+    if (ends.length) layout.yaxis = { ...(layout.yaxis as object), range: [lo - pad, hi + pad] };
+  }
+  return {
+    data, layout: { ...layout, barmode: 'group', scattermode: 'group' },
+    caption: `${better}. One ${dots ? 'dot' : 'bar'} per model and task; whiskers = 95% CI (the table says over what; none with one seed).`,
+  };
 }
 
 function finiteOr0(x: number): number {

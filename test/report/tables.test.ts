@@ -205,6 +205,9 @@ test('every figure builder says under it what to look at and which way is better
     lossVsForgetting: lossVsForgetting(r), roleCurves: roleCurves(r), ablationLines: ablationLines(fakeResult(), 'startFraction'), gridHeatmap: gridHeatmap(fakeResult()),
     metricBars: metricBars(sftCells(r), 'forgetting', 't'),
   };
+  // Losses are dots on a fitted axis (bars from zero hide differences in the second decimal); percentages stay bars.
+  assert.equal(figs.metricBars.data[0].type, 'scatter');
+  assert.equal(metricBars(sftCells(r), 'relImprovement', 't').data[0].type, 'bar');
   for (const [name, f] of Object.entries(figs)) {
     assert.ok(f.caption && f.caption.length < 240, `${name}: a one-line caption`);
     assert.match(f.caption!, /better/, `${name}: says which way is better`);
