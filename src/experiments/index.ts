@@ -4,5 +4,6 @@ export * from './definitions';
 export * from './scale';
 export * from './plan';
 export * from './result';
+export { allResults, type AllResults, type ProximityAnalysis } from '../report/analysis';
 export * from './run';
 export * from './workers';

@@ -3,7 +3,8 @@
 // interval excludes zero (point-estimate checks say so); otherwise "inconclusive" — never a typed-in answer.
 import * as aq from 'arquero';
 import type { SftTaskName } from '../config';
-import type { AllResults, ExperimentResult } from '../experiments/result';
+import type { ExperimentResult } from '../experiments/result';
+import type { AllResults } from './analysis';
 import { BASELINE } from '../experiments/plan';
 import { DOMAIN_TASK, type DomainRole } from '../experiments/definitions';
 import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, reportedLoss, seedsText, withCaption, type SftRunRow, type Table } from './tables';

@@ -2,8 +2,7 @@
 // can open without Jupyter — with the preset, the data manifest hash and code version that produced them.
 import * as path from 'path';
 import * as aq from 'arquero';
-import type { AllResults } from '../experiments/result';
-import { allResults } from '../experiments/result';
+import { allResults, type AllResults } from './analysis';
 import { summaryRows, paperComparisonRows, sftCells, intervalCaption, type Table } from './tables';
 import { provenance, codeHash, gitDescribe, type FigureArtifact } from './artifacts';
 import { writeFileAtomic } from './export';
