@@ -183,7 +183,15 @@ export function sftCurves(result: ExperimentResult, task: SftTaskName, key: 'gen
     data.push({ type: 'scatter', mode: 'lines+markers', name: `${model} (${ids.length} seed${ids.length === 1 ? '' : 's'})`, x: steps, y: steps.map((s) => mean(byStep.get(s)!)), line: { color: colorOf(colors, model) }, marker: { size: 5 } });
   }
   const what = key === 'general' ? 'general val loss during SFT (forgetting)' : 'SFT val loss';
-  return { data, layout: baseLayout(`${task}: ${what}, mean over seeds at the best LR`, 'SFT step', key === 'general' ? 'general val loss' : `${task} val loss`), caption: sftCurvesCaption(key) };
+  const layout = baseLayout(`${task}: ${what}, mean over seeds at the best LR`, 'SFT step', key === 'general' ? 'general val loss' : `${task} val loss`);
+  layout.xaxis = { ...(layout.xaxis as object), ...stepTicks(data) };
+  return { data, layout, caption: sftCurvesCaption(key) };
+}
+
+/** Whole-step ticks for a short run (plotly would label half steps of a 2-step run). */
+function stepTicks(data: PlotlyTrace[]): { dtick: number; tick0: number } {
+  const last = Math.max(1, ...data.flatMap((t) => (t.x as number[] | undefined) ?? []));
+  return { tick0: 0, dtick: Math.max(1, Math.ceil(last / 10)) };
 }
 
 function sftCurvesCaption(key: 'general' | 'sft'): string {
@@ -373,7 +381,7 @@ export function sftCurvesGrid(result: ExperimentResult, key: 'general' | 'sft' =
     const sub = sftCurves(result, task, key);
     const ax = i === 0 ? '' : String(i + 1);
     for (const t of sub.data) data.push({ ...t, xaxis: `x${ax}`, yaxis: `y${ax}`, legendgroup: String(t.name).split(' (')[0], showlegend: i === 0 });
-    layout[`xaxis${ax}`] = { title: { text: `SFT step (${task})` } };
+    layout[`xaxis${ax}`] = { title: { text: `SFT step (${task})` }, ...stepTicks(sub.data) };
     layout[`yaxis${ax}`] = { title: { text: key === 'general' ? 'general val loss' : `${task} val loss` } };
   });
   return { data, layout, caption: sftCurvesCaption(key) };

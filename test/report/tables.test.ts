@@ -207,6 +207,9 @@ test('every figure builder says under it what to look at and which way is better
   };
   // Losses are dots on a fitted axis (bars from zero hide differences in the second decimal); percentages stay bars.
   assert.equal(figs.metricBars.data[0].type, 'scatter');
+  // SFT steps are whole numbers: a short run is ticked at every step, not at half steps.
+  assert.equal((figs.sftCurves.layout.xaxis as { dtick: number }).dtick, 1);
+  assert.equal((figs.sftCurvesGrid.layout.xaxis as { dtick: number }).dtick, 1);
   assert.equal(metricBars(sftCells(r), 'relImprovement', 't').data[0].type, 'bar');
   for (const [name, f] of Object.entries(figs)) {
     assert.ok(f.caption && f.caption.length < 240, `${name}: a one-line caption`);
