@@ -4,7 +4,6 @@
 // sources and code give byte-identical files (no clocks, no unseeded randomness, sorted inputs).
 import * as fs from 'fs';
 import * as path from 'path';
-import * as crypto from 'crypto';
 import { cacheRoot, ROLE_PARTS, ROLES, SFT_TASKS, type PresetName, type Role, type RolePart, type SftTaskName } from '../config';
 import type { DataBundle, RoleCard, RoleData, SftExample, SftTask, SourceRecord } from './types';
 import { dataPreset, type DataPreset } from './presets';
@@ -23,7 +22,7 @@ import { ANSWER_ENDED, CHECKERS } from './sft/checkers';
 import { sftExampleFits } from './sft/fit';
 import { BpeTokenizer, serializeTokenizer, tokenizerHash, trainBpe } from '../tokenizer/bpe';
 import { FileTokenShard, writeShard, type ShardIndex } from './shards';
-import { isDiskFull, publishDir, writeFileDurable, writeSynced } from '../durable';
+import { isDiskFull, publishDir, sha256, writeFileDurable, writeSynced } from '../durable';
 import { filterLeaks, LeakIndex, leakCleaningStats, sciqHeldOutProbes, SCIQ_LEAK_CHECKED_ROLES } from './leaks';
 import { PART_SPECS, partDocs, partShardBase, type PartManifest } from './parts';
 
@@ -53,12 +52,6 @@ export const ROLE_DESCRIPTIONS: Record<Role, string> = {
 };
 
 export type Log = (s: string) => void;
-
-function sha256(s: string | Buffer): string { return crypto.createHash('sha256').update(s).digest('hex'); }
-
-function writeAtomic(file: string, data: string | Buffer): void {
-  writeFileDurable(file, data);
-}
 
 /** Stable JSON (sorted keys) so manifests hash the same whatever the insertion order. */
 export function stableStringify(v: unknown, indent = 2): string {
@@ -121,8 +114,8 @@ function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs
   }
   stats.kept = docs.length;
   if (docs.length === 0) throw new Error(`data: role ${role} extracted no documents from ${ROLE_SOURCES[role].join(', ')}`);
-  writeAtomic(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
-  writeAtomic(statsFile, stableStringify(stats));
+  writeFileDurable(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  writeFileDurable(statsFile, stableStringify(stats));
   return { docs, stats };
 }
 
@@ -231,7 +224,7 @@ function writeDocOffsets(file: string, docs: number[][]): string {
   const off = new Uint32Array(docs.length);
   let o = 0;
   docs.forEach((d, i) => { off[i] = o; o += d.length + 1; });
-  writeAtomic(file, Buffer.from(off.buffer));
+  writeFileDurable(file, Buffer.from(off.buffer));
   return path.basename(file);
 }
 

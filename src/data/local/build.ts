@@ -22,7 +22,7 @@ import { expandGlob } from './readers';
 import { encodeFile, META_ROW, type EncodeJob, type PartSummary } from './encode-file';
 import { buildSftTask } from './sft';
 import { sftExampleFits } from '../sft/fit';
-import { publishDir, writeFileDurable } from '../../durable';
+import { publishDir, sha256, writeFileDurable } from '../../durable';
 
 /** Bump when parts, shards or SFT formats of local builds change: part of every local build key. */
 export const LOCAL_FORMAT_VERSION = 1;
@@ -63,7 +63,6 @@ export interface LocalDataManifest {
   manifestHash: string;
 }
 
-function sha256(s: string | Buffer): string { return crypto.createHash('sha256').update(s).digest('hex'); }
 
 /** Every role's source files, in a fixed order (source spec, then path); a glob that matches nothing is an error. */
 export function planFiles(cfg: LoadedDataConfig): Record<Role, RoleFile[]> {
