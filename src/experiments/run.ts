@@ -130,6 +130,7 @@ export async function runAll(preset: PresetName, opts: RunExperimentOptions = {}
   const timing = await runExperiment('timing', preset, opts);
   const weight = await runExperiment('weight', preset, opts);
   const grid = await runExperiment('grid', preset, opts);
+  const mathSynthetic = await runExperiment('math-synthetic-ablation', preset, opts);
   const proximity = await proximityAnalysis(preset, { ...opts, quiet: true });
-  return { baseline, midtraining, cpt, timing, weight, grid, proximity };
+  return { baseline, midtraining, cpt, timing, weight, grid, mathSynthetic, proximity };
 }

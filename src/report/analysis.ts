@@ -29,9 +29,11 @@ export interface AllResults {
   timing: ExperimentResult;
   weight: ExperimentResult;
   grid: ExperimentResult;
+  /** The math mixture with and without its synthetic word problems (a data check rather than a paper claim). */
+  mathSynthetic: ExperimentResult;
   proximity: ProximityAnalysis;
 }
 
 export function allResults(f: AllResults): ExperimentResult[] {
-  return [f.baseline, f.midtraining, f.cpt, f.timing, f.weight, f.grid];
+  return [f.baseline, f.midtraining, f.cpt, f.timing, f.weight, f.grid, f.mathSynthetic];
 }

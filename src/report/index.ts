@@ -5,6 +5,7 @@ export * from './stats';
 export * from './tables';
 export * from './figures';
 export * from './findings';
+export * from './data-checks';
 export * from './agreement';
 export * from './paper';
 export * from './artifacts';

@@ -6,7 +6,7 @@ import { allResults, type AllResults } from './analysis';
 import { summaryRows, paperComparisonRows, sftCells, intervalCaption, type Table } from './tables';
 import { provenance, codeHash, gitDescribe, type FigureArtifact } from './artifacts';
 import { writeFileAtomic } from './export';
-import { describeProximity, describeAccuracy } from './findings';
+import { describeProximity, describeAccuracy, describeMathSynthetic } from './findings';
 import { paperAgreement, describeAgreement, AGREEMENT_CAPTION } from './agreement';
 
 /** Writes summary.csv (every experiment's cells) and summary.md (paper comparison, agreement checks, figures, cells, proximity); returns the cells table. */
@@ -38,6 +38,10 @@ export function writeSummary(dir: string, f: AllResults, figures: readonly Figur
     '## Proximity',
     '',
     describeProximity(f.proximity.correlation, f.proximity.resampled),
+    '',
+    '## The math mixture with and without its synthetic problems',
+    '',
+    describeMathSynthetic(f.mathSynthetic),
     '',
     '## Every experiment',
     '',
