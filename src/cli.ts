@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import type { PresetName } from './config';
 import type { PretrainConfig, RunConfig, RunRecord, SftConfig, StepLog } from './runs/types';
-import { getOrRun, listRuns, readMetrics, runId, runStatus, storeRoot, type StoreData } from './runs/store';
+import { getOrRun, scanRuns, readMetrics, runId, runStatus, storeRoot, type StoreData } from './runs/store';
 import { validateRunConfig } from './runs/validate';
 import { initBackend, parseBackendName, formatBackendReport, releaseBackend } from './backend/choose';
 import { ensureData } from './data';
@@ -189,8 +189,8 @@ function describe(rec: RunRecord, logs: StepLog[]): string {
 /** `midtrain status`: the store as a lineage forest (children under their parent), with curves. */
 export async function statusCommand(args: string[]): Promise<number> {
   if (args.length > 0) return slurmStatusCommand(args);
-  const runs = listRuns();
-  if (runs.length === 0) {
+  const { runs, unreadable } = scanRuns();
+  if (runs.length === 0 && unreadable.length === 0) {
     console.log(`no runs in ${storeRoot()}`);
     // Submitted runs still queued have no store record yet: the Slurm section shows them.
     return printSlurmSection();
@@ -201,16 +201,22 @@ export async function statusCommand(args: string[]): Promise<number> {
     const key = r.parentId && ids.has(r.parentId) ? r.parentId : '';
     byParent.set(key, [...(byParent.get(key) ?? []), r]);
   }
+  const badMetrics: string[] = [];
   const print = (r: RunRecord, depth: number) => {
     const pad = depth === 0 ? '' : '  '.repeat(depth - 1) + '└─ ';
-    console.log(describe(r, readMetrics(r.id)).split('\n').map((l, i) => (i === 0 ? pad + l : '  '.repeat(depth) + l)).join('\n'));
+    let metrics: ReturnType<typeof readMetrics> = [];
+    let bad = '';
+    try { metrics = readMetrics(r.id); } catch (e) { badMetrics.push(r.id); bad = (e as Error).message.split('\n')[0]; }
+    console.log(describe(r, metrics).split('\n').map((l, i) => (i === 0 ? pad + l : '  '.repeat(depth) + l)).join('\n'));
+    if (bad) console.log(`${'  '.repeat(depth + 1)}metrics do not verify: ${bad}`);
     for (const c of byParent.get(r.id) ?? []) print(c, depth + 1);
   };
-  console.log(`${runs.length} run(s) in ${storeRoot()}`);
+  console.log(`${runs.length} run(s) in ${storeRoot()}${unreadable.length ? `, and ${unreadable.length} that do not verify (listed last)` : ''}`);
   for (const r of byParent.get('') ?? []) print(r, 0);
+  for (const u of unreadable) console.log(`UNREADABLE ${u.id}: ${u.error}`);
   // Runs submitted to Slurm from this cache: queue state (pending / running) and failed tasks' log tails.
   const slurmCode = await printSlurmSection();
-  return runs.some((r) => r.status === 'failed') ? 1 : slurmCode;
+  return runs.some((r) => r.status === 'failed') || unreadable.length > 0 || badMetrics.length > 0 ? 1 : slurmCode;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -133,12 +133,27 @@ export function getRun(id: string): RunRecord | undefined {
 
 /** All runs in the store, oldest first. */
 export function listRuns(): RunRecord[] {
-  if (!fs.existsSync(storeRoot())) return [];
-  return fs
-    .readdirSync(storeRoot())
-    .map((id) => getRun(id))
-    .filter((r): r is RunRecord => r !== undefined)
-    .sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+  return scanRuns().runs;
+}
+
+/**
+ * Every run of the store that reads and verifies, oldest first, and the ones that do not (a corrupt or
+ * half-written record) with the one-line reason: a listing goes on past a bad run instead of stopping at it.
+ */
+export function scanRuns(): { runs: RunRecord[]; unreadable: { id: string; error: string }[] } {
+  if (!fs.existsSync(storeRoot())) return { runs: [], unreadable: [] };
+  const runs: RunRecord[] = [];
+  const unreadable: { id: string; error: string }[] = [];
+  for (const id of fs.readdirSync(storeRoot()).sort()) {
+    try {
+      const r = getRun(id);
+      if (r) runs.push(r);
+    } catch (e) {
+      unreadable.push({ id, error: (e as Error).message.split('\n')[0] });
+    }
+  }
+  runs.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+  return { runs, unreadable };
 }
 
 /**

@@ -58,6 +58,24 @@ test('sweep runs parents first, skips finished runs on the next call, status sho
   assert.match(st.out, /acc \d+\.\d%/);
 });
 
+test('status lists every run past one whose record does not verify, names it, and exits 1', async () => {
+  const data = microData();
+  const base = microPretrain({ name: 'cli/base', keepCheckpointsAt: [0.5] });
+  const id = runId(base, data.manifestHash);
+  const file = path.join(dir, 'runs', id, 'run.json');
+  const good = fs.readFileSync(file, 'utf8');
+  try {
+    fs.writeFileSync(file, good.replace('"finished"', '"finishef"'));
+    const st = await captured(() => statusCommand([]));
+    assert.equal(st.code, 1);
+    assert.match(st.out, /2 run\(s\) in .*, and 1 that do not verify/);
+    assert.match(st.out, /cli\/sft .*\[finished/, 'the runs after the bad one are still listed');
+    assert.match(st.out, new RegExp(`UNREADABLE ${id}: .*run\\.json`));
+  } finally {
+    fs.writeFileSync(file, good);
+  }
+});
+
 test('a sweep with an ill-typed field fails with one line naming it', async () => {
   const file = path.join(dir, 'bad.json');
   fs.writeFileSync(file, JSON.stringify({ name: 'bad', runs: [microPretrain(), { ...microPretrain(), totalStep: 5 }] }));
