@@ -17,6 +17,11 @@
 // (torch's clip_grad_norm_: min(1, max/(norm + 1e-6))), and the AdamW kernel scales g by that coefficient
 // as it reads it. The host never reads the norm, so a step needs no readback (tfjs's ops took ~3 kernels per
 // gradient for the norm, a readback, then one multiply per gradient).
+//
+// With dynamic loss scaling (mixed precision; src/train/loss-scale.ts) the gradients arrive multiplied by the
+// scale S: the norm kernel divides the norm by S, folds 1/S into the coefficient, and when the norm is not
+// finite (an overflow) sets a skip flag that the AdamW kernel obeys (p, m and v stay as they were) and backs
+// S off; after enough clean steps it grows S. All of it on the device, in the same two dispatches.
 import * as tf from '@tensorflow/tfjs';
 import { webgpuDevice } from './webgpu';
 import { recordDispatch } from './webgpu-dispatch';
@@ -35,12 +40,13 @@ struct Param { n: u32, decay: u32, rowStride: u32, pad: u32 };
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<uniform> s: Step;
 @group(0) @binding(5) var<uniform> q: Param;
-// [global norm, clip coefficient]: the coefficient scales the gradient (1 when not clipping).
+// [global norm, coefficient, skip]: the coefficient scales the gradient (1 when not clipping); skip ≠ 0
+// after a loss-scaled overflow: the step leaves everything as it was.
 @group(0) @binding(6) var<storage, read> clip: array<f32>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let i = id.x + id.y * q.rowStride;
-  if (i >= q.n) { return; }
+  if (i >= q.n || clip[2] != 0.0) { return; }
   let gi = g[i] * clip[1];
   let mi = m[i] * s.b1 + gi * s.omb1;
   let vi = v[i] * s.b2 + (gi * gi) * s.omb2;
@@ -86,10 +92,12 @@ ${WORKGROUP_SUM}
 }`;
 
 const NORM_SHADER = /* wgsl */ `
-struct Fin { total: u32, maxNorm: f32, pad0: u32, pad1: u32 };
+struct Fin { total: u32, maxNorm: f32, scaling: u32, interval: u32, growth: f32, backoff: f32, minScale: f32, maxScale: f32 };
 @group(0) @binding(0) var<storage, read> partial: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> q: Fin;
+// [loss scale, clean steps]: read and updated when q.scaling == 1 (a dummy otherwise).
+@group(0) @binding(3) var<storage, read_write> ls: array<f32>;
 var<workgroup> acc: array<f32, ${WORKGROUP}>;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
@@ -97,11 +105,29 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   for (var i = lid.x; i < q.total; i = i + ${WORKGROUP}u) { s = s + partial[i]; }
 ${WORKGROUP_SUM}
   if (lid.x == 0u) {
-    let norm = sqrt(acc[0]);
+    var inv = 1.0;
+    if (q.scaling == 1u) { inv = 1.0 / ls[0]; }
+    let norm = sqrt(acc[0]) * inv;
+    // inf and NaN have all exponent bits set (a comparison like norm != norm may be folded away).
+    let finite = (bitcast<u32>(norm) & 0x7f800000u) != 0x7f800000u;
     var coef = 1.0;
     if (q.maxNorm > 0.0) { coef = min(1.0, q.maxNorm / (norm + 1e-6)); }
     out[0] = norm;
-    out[1] = coef;
+    out[1] = coef * inv;
+    out[2] = 0.0;
+    if (q.scaling == 1u) {
+      if (!finite) {
+        out[1] = 0.0;
+        out[2] = 1.0;
+        ls[0] = max(ls[0] * q.backoff, q.minScale);
+        ls[1] = 0.0;
+      } else if (ls[1] + 1.0 >= f32(q.interval)) {
+        ls[0] = min(ls[0] * q.growth, q.maxScale);
+        ls[1] = 0.0;
+      } else {
+        ls[1] = ls[1] + 1.0;
+      }
+    }
   }
 }`;
 
@@ -113,9 +139,14 @@ export interface FusedAdamWStep {
   maxGroupsPerDim?: number;
   /**
    * Clip the gradients to this global L2 norm first, on the GPU (0 = measure the norm, do not clip). When
-   * set, fusedAdamW returns a [2] tensor [norm before clipping, coefficient applied]; read it when convenient.
+   * set, fusedAdamW returns a [3] tensor [norm before clipping, coefficient applied, skipped (1 after a loss-scaled overflow)]; read it when convenient.
    */
   clip?: number;
+  /**
+   * Dynamic loss scaling (needs `clip`): the gradients are the scaled loss's; `state` is the device tensor
+   * [scale, clean steps] the norm kernel reads and updates (src/train/loss-scale.ts has the rule).
+   */
+  lossScale?: { state: tf.Variable; growthInterval: number; growth: number; backoff: number; min: number; max: number };
 }
 
 interface Gpu {
@@ -128,8 +159,10 @@ interface Gpu {
   normPipeline: { getBindGroupLayout(i: number): unknown };
   stepUniform: GpuBuffer;
   normUniform: GpuBuffer;
-  /** [0, 1]: the clip binding when not clipping. */
+  /** [0, 1, 0]: the clip binding when not clipping. */
   noClip: GpuBuffer;
+  /** Bound as the loss-scale state when there is none (the kernel does not touch it then). */
+  noScale: GpuBuffer;
   /** Per-gradient partial sums of squares (grown as needed). */
   partials: { buf: GpuBuffer; slots: number } | undefined;
   paramUniforms: WeakMap<object, { buf: GpuBuffer; gx: number }>;
@@ -163,13 +196,15 @@ function setup(): Gpu {
   const compile = (code: string): Pipeline =>
     device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
   const backend = tf.backend() as unknown as Backend;
-  const noClip = device.createBuffer({ size: 8, usage: STORAGE | COPY_DST });
-  backend.queue.writeBuffer(noClip, 0, Float32Array.from([0, 1]));
+  const noClip = device.createBuffer({ size: 16, usage: STORAGE | COPY_DST });
+  backend.queue.writeBuffer(noClip, 0, Float32Array.from([0, 1, 0, 0]));
+  const noScale = device.createBuffer({ size: 8, usage: STORAGE | COPY_DST });
+  backend.queue.writeBuffer(noScale, 0, Float32Array.from([1, 0]));
   gpu = {
     device, pipeline: compile(SHADER), sumsqPipeline: compile(SUMSQ_SHADER), normPipeline: compile(NORM_SHADER),
     stepUniform: device.createBuffer({ size: 32, usage: UNIFORM | COPY_DST }),
-    normUniform: device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST }),
-    noClip, partials: undefined, paramUniforms: new WeakMap(), sumsqUniforms: new WeakMap(),
+    normUniform: device.createBuffer({ size: 32, usage: UNIFORM | COPY_DST }),
+    noClip, noScale, partials: undefined, paramUniforms: new WeakMap(), sumsqUniforms: new WeakMap(),
   };
   gpuDevice = device;
   return gpu;
@@ -190,11 +225,12 @@ function bufferOf(backend: Backend, t: tf.Tensor): unknown {
 }
 
 /**
- * The global L2 norm of all gradients and the clip coefficient, computed on the GPU into a new [2] tensor
- * [norm, min(1, maxNorm / (norm + 1e-6))] (coefficient 1 when maxNorm ≤ 0). Partial sums are added in a
- * fixed order, so the result is deterministic.
+ * The global L2 norm of all gradients and the clip coefficient, computed on the GPU into a new [3] tensor
+ * [norm, min(1, maxNorm / (norm + 1e-6)), skip] (coefficient 1 when maxNorm ≤ 0). Partial sums are added in
+ * a fixed order, so the result is deterministic. With loss scaling the norm is the unscaled one, 1/S is
+ * folded into the coefficient, and an overflow sets skip and a zero coefficient (the header says more).
  */
-function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, maxNorm: number): tf.Tensor {
+function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, maxNorm: number, lossScale?: FusedAdamWStep['lossScale']): tf.Tensor {
   const names = Object.keys(params);
   const groupsOf = (n: number) => Math.max(1, Math.min(NORM_GROUPS, Math.ceil(n / WORKGROUP)));
   const slots = names.reduce((a, k) => a + groupsOf(params[k].size), 0);
@@ -224,25 +260,37 @@ function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable
     }), [groups, 1]);
     slot += groups;
   }
-  const out = tf.zeros([2]);
+  const out = tf.zeros([3]);
   backend.uploadToGPU(out.dataId);
-  const fin = new ArrayBuffer(16);
-  new Uint32Array(fin, 0, 1)[0] = slots;
-  new Float32Array(fin, 4, 1)[0] = maxNorm;
+  const fin = new ArrayBuffer(32);
+  const u32 = new Uint32Array(fin), f32 = new Float32Array(fin);
+  u32[0] = slots;
+  f32[1] = maxNorm;
+  if (lossScale) {
+    ownBuffer(lossScale.state, backend);
+    u32[2] = 1;
+    u32[3] = lossScale.growthInterval;
+    [f32[4], f32[5], f32[6], f32[7]] = [lossScale.growth, lossScale.backoff, lossScale.min, lossScale.max];
+    backend.commandQueueOwnedIds.add(lossScale.state.dataId);
+  }
   backend.queue.writeBuffer(g.normUniform, 0, new Uint8Array(fin));
   backend.commandQueueOwnedIds.add(out.dataId);
   recordDispatch('midtrain-grad-norm', g.normPipeline, g.device.createBindGroup({
     layout: g.normPipeline.getBindGroupLayout(0),
-    entries: [{ binding: 0, resource: { buffer: partials } }, { binding: 1, resource: { buffer: bufferOf(backend, out) } }, { binding: 2, resource: { buffer: g.normUniform } }],
+    entries: [
+      { binding: 0, resource: { buffer: partials } }, { binding: 1, resource: { buffer: bufferOf(backend, out) } }, { binding: 2, resource: { buffer: g.normUniform } },
+      { binding: 3, resource: { buffer: lossScale ? bufferOf(backend, lossScale.state) : g.noScale } },
+    ],
   }), [1, 1]);
   backend.tensorMap.get(out.dataId).values = null;
+  if (lossScale) backend.tensorMap.get(lossScale.state.dataId).values = null; // updated in place: drop any host copy
   return out;
 }
 
 /**
  * One AdamW update of every parameter, in place: p, m and v are tf.Variables of the same shapes; g the
  * gradients. `decays(name)` says which parameters get weight decay. With `o.clip` set, the gradients are
- * first clipped to that global norm on the GPU and the [norm, coefficient] tensor is returned (the caller
+ * first clipped to that global norm on the GPU and the [norm, coefficient, skip] tensor is returned (the caller
  * owns it); otherwise the gradients are used as they are and nothing is returned.
  */
 export function fusedAdamW(
@@ -251,7 +299,8 @@ export function fusedAdamW(
 ): tf.Tensor | undefined {
   const g = setup();
   const backend = tf.backend() as unknown as Backend;
-  const norm = o.clip === undefined ? undefined : globalNorm(g, backend, params, grads, o.clip);
+  if (o.lossScale && o.clip === undefined) throw new Error('fusedAdamW: loss scaling needs clip (0 = measure the norm only)');
+  const norm = o.clip === undefined ? undefined : globalNorm(g, backend, params, grads, o.clip, o.lossScale);
   const clipBuffer = norm ? bufferOf(backend, norm) : g.noClip;
   const bc1 = 1 - Math.pow(o.beta1, o.t);
   const sqrtBc2 = Math.sqrt(1 - Math.pow(o.beta2, o.t));

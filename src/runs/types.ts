@@ -103,7 +103,11 @@ export interface StepLog {
   tokens: number;
   lr: number;
   trainLoss: number;
+  /** Global gradient norm before clipping (absent on a step skipped by loss scaling). */
   gradNorm?: number;
+  /** Mixed precision only: the loss scale the step used, and `skipped` when its gradients overflowed (no update). */
+  lossScale?: number;
+  skipped?: boolean;
   tokensPerSec?: number;
   /** Present on evaluation steps: pretraining → val loss per role; SFT → { sft, general }. */
   val?: Partial<Record<Role | 'sft', number>>;

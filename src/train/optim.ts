@@ -8,6 +8,8 @@ import { decays, type Params } from '../model/gpt';
 import { fusedAdamW, fusedAdamWAvailable } from '../backend/webgpu-adamw';
 import { hasNativeAdamW } from '../backend/caps';
 import { nativeFusedAdamW } from '../backend/native';
+import { webgpuMatmulF16 } from '../backend/webgpu-matmul';
+import { LossScaler, type LossScaleOptions } from './loss-scale';
 
 /**
  * Learning rate for optimizer step `step` (0-based) of `totalSteps`: linear warmup, then cosine to minLr.
@@ -45,12 +47,19 @@ export class AdamW {
   t = 0;
   private m: Record<string, tf.Variable> = {};
   private v: Record<string, tf.Variable> = {};
+  /**
+   * Dynamic loss scaling, on whenever matmuls run with f16 tiles (mixed precision), as torch pairs fp16
+   * autocast with GradScaler: the loss to differentiate is scaled by it and clipAndStep unscales.
+   */
+  readonly lossScaler: LossScaler | undefined;
 
-  constructor(private params: Params, private o: OptimConfig) {
+  constructor(private params: Params, private o: OptimConfig, opts: { lossScaling?: boolean | Partial<LossScaleOptions> } = {}) {
     for (const [k, p] of Object.entries(params)) {
       this.m[k] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
       this.v[k] = tf.tidy(() => tf.variable(tf.zerosLike(p), false));
     }
+    const scaling = opts.lossScaling ?? (tf.getBackend() === 'webgpu' && webgpuMatmulF16());
+    if (scaling) this.lossScaler = new LossScaler(scaling === true ? {} : scaling);
   }
 
   /** One update with learning rate lr; weight decay is decoupled (p ← p·(1 − lr·wd)) and skips norms/biases. */
@@ -88,19 +97,46 @@ export class AdamW {
    * is read on the host as clipByGlobalNorm does.
    */
   clipAndStep(grads: Record<string, tf.Tensor>, lr: number, maxNorm: number): tf.Scalar {
+    return this.clipAndStepScaled(grads, lr, maxNorm).norm;
+  }
+
+  /**
+   * clipAndStep for gradients of the loss times the loss scale (when there is a scaler): unscaled, and the
+   * step skipped on an overflow. Returns the unscaled norm and, with a scaler, whether the step was skipped
+   * (1) or taken (0) as a device scalar.
+   */
+  clipAndStepScaled(grads: Record<string, tf.Tensor>, lr: number, maxNorm: number): { norm: tf.Scalar; skipped?: tf.Scalar } {
+    const ls = this.lossScaler;
     if (fusedAdamWAvailable()) {
       this.t += 1;
       const { beta1, beta2, eps, weightDecay } = this.o;
-      const normAndCoef = fusedAdamW(this.params, this.m, this.v, grads, { beta1, beta2, eps, weightDecay, lr, t: this.t, clip: Math.max(0, maxNorm) }, decays)!;
+      const lossScale = ls ? { state: ls.state, ...ls.o } : undefined;
+      const out = fusedAdamW(this.params, this.m, this.v, grads, { beta1, beta2, eps, weightDecay, lr, t: this.t, clip: Math.max(0, maxNorm), lossScale }, decays)!;
       for (const g of Object.values(grads)) g.dispose();
-      const norm = tf.tidy(() => tf.reshape(tf.slice(normAndCoef, 0, 1), []) as tf.Scalar);
-      normAndCoef.dispose();
-      return norm;
+      const norm = tf.tidy(() => tf.reshape(tf.slice(out, 0, 1), []) as tf.Scalar);
+      const skipped = ls ? tf.tidy(() => tf.reshape(tf.slice(out, 2, 1), []) as tf.Scalar) : undefined;
+      out.dispose();
+      return { norm, skipped };
+    }
+    if (ls) {
+      // Op by op: unscale on the host's reading of S, skip (and back off) when the norm is not finite.
+      const inv = 1 / ls.read()[0];
+      const unscaled = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, inv)]));
+      for (const g of Object.values(grads)) g.dispose();
+      const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(unscaled).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+      const finite = Number.isFinite(norm);
+      ls.update(finite);
+      if (!finite) {
+        this.t += 1; // as on the device, where the host cannot know the step was skipped
+        for (const g of Object.values(unscaled)) g.dispose();
+        return { norm: tf.scalar(norm), skipped: tf.scalar(1) };
+      }
+      grads = unscaled;
     }
     const clipped = clipByGlobalNorm(grads, maxNorm);
     this.step(clipped.grads, lr);
     for (const g of [...Object.values(grads), ...Object.values(clipped.grads)]) g.dispose();
-    return tf.scalar(clipped.norm);
+    return { norm: tf.scalar(clipped.norm), ...(ls ? { skipped: tf.scalar(0) } : {}) };
   }
 
   state(): AdamState {
@@ -125,6 +161,7 @@ export class AdamW {
   }
 
   dispose(): void {
+    this.lossScaler?.dispose();
     for (const x of [...Object.values(this.m), ...Object.values(this.v)]) x.dispose();
   }
 }

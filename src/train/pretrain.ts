@@ -44,13 +44,15 @@ export class NonFiniteLossError extends Error {}
  */
 export function accumulateGrads(
   params: Params, cfg: PretrainConfig['model'], micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
+  lossScale?: tf.Scalar,
 ): { loss: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const names = Object.keys(params);
   const vars = names.map((n) => params[n]);
   let acc: Record<string, tf.Tensor> | undefined;
   let lossSum: tf.Scalar | undefined;
   for (const b of micros()) {
-    const { value, grads } = tf.variableGrads(() => batchLoss(params, cfg, b), vars);
+    // With a loss scale the gradients are the scaled loss's (the optimizer unscales); the loss kept is not scaled.
+    const { value, grads } = tf.variableGrads(() => (lossScale ? tf.mul(batchLoss(params, cfg, b), lossScale) as tf.Scalar : batchLoss(params, cfg, b)), vars);
     if (!lossSum) lossSum = value;
     else {
       const sum = tf.add(lossSum, value) as tf.Scalar;
@@ -71,6 +73,11 @@ export function accumulateGrads(
     }
   }
   if (!acc || !lossSum) throw new Error('accumulateGrads: no micro-batches');
+  if (lossScale) {
+    const unscaled = tf.div(lossSum, lossScale) as tf.Scalar;
+    lossSum.dispose();
+    lossSum = unscaled;
+  }
   if (nMicro > 1) {
     for (const n of names) {
       const mean = tf.div(acc[n], nMicro);
@@ -97,11 +104,12 @@ export function optimizerStep(
   params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
   micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
 ): tf.Tensor1D {
-  const { loss, grads } = accumulateGrads(params, cfg, micros, nMicro);
-  const norm = optimizer.clipAndStep(grads, lr, gradClip);
-  const stats = tf.tidy(() => tf.stack([loss, norm]) as tf.Tensor1D);
-  loss.dispose();
-  norm.dispose();
+  // The scale this step uses, copied now: the optimizer updates the scaler's state in place.
+  const scale = optimizer.lossScaler?.scale();
+  const { loss, grads } = accumulateGrads(params, cfg, micros, nMicro, scale);
+  const { norm, skipped } = optimizer.clipAndStepScaled(grads, lr, gradClip);
+  const stats = tf.tidy(() => tf.stack(scale && skipped ? [loss, norm, skipped, scale] : [loss, norm]) as tf.Tensor1D);
+  for (const t of [loss, norm, skipped, scale]) t?.dispose();
   return stats;
 }
 
@@ -110,7 +118,7 @@ export function optimizerStep(
  * may already hold that step's update, but no checkpoint is taken before its stats are read and found
  * finite, so the last checkpoint stays good.
  */
-export async function readStepStats(stats: tf.Tensor1D, what: string, stepNumber: number): Promise<{ loss: number; gradNorm: number }> {
+export async function readStepStats(stats: tf.Tensor1D, what: string, stepNumber: number): Promise<StepStats> {
   let v: Float32Array;
   try {
     v = (await stats.data()) as Float32Array; // the copy is queued now, behind the step's work
@@ -119,8 +127,13 @@ export async function readStepStats(stats: tf.Tensor1D, what: string, stepNumber
   }
   const [loss, gradNorm] = [v[0], v[1]];
   if (!Number.isFinite(loss)) throw new NonFiniteLossError(`non-finite ${what} loss (${loss}) at step ${stepNumber}: run stopped`);
-  return { loss, gradNorm };
+  if (v.length < 4) return { loss, gradNorm };
+  // Loss-scaled: a step whose gradients overflowed was skipped (and its norm is not finite: not logged).
+  return v[2] !== 0 ? { loss, lossScale: v[3], skipped: true } : { loss, gradNorm, lossScale: v[3] };
 }
+
+/** A step's numbers as read back: the loss, the gradient norm (absent for a skipped step), and with loss scaling the scale used. */
+export interface StepStats { loss: number; gradNorm?: number; lossScale?: number; skipped?: boolean }
 
 /** Let the event loop breathe (progress bars, signals, lock heartbeats) between steps. */
 export const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -141,19 +154,19 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
   // always has queued work; `pending` is the recorded step whose stats are not read yet. A step that is
   // evaluated or checkpointed is read before anything else is recorded: those read the weights.
   const runsAhead = deviceRunsAhead();
-  type Recorded = { step: number; lr: number; stats: Promise<{ loss: number; gradNorm: number }> };
+  type Recorded = { step: number; lr: number; stats: Promise<StepStats> };
   let pending: Recorded | undefined;
   // Speed = this step's tokens over the time since the loop last resumed (after the previous log, its eval,
   // checkpoint and the consumer): one step's recording plus the wait for its stats, a step period either way.
   let t0 = Date.now();
   const logOf = async (r: Recorded): Promise<StepLog> => {
-    const { loss, gradNorm } = await r.stats;
+    const { loss, ...scaled } = await r.stats;
     return {
       step: r.step,
       tokens: r.step * config.batchSize * T,
       lr: r.lr,
       trainLoss: loss,
-      gradNorm,
+      ...scaled,
       tokensPerSec: (config.batchSize * T) / Math.max(1e-3, (Date.now() - t0) / 1000),
       weights: weightsAt(config.mixture, r.step - 1, total),
     };

@@ -193,11 +193,11 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
     while (step < stop) {
       const lr = lrAt(step, total, config.optim);
       const batch = sftBatch(sftStepExamples(train.length, config.batchSize, config.seed, step).map((i) => train[i]));
-      const { loss, gradNorm } = await readStepStats(optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => [batch], 1), 'SFT', step + 1);
+      const { loss, ...scaled } = await readStepStats(optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => [batch], 1), 'SFT', step + 1);
       step += 1;
       tokens += batch.B * batch.T;
       const log: StepLog = {
-        step, tokens, lr, trainLoss: loss, gradNorm,
+        step, tokens, lr, trainLoss: loss, ...scaled,
         tokensPerSec: (batch.B * batch.T) / Math.max(1e-3, (Date.now() - t0) / 1000),
       };
       // Also after the first step, so a val-loss curve starts where fine-tuning starts.

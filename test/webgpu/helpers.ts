@@ -28,17 +28,20 @@ export function batches(): Batch[] {
 }
 
 /** STEPS AdamW steps from seed-42 weights; returns the loss and gradient norm of each step and tensor counts after each. */
-export async function train(data: Batch[]): Promise<{ losses: number[]; gradNorms: number[]; tensors: number[] }> {
+export async function train(data: Batch[]): Promise<{ losses: number[]; gradNorms: number[]; tensors: number[]; lossScales: (number | undefined)[]; skipped: number }> {
   const params = initParams(CFG, 42);
   const opt = new AdamW(params, OPT);
-  const losses: number[] = [], gradNorms: number[] = [], tensors: number[] = [];
+  const losses: number[] = [], gradNorms: number[] = [], tensors: number[] = [], lossScales: (number | undefined)[] = [];
+  let skipped = 0;
   for (const [i, batch] of data.entries()) {
-    const { loss, gradNorm } = await readStepStats(optimizerStep(params, CFG, opt, OPT.lr, OPT.gradClip, () => [batch], 1), 'test', i + 1);
-    losses.push(loss);
-    gradNorms.push(gradNorm);
+    const s = await readStepStats(optimizerStep(params, CFG, opt, OPT.lr, OPT.gradClip, () => [batch], 1), 'test', i + 1);
+    losses.push(s.loss);
+    gradNorms.push(s.gradNorm ?? NaN);
+    lossScales.push(s.lossScale);
+    if (s.skipped) skipped++;
     tensors.push(tf.memory().numTensors);
   }
   opt.dispose();
   disposeParams(params);
-  return { losses, gradNorms, tensors };
+  return { losses, gradNorms, tensors, lossScales, skipped };
 }

@@ -68,6 +68,11 @@ test('mixed precision on lavapipe (f16 matmul tiles, f32 accumulation and weight
   console.log(`# losses fp32  ${fp32.losses.map((x) => x.toFixed(6)).join(' ')}`);
   console.log(`# losses f16   ${mixed.losses.map((x) => x.toFixed(6)).join(' ')}  (|Δ| ≤ ${Math.max(...deltas).toExponential(2)})`);
   deltas.forEach((d, i) => assert.ok(d <= 5e-4, `step ${i}: f16 loss ${mixed.losses[i]} vs fp32 ${fp32.losses[i]}`));
+  // Mixed precision trains with dynamic loss scaling (2^16 to start); fp32 without. No step overflowed here.
+  assert.deepEqual(fp32.lossScales, fp32.losses.map(() => undefined));
+  assert.deepEqual(mixed.lossScales, mixed.losses.map(() => 2 ** 16));
+  assert.equal(mixed.skipped, 0);
+  mixed.gradNorms.forEach((g, i) => assert.ok(Math.abs(g - fp32.gradNorms[i]) <= 1e-2 * fp32.gradNorms[i], `step ${i}: unscaled gradient norm ${g} vs fp32 ${fp32.gradNorms[i]}`));
   // Rounding to f16 must show somewhere (else the flag did nothing), far below the tolerance.
   assert.ok(Math.max(...deltas) > 1e-7, `f16 losses equal fp32's exactly: ${mixed.losses}`);
   assert.equal(webgpuErrorCount(), 0);
