@@ -1,5 +1,6 @@
-// `npm run report -- [--preset tiny|small|…] [--jobs N] [--timeout S]`: with --jobs > 1, train every run first
-// in N worker processes (experiments/workers.ts); then execute every notebook headlessly on a preset (the
+// `npm run report -- [--preset tiny|small|…] [--jobs N|auto] [--timeout S]`: with --jobs > 1, train every run
+// first in N worker processes (experiments/workers.ts; `auto` picks N from the cores and the memory of the
+// machine or its GPU: experiments/jobs.ts); then execute every notebook headlessly on a preset (the
 // foundation's runner), check that each experiment notebook left its artifact (tables and figures) and
 // print where the report is: reports/<preset>/{<notebook>.html, figures/, tables/, summary.md, runs.json}.
 import * as fs from 'fs';
@@ -8,22 +9,43 @@ import { reportsDir } from '../config';
 import { listNotebooks, parsePreset, runNotebooks, formatFailure } from '../notebooks/run';
 import { readNotebookArtifact } from './artifacts';
 import { trainAll } from '../experiments/workers';
+import { chooseJobs, machine, nvidiaGpuMemoryBytes, runMemory } from '../experiments/jobs';
+import { scaleFor } from '../experiments/scale';
+import { initBackend, releaseBackend } from '../backend/choose';
+import type { PresetName } from '../config';
+
+/** --jobs auto: the backend the workers will pick (probed here, then released) and the machine decide. */
+async function autoJobs(preset: PresetName): Promise<number> {
+  const backend = await initBackend({ quiet: true });
+  releaseBackend();
+  const onGpu = backend.name === 'webgpu' || (backend.name === 'tensorflow' && /gpu|cuda/i.test(backend.detail));
+  const s = scaleFor(preset);
+  const choice = chooseJobs({
+    ...machine(),
+    run: runMemory(s.model, Math.max(s.pretrain.microBatch, s.sft.batchSize)),
+    ...(onGpu ? { gpu: { name: `${backend.name} (${backend.detail})`, memoryBytes: nvidiaGpuMemoryBytes() } } : {}),
+  });
+  console.log(`[report] --jobs auto: ${choice.why}`);
+  return choice.jobs;
+}
 
 async function main(argv: string[]): Promise<number> {
   let preset = 'tiny';
   let timeout: number | undefined;
-  let jobs = 1;
+  let jobs: number | 'auto' = 1;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--preset') preset = argv[++i] ?? '';
     else if (argv[i].startsWith('--preset=')) preset = argv[i].slice(9);
     else if (argv[i] === '--timeout') timeout = Number(argv[++i]);
     else if (argv[i] === '--jobs') {
-      jobs = Number(argv[++i]);
-      if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`report: --jobs expects a whole number ≥ 1, got "${argv[i]}"`);
+      const v = argv[++i];
+      jobs = v === 'auto' ? 'auto' : Number(v);
+      if (jobs !== 'auto' && (!Number.isInteger(jobs) || jobs < 1)) throw new Error(`report: --jobs expects a whole number ≥ 1 or "auto", got "${v}"`);
     }
-    else throw new Error(`report: unknown argument "${argv[i]}" (usage: npm run report -- [--preset tiny|small|…] [--jobs N] [--timeout seconds])`);
+    else throw new Error(`report: unknown argument "${argv[i]}" (usage: npm run report -- [--preset tiny|small|…] [--jobs N|auto] [--timeout seconds])`);
   }
   const p = parsePreset(preset, '--preset');
+  if (jobs === 'auto') jobs = await autoJobs(p);
   if (jobs > 1) await trainAll(p, { jobs });
   const files = listNotebooks();
   console.log(`[report] preset ${p}: executing ${files.length} notebooks (finished runs are reused from the run store)`);
