@@ -126,7 +126,11 @@ export function writeFixtures(dir: string, opts: { preset?: string; padTo?: numb
   });
   fs.writeFileSync(path.join(csn, 'python_train_0.jsonl.gz'), zlib.gzipSync(jsonl(fns)));
   const lima = mk('lima');
-  fs.writeFileSync(path.join(lima, 'train.jsonl'), jsonl(prose.slice(0, 260).map((p, i) => ({ conversations: [`What does this passage say (${i})?`, p], source: 'fixture' }))));
+  // Every tenth conversation has a second exchange (LIMA has a few multi-turn ones), the fifth an unanswered last question.
+  fs.writeFileSync(path.join(lima, 'train.jsonl'), jsonl(prose.slice(0, 260).map((p, i) => ({
+    conversations: [`What does this passage say (${i})?`, p, ...(i % 10 === 0 ? ['And in a few words?', p.split(' ').slice(0, 6).join(' ')] : []), ...(i % 10 === 5 ? ['Anything else?'] : [])],
+    source: 'fixture',
+  }))));
 
   // Tokenizer: trained by the library on the fixture text, cut to the tiny model's 2048 rows (byte alphabet +
   // first merges + EOS), then loaded and saved by the library again with added tokens, GPT-NeoX style.

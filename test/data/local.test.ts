@@ -111,6 +111,20 @@ test('fixture files in every format build shards whose documents are the files\'
   assert.ok(!CHECKERS.gsm(gsm.response.replace(/#### [\d,]+/, '#### 1'), gsm));
   const sciq = built.sft.sciq.test[0];
   assert.ok(!CHECKERS.sciq(` ${'ABCD'.replace(sciq.answer, '')[0]}.`, sciq));
+  // LIMA: one example per answer; a second exchange carries the first as context, in the same split.
+  const lima = [...built.sft.lima.train.map((e) => ['train', e] as const), ...built.sft.lima.val.map((e) => ['val', e] as const), ...built.sft.lima.test.map((e) => ['test', e] as const)];
+  const seconds = lima.filter(([, e]) => e.id.endsWith('.t1'));
+  assert.ok(seconds.length >= 2, `second exchanges kept: ${seconds.length} (most do not fit the tiny context with the first as context)`);
+  let paired = 0;
+  for (const [split, e] of seconds) {
+    const i = Number(/#(\d+)\.t1$/.exec(e.id)![1]);
+    assert.equal(e.prompt, `Question: What does this passage say (${i})?\nAnswer: ${fx.prose[i]}\nQuestion: And in a few words?\nAnswer:`);
+    assert.equal(e.response, ` ${fx.prose[i].split(' ').slice(0, 6).join(' ')}`);
+    const first = lima.find(([, f]) => f.id === e.id.slice(0, -3));
+    if (first) { paired++; assert.equal(first[0], split, `${e.id}: the conversation's examples share a split`); }
+  }
+  assert.ok(paired >= 1, 'some conversation keeps both exchanges');
+  assert.ok(!lima.some(([, e]) => /Anything else\?\nAnswer:$/.test(e.prompt)), 'an unanswered last question makes no example');
   // Letters are balanced (the correct option's position is hashed, not always A).
   const letters = new Set(built.sft.sciq.train.map((e) => e.answer));
   assert.equal(letters.size, 4);

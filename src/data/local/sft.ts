@@ -3,7 +3,8 @@
 //   GSM8K        question, answer ("... #### 72")              → gsm: the number after ####
 //   SciQ         question, distractor1..3, correct_answer      → sciq: the option letter
 //   CodeSearchNet-Python  docstring/code (or func_documentation_string/func_code_string) → pycode: the body
-//   LIMA         conversations [question, answer, ...]          → lima: first turn; unigram-F1 proxy
+//   LIMA         conversations [question, answer, ...]          → lima: one example per answer, the earlier
+//                turns as its context (a conversation's examples share a split); unigram-F1 proxy
 // Splits the dataset ships are kept; a missing val/test is carved from train by a seeded hash of the id.
 import * as path from 'path';
 import { hashUnit } from '../prng';
@@ -54,7 +55,23 @@ export function splitPythonFunction(code: string): { signature: string; body: st
   return body.trim() ? { signature, body } : null;
 }
 
-function example(kind: SftKind, rec: SourceRecord, file: string, id: string, seed: number, skipped: Record<string, number>): SftExample | null {
+/**
+ * A multi-turn conversation as examples, one per answer: the prompt holds every earlier turn as
+ * "Question: …\nAnswer: …" lines and ends with this answer's question; the loss falls on this answer only.
+ * The first example is the single-turn one (same id and prompt); a last question without an answer is dropped.
+ */
+export function conversationExamples(turns: string[], id: string): SftExample[] {
+  const out: SftExample[] = [];
+  let context = '';
+  for (let k = 0; k + 1 < turns.length; k += 2) {
+    const [q, a] = [turns[k], turns[k + 1]];
+    out.push({ id: k === 0 ? id : `${id}.t${k / 2}`, prompt: `${context}Question: ${q}\nAnswer:`, response: ` ${a}`, answer: a });
+    context += `Question: ${q}\nAnswer: ${a}\n`;
+  }
+  return out;
+}
+
+function example(kind: SftKind, rec: SourceRecord, file: string, id: string, seed: number, skipped: Record<string, number>): SftExample | SftExample[] | null {
   switch (kind) {
     case 'gsm8k': {
       const question = need(rec, file, 'question'), answer = need(rec, file, 'answer');
@@ -85,9 +102,9 @@ function example(kind: SftKind, rec: SourceRecord, file: string, id: string, see
       const turns = Array.isArray(conv) ? conv : conv && typeof conv === 'object' && Array.isArray((conv as { list?: unknown }).list) ? (conv as { list: unknown[] }).list : undefined;
       if (!turns) throw new Error(`data: ${file} ${rec.where}: field "conversations" is ${conv === undefined ? 'missing' : 'not a list'}`);
       if (turns.length < 2) { skipped.noResponse = (skipped.noResponse ?? 0) + 1; return null; } // LIMA's test split has prompts only
-      const [q, a] = turns as unknown[];
-      if (typeof q !== 'string' || typeof a !== 'string') throw new Error(`data: ${file} ${rec.where}: conversations[0..1] are not text`);
-      return { id, prompt: `Question: ${q}\nAnswer:`, response: ` ${a}`, answer: a };
+      const bad = turns.findIndex((t) => typeof t !== 'string');
+      if (bad >= 0) throw new Error(`data: ${file} ${rec.where}: conversations[${bad}] is not text`);
+      return conversationExamples(turns as string[], id);
     }
   }
 }
@@ -132,17 +149,21 @@ export async function buildSftTask(cfg: LoadedDataConfig, task: SftTaskName, see
       const name = path.relative(cfg.dir, file);
       files.push({ name, file });
       for await (const rec of readRecords(file, spec.format, COLUMNS[spec.kind])) {
-        const ex = example(spec.kind, rec, file, `${task}/${name}#${rec.index}`, seed, skipped);
-        if (!ex) continue;
-        if (spec.maxChars && ex.prompt.length + ex.response.length > spec.maxChars) { skipped.tooLong = (skipped.tooLong ?? 0) + 1; continue; }
+        const id = `${task}/${name}#${rec.index}`;
+        const made = example(spec.kind, rec, file, id, seed, skipped);
+        if (!made) continue;
         let to: 'train' | 'val' | 'test' = split;
         if (split === 'train') {
-          // Carve missing splits from train: [0, carve) → val, [carve, 2·carve) → test.
-          const u = hashUnit(ex.id, seed + 1);
+          // Carve missing splits from train: [0, carve) → val, [carve, 2·carve) → test. By the record's id, so
+          // the examples of one conversation land in the same split.
+          const u = hashUnit(id, seed + 1);
           if (!spec.val && u < carve) to = 'val';
           else if (!spec.test && u >= carve && u < 2 * carve) to = 'test';
         }
-        if (fits(ex)) caps[to].add(ex); else tooLong[to]++;
+        for (const ex of Array.isArray(made) ? made : [made]) {
+          if (spec.maxChars && ex.prompt.length + ex.response.length > spec.maxChars) { skipped.tooLong = (skipped.tooLong ?? 0) + 1; continue; }
+          if (fits(ex)) caps[to].add(ex); else tooLong[to]++;
+        }
       }
     }
   }
