@@ -3,6 +3,7 @@
 // Ids are computed before anything runs (a child's config names its parent's id), so the plan is a DAG
 // whose unchanged parts keep their ids when one number changes — which is what lets runs be reused.
 import type { Mixture, SftTaskName } from '../config';
+import { ROLES } from '../config';
 import type { PretrainConfig, RunConfig, SftConfig } from '../runs/types';
 import { branchLabel, experiment, allStartFractions, DOMAIN_TASK, type BranchSpec, type BranchOverrides, type Experiment, type ExperimentName } from './definitions';
 import { accuracyExamplesFor, type ExperimentScale } from './scale';
@@ -94,6 +95,7 @@ export function sftConfig(scale: ExperimentScale, model: string, parentId: strin
     ...(s.maxExamples !== undefined ? { maxExamples: s.maxExamples } : {}),
     evalEvery: s.evalEvery,
     ...(s.valExamples !== undefined ? { valExamples: s.valExamples } : {}),
+    ...(s.testExamples !== undefined ? { testExamples: s.testExamples } : {}),
     evalTokens: s.evalTokens,
     // Accuracy is scored at the main pretraining seed only: the extra seeds are there for the losses' intervals.
     accuracyExamples: pretrainSeed === scale.pretrain.seed ? accuracyExamplesFor(s, task, seed) : 0,
@@ -174,10 +176,12 @@ export interface PlanCost {
  * tokens here, so for other presets the estimate is rough. See docs/experiments.md for the measurements.
  */
 export interface CostModel {
-  /** One training step per 2,048 tokens (8 × 256; measured 1.65 s on an idle core, 2026-11-28). */
+  /** One training step per 2,048 tokens (8 × 256), each worker on one core while another worker runs beside it. */
   stepS: number;
-  /** A forward-only batch as a fraction of a training step on the same tokens (measured ≈ 0.22). */
+  /** A forward-only batch (evaluations) as a fraction of a training step on the same tokens. */
   forwardFraction: number;
+  /** Test examples a run scores its loss on when its config does not cap them (the built-in tasks' test split). */
+  testSplit: number;
   /** Mean padded SFT sequence length per task as a fraction of the context (batches pad to their longest). */
   sftLengthFraction: Partial<Record<SftTaskName, number>>;
   /** Seconds to score one test example per task (batched decoding to the answer line; sciq by option log-likelihood). */
@@ -186,9 +190,13 @@ export interface CostModel {
   runOverheadS: number;
 }
 
+// Calibrated on the small study's own runs with two one-thread workers on the 2-core machine (2026-12-05):
+// a baseline pretraining run of 240 steps took 700 s (≈ 2.1 s a step at 965 tokens/s, plus its evaluations
+// and checkpoints); a pycode SFT run 101 s, of which ≈ 60 s went to the loss on all 500 test examples.
 export const SMALL_CPU_COSTS: CostModel = {
-  stepS: 1.65,
-  forwardFraction: 0.22,
+  stepS: 2.1,
+  forwardFraction: 0.45,
+  testSplit: 500,
   sftLengthFraction: { pycode: 1, lima: 1, gsm: 0.5, sciq: 0.3 },
   // gsm and sciq: CPU seconds per example of the batched decoder (16 at a time, stopping at the answer line)
   // and of 4-option log-likelihood scoring at the small size on one thread (measured 2026-12-04 on the shared
@@ -212,12 +220,19 @@ export function planCost(plans: ExperimentPlan[], sftExamplesPerTask: Partial<Re
         const steps = c.totalSteps - Math.round((c.parent?.atFraction ?? 0) * c.totalSteps);
         cost.pretrainRuns++;
         cost.pretrainTokens += steps * c.batchSize * ctx;
-        if (model) pretrainS += (steps * c.batchSize * ctx / 2048) * model.stepS;
+        if (model) {
+          // Each evaluation (every evalEvery steps and the last) runs every role's val tokens forward.
+          const evals = Math.ceil(steps / c.evalEvery);
+          pretrainS += (steps * c.batchSize * ctx / 2048) * model.stepS + evals * (ROLES.length * c.evalTokens / 2048) * model.stepS * model.forwardFraction;
+        }
       } else {
         const available = sftExamplesPerTask[c.task] ?? c.maxExamples ?? 0;
         const n = Math.min(available, c.maxExamples ?? available);
         const steps = c.epochs * Math.ceil(n / c.batchSize);
-        const evals = Math.floor(steps / c.evalEvery) + (steps % c.evalEvery ? 1 : 0);
+        // After the first step, every evalEvery, and the last (as src/train/sft.ts evaluates).
+        const evalSteps = new Set([1, steps]);
+        for (let s = c.evalEvery; s <= steps; s += c.evalEvery) evalSteps.add(s);
+        const evals = evalSteps.size;
         cost.sftRuns++;
         cost.sftTokensBound += n * c.epochs * ctx;
         cost.sftSteps += steps;
@@ -227,8 +242,9 @@ export function planCost(plans: ExperimentPlan[], sftExamplesPerTask: Partial<Re
           const frac = model.sftLengthFraction[c.task] ?? 1;
           const val = c.valExamples ?? 0;
           const evalTokens = Math.ceil(val / c.batchSize) * c.batchSize * ctx * frac + c.evalTokens;
+          const testTokens = Math.ceil((c.testExamples ?? model.testSplit) / c.batchSize) * c.batchSize * ctx * frac;
           sftS += model.runOverheadS + steps * (c.batchSize * ctx * frac / 2048) * model.stepS +
-            evals * (evalTokens / 2048) * model.stepS * model.forwardFraction + c.accuracyExamples * (model.accuracyS[c.task] ?? 1);
+            (evals * evalTokens + testTokens) / 2048 * model.stepS * model.forwardFraction + c.accuracyExamples * (model.accuracyS[c.task] ?? 1);
         }
       }
     }

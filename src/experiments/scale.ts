@@ -51,6 +51,12 @@ export interface SftScale {
    * config (SftConfig.valExamples), so the cut is part of the run's id and of what a report records.
    */
   valExamples?: number;
+  /**
+   * Test examples whose SFT loss each run reports (the first n of the test split; all when unset). Every run
+   * of a study scores the same items, so comparisons between models are paired over them; at small the whole
+   * split (500) cost more than the run's training and its other evaluations together. In the run's config.
+   */
+  testExamples?: number;
   /** Everything in OptimConfig except the swept lr. */
   optim: Omit<OptimConfig, 'lr'>;
 }
@@ -106,14 +112,14 @@ export const SCALES: Record<PresetName, ExperimentScale> = {
     model: MODEL_PRESETS.small,
     pretrain: { totalSteps: 240, batchSize: 8, microBatch: 8, evalEvery: 40, evalTokens: 4096, optim: adamw(1e-3, 1e-5), seed: 0, extraSeeds: [1, 2] },
     sft: {
-      epochs: 2, batchSize: 8, lrs: [3e-4, 1e-3, 3e-3], seeds: [0, 1, 2], maxExamples: 40, evalEvery: 5, evalTokens: 4096,
-      accuracyExamples: 4, accuracyByTask: { gsm: 200, sciq: 200 }, accuracySeeds: 1, valExamples: 32, optim: SFT_OPTIM,
+      epochs: 2, batchSize: 8, lrs: [1e-3, 3e-3, 1e-2], seeds: [0, 1, 2], maxExamples: 40, evalEvery: 5, evalTokens: 4096,
+      accuracyExamples: 4, accuracyByTask: { gsm: 200, sciq: 200 }, accuracySeeds: 1, valExamples: 32, testExamples: 128, optim: SFT_OPTIM,
     },
     grid: { timings: [0.33, 0.82], weights: [0.2, 0.5] },
     reductions: [
       '240 pretraining steps of 8 × 256 tokens (~0.5M tokens per full run; the paper: 61k steps of 1024 × 2048).',
       'One pretraining seed for most models; the baseline and the code and math mixtures and CPT are pretrained at 3 seeds for the headline (in-domain) comparisons.',
-      'SFT: 3 learning rates × 3 seeds, 2 epochs on 40 examples per task (10 steps, evaluated at steps 5 and 10; paper: 4 epochs on the full task); the LR is chosen on SFT val loss over the first 32 val examples and the loss reported on the held-out test split.',
+      'SFT: 3 learning rates × 3 seeds, 2 epochs on 40 examples per task (10 steps, evaluated at steps 5 and 10; paper: 4 epochs on the full task); the LR is chosen on SFT val loss over the first 32 val examples and the loss reported on the first 128 examples of the held-out test split (the same items for every model).',
       'Accuracy on 200 test examples for gsm and sciq and 4 for pycode and lima (long decoding), scored in the first SFT seed\'s run of each cell and LR at the main pretraining seed (Wilson intervals pool a cell\'s scored examples).',
       'Timing × weight grid: 2 × 2 cells (start 33/82% × weight 20/50%) instead of 4 × 5.',
     ],
