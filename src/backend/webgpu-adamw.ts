@@ -287,6 +287,19 @@ function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable
   return out;
 }
 
+/** The step uniform of the AdamW kernel for step `o` (its lr and bias corrections; a replayed step writes it too). */
+export function adamwStepUniform(o: Pick<FusedAdamWStep, 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'lr' | 't'>): Float32Array {
+  const bc1 = 1 - Math.pow(o.beta1, o.t);
+  const sqrtBc2 = Math.sqrt(1 - Math.pow(o.beta2, o.t));
+  // Float64 here, rounded to float32 once — as tfjs does with the JS numbers in the op-by-op version.
+  return Float32Array.from([o.beta1, 1 - o.beta1, o.beta2, 1 - o.beta2, sqrtBc2, o.eps, o.lr / bc1, 1 - o.lr * o.weightDecay]);
+}
+
+/** The GPU buffer holding that uniform on the active device (undefined before the first fused update). */
+export function adamwStepUniformBuffer(): object | undefined {
+  return gpu && gpuDevice === webgpuDevice() ? (gpu.stepUniform as object) : undefined;
+}
+
 /**
  * One AdamW update of every parameter, in place: p, m and v are tf.Variables of the same shapes; g the
  * gradients. `decays(name)` says which parameters get weight decay. With `o.clip` set, the gradients are
@@ -302,12 +315,7 @@ export function fusedAdamW(
   if (o.lossScale && o.clip === undefined) throw new Error('fusedAdamW: loss scaling needs clip (0 = measure the norm only)');
   const norm = o.clip === undefined ? undefined : globalNorm(g, backend, params, grads, o.clip, o.lossScale);
   const clipBuffer = norm ? bufferOf(backend, norm) : g.noClip;
-  const bc1 = 1 - Math.pow(o.beta1, o.t);
-  const sqrtBc2 = Math.sqrt(1 - Math.pow(o.beta2, o.t));
-  // Float64 here, rounded to float32 once — as tfjs does with the JS numbers in the op-by-op version.
-  backend.queue.writeBuffer(g.stepUniform, 0, Float32Array.from([
-    o.beta1, 1 - o.beta1, o.beta2, 1 - o.beta2, sqrtBc2, o.eps, o.lr / bc1, 1 - o.lr * o.weightDecay,
-  ]));
+  backend.queue.writeBuffer(g.stepUniform, 0, adamwStepUniform(o));
   const layout = g.pipeline.getBindGroupLayout(0);
   for (const [name, p] of Object.entries(params)) {
     const grad = grads[name];

@@ -28,6 +28,19 @@ const idOf = (o: object): number => {
 
 /** Keys of cached bind groups per buffer, to forget them when the buffer is destroyed. */
 const keysByBuffer = new WeakMap<object, { cache: Map<string, unknown>; keys: Set<string> }[]>();
+/** The buffers each cached bind group binds (a recorded step needs to know what it touches: webgpu-replay.ts). */
+const buffersByGroup = new WeakMap<object, object[]>();
+const destroyedBuffers = new WeakSet<object>();
+
+/** The buffers a bind group made through the cache binds, or undefined for one made elsewhere. */
+export function bindGroupBuffers(group: object): readonly object[] | undefined {
+  return buffersByGroup.get(group);
+}
+
+/** Whether GPUBuffer.destroy() was called on `buffer` (seen once the prototype patch is in). */
+export function wasDestroyed(buffer: object): boolean {
+  return destroyedBuffers.has(buffer);
+}
 
 /**
  * Memoises getBindGroupLayout per pipeline and records buffer destruction (prototype patches, once per
@@ -53,6 +66,7 @@ function patchPrototypes(globals: Record<string, unknown>): void {
     bufferProto.destroy = function destroy(this: object): void {
       for (const { cache, keys } of keysByBuffer.get(this) ?? []) for (const k of keys) cache.delete(k);
       keysByBuffer.delete(this);
+      destroyedBuffers.add(this);
       orig.call(this);
     };
     bufferProto.__midtrainForgetBindGroups = true;
@@ -90,6 +104,7 @@ export function cacheBindGroups(device: unknown, globals: Record<string, unknown
     const group = create(desc);
     if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
     cache.set(key, group);
+    if (group && typeof group === 'object') buffersByGroup.set(group, desc.entries.map((e) => (e.resource as BufferBinding).buffer));
     for (const e of desc.entries) {
       const buf = (e.resource as BufferBinding).buffer;
       let list = keysByBuffer.get(buf);

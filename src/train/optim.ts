@@ -10,6 +10,7 @@ import { hasNativeAdamW } from '../backend/caps';
 import { nativeFusedAdamW } from '../backend/native';
 import { webgpuMatmulF16 } from '../backend/webgpu-matmul';
 import { LossScaler, type LossScaleOptions } from './loss-scale';
+import { releaseStepReplay } from '../backend/webgpu-replay';
 
 /**
  * Learning rate for optimizer step `step` (0-based) of `totalSteps`: linear warmup, then cosine to minLr.
@@ -160,7 +161,24 @@ export class AdamW {
     this.t = s.t;
   }
 
+  /** The fused update's constants for the next step at `lr` (a replayed step writes them itself: webgpu-replay.ts). */
+  nextStepConstants(lr: number): { beta1: number; beta2: number; eps: number; weightDecay: number; lr: number; t: number } {
+    const { beta1, beta2, eps, weightDecay } = this.o;
+    return { beta1, beta2, eps, weightDecay, lr, t: this.t + 1 };
+  }
+
+  /** Counts a step the GPU replayed without going through clipAndStepScaled (webgpu-replay.ts). */
+  countReplayedStep(): void {
+    this.t += 1;
+  }
+
+  /** Every tensor an update changes in place: parameters, both moments, the loss-scale state. */
+  stateTensors(): tf.Tensor[] {
+    return [...Object.values(this.params), ...Object.values(this.m), ...Object.values(this.v), ...(this.lossScaler ? [this.lossScaler.state] : [])];
+  }
+
   dispose(): void {
+    releaseStepReplay(this);
     this.lossScaler?.dispose();
     for (const x of [...Object.values(this.m), ...Object.values(this.v)]) x.dispose();
   }

@@ -4,6 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PretrainConfig, StepLog } from '../runs/types';
 import { deviceRunsAhead } from '../backend/caps';
+import { replayFlags, replayWanted, stepWithReplay } from '../backend/webgpu-replay';
+import { adamwStepUniform, adamwStepUniformBuffer, fusedAdamWAvailable } from '../backend/webgpu-adamw';
 import { batchLoss, initParams, paramsFromArrays, paramsToArrays, disposeParams, type Params } from '../model/gpt';
 import { AdamW, clipByGlobalNorm, lrAt } from './optim';
 import { MixtureSampler, weightsAt, type RoleShards } from './sampler';
@@ -101,6 +103,29 @@ export function disposeGrads(grads: Record<string, tf.Tensor>): void {
  * readStepStats, now or (on a device that runs ahead) after the next step has been recorded.
  */
 export function optimizerStep(
+  params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
+  micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
+): tf.Tensor1D {
+  if (!replayWanted() || !fusedAdamWAvailable()) return tfjsStep(params, cfg, optimizer, lr, gradClip, micros, nMicro);
+  // Opt-in (MIDTRAIN_WEBGPU_REPLAY=1): the step's WebGPU commands recorded once and replayed (webgpu-replay.ts).
+  const batches = [...micros()];
+  const key = JSON.stringify({
+    cfg, nMicro, gradClip, params: Object.keys(params), scaler: optimizer.lossScaler?.o ?? null, flags: replayFlags(),
+    batches: batches.map((b) => [b.B, b.T, b.inputs.length, b.targets.length, b.weights?.length ?? -1]),
+  });
+  return stepWithReplay({
+    key, owner: optimizer,
+    inputs: batches.flatMap((b) => (b.weights ? [b.inputs, b.targets, b.weights] : [b.inputs, b.targets])),
+    state: optimizer.stateTensors(),
+    adamwUniform: () => adamwStepUniform(optimizer.nextStepConstants(lr)),
+    adamwUniformBuffer: adamwStepUniformBuffer,
+    run: () => tfjsStep(params, cfg, optimizer, lr, gradClip, () => batches, nMicro),
+    replayed: () => optimizer.countReplayedStep(),
+  });
+}
+
+/** optimizerStep through tfjs's kernels. */
+function tfjsStep(
   params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
   micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
 ): tf.Tensor1D {

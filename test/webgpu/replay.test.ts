@@ -1,0 +1,117 @@
+// Step replay (MIDTRAIN_WEBGPU_REPLAY=1, src/backend/webgpu-replay.ts): a recorded training step re-issued
+// without tfjs must give exactly the numbers the normal step gives. On lavapipe: the same weights, batches
+// (new ones every step) and learning rates (changing every step) with replay off and on give bit-identical
+// losses, gradient norms and final weights, with most steps really replayed; a step of another shape in the
+// middle falls back to tfjs and is exact too. On the null device: a replayed step runs no tfjs kernel at all
+// and issues the normal step's dispatches. Skips, saying why, without lavapipe / dawn.node.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
+import { replayStats } from '../../src/backend/webgpu-replay';
+import { countWebgpuCalls, perStep } from '../../src/backend/webgpu-stats';
+import { initParams, disposeParams, type Batch } from '../../src/model/gpt';
+import { MODEL_PRESETS } from '../../src/model/presets';
+import { AdamW } from '../../src/train/optim';
+import { optimizerStep, readStepStats } from '../../src/train/pretrain';
+import type { ModelConfig } from '../../src/runs/types';
+import { Rng } from '../../src/rng';
+import { CFG, OPT } from './helpers';
+
+const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
+
+function randomBatch(rng: Rng, cfg: ModelConfig, B: number, T: number): Batch {
+  const tok = () => Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize));
+  return { inputs: tok(), targets: tok(), B, T };
+}
+
+/** Runs the steps (each a list of micro-batches) with replay on or off; the stats of each, the final weights, the replay counters. */
+async function run(steps: Batch[][], replay: boolean): Promise<{ stats: { loss: number; gradNorm?: number }[]; weights: Record<string, Float32Array>; replays: number }> {
+  const prev = process.env.MIDTRAIN_WEBGPU_REPLAY;
+  process.env.MIDTRAIN_WEBGPU_REPLAY = replay ? '1' : '0';
+  const params = initParams(CFG, 42);
+  const opt = new AdamW(params, OPT);
+  try {
+    const stats = [];
+    for (const [i, micros] of steps.entries()) {
+      const lr = OPT.lr * (1 - i / (2 * steps.length)); // a new learning rate every step
+      stats.push(await readStepStats(optimizerStep(params, CFG, opt, lr, OPT.gradClip, () => micros, micros.length), 'replay test', i + 1));
+    }
+    const weights = Object.fromEntries(Object.entries(params).map(([k, p]) => [k, p.dataSync() as Float32Array]));
+    return { stats, weights, replays: replayStats(opt).replays };
+  } finally {
+    opt.dispose();
+    disposeParams(params);
+    if (prev === undefined) delete process.env.MIDTRAIN_WEBGPU_REPLAY;
+    else process.env.MIDTRAIN_WEBGPU_REPLAY = prev;
+  }
+}
+
+test('webgpu replay: bit-identical losses, gradient norms and weights to the normal step (lavapipe)', { skip, timeout: 300_000 }, async () => {
+  const r = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  try {
+    const rng = new Rng(5);
+    const B = 2, T = CFG.contextLength;
+    // 7 steps of one micro-batch (recorded, recorded, adopted, then replayed), one of two micro-batches (another
+    // key: falls back to tfjs and records), then 4 of one micro-batch again (the recording is made anew).
+    const steps: Batch[][] = [
+      ...Array.from({ length: 7 }, () => [randomBatch(rng, CFG, B, T)]),
+      [randomBatch(rng, CFG, B, T), randomBatch(rng, CFG, B, T)],
+      ...Array.from({ length: 4 }, () => [randomBatch(rng, CFG, B, T)]),
+    ];
+    const before = tf.memory().numTensors;
+    const ref = await run(steps, false);
+    const got = await run(steps, true);
+    assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+    assert.equal(ref.replays, 0);
+    assert.ok(got.replays >= 4, `only ${got.replays} of ${steps.length} steps were replayed`);
+    got.stats.forEach((s, i) => {
+      assert.ok(Number.isFinite(s.loss) && s.loss > 0, `step ${i + 1}: loss ${s.loss}`);
+      assert.equal(s.loss, ref.stats[i].loss, `step ${i + 1}: loss ${s.loss} vs ${ref.stats[i].loss} without replay`);
+      assert.equal(s.gradNorm, ref.stats[i].gradNorm, `step ${i + 1}: grad norm ${s.gradNorm} vs ${ref.stats[i].gradNorm}`);
+    });
+    // Different batches and rates give different numbers (a replay that reused the recorded ones would not).
+    assert.equal(new Set(got.stats.map((s) => s.loss)).size, steps.length, 'every step has its own loss');
+    for (const [k, w] of Object.entries(got.weights)) assert.ok(Buffer.from(w.buffer).equals(Buffer.from(ref.weights[k].buffer)), `final weights ${k} differ`);
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+  } finally {
+    releaseWebgpu();
+  }
+});
+
+test('webgpu replay on the null device: a replayed step runs no tfjs kernel and the normal step\'s dispatches', { timeout: 120_000 }, async (t) => {
+  const r = await tryWebgpuBackend({ nullDevice: true });
+  if (!r.ok) return t.skip(`no Dawn null device: ${r.reason}`);
+  const prev = process.env.MIDTRAIN_WEBGPU_REPLAY;
+  try {
+    const cfg = { ...MODEL_PRESETS.tiny, contextLength: 64 };
+    const params = initParams(cfg, 1);
+    const opt = new AdamW(params, OPT);
+    const rng = new Rng(3);
+    const step = async (i: number) => {
+      const b = randomBatch(rng, cfg, 2, cfg.contextLength);
+      await readStepStats(optimizerStep(params, cfg, opt, OPT.lr, OPT.gradClip, () => [b], 1), 'null-device', i);
+    };
+    process.env.MIDTRAIN_WEBGPU_REPLAY = '0';
+    for (let i = 1; i <= 2; i++) await step(i);
+    const normal = perStep((await countWebgpuCalls(async () => { for (let i = 3; i <= 4; i++) await step(i); })).counts, 2);
+    process.env.MIDTRAIN_WEBGPU_REPLAY = '1';
+    for (let i = 5; i <= 7; i++) await step(i); // recorded twice, adopted
+    const replayed = perStep((await countWebgpuCalls(async () => { for (let i = 8; i <= 10; i++) await step(i); })).counts, 3);
+    console.log(`# tiny per step, normal → replayed: ${normal.kernels} → ${replayed.kernels} kernels, ${normal.dispatches} → ${replayed.dispatches} dispatches, ${normal.writeBuffer} → ${replayed.writeBuffer} writeBuffer, ${normal.submits} → ${replayed.submits} submits`);
+    assert.ok(replayStats(opt).replays >= 3, `replays: ${JSON.stringify(replayStats(opt))}`);
+    assert.ok(normal.kernels > 100, `normal step kernels ${normal.kernels}`);
+    assert.equal(replayed.kernels, 0, 'a replayed step must not run tfjs kernels');
+    assert.equal(replayed.dispatches, normal.dispatches, 'a replayed step issues the recorded dispatches');
+    assert.equal(replayed.createBuffer, 0);
+    assert.equal(replayed.createBindGroup, 0);
+    assert.equal(replayed.mapAsync, 1, 'one readback per step: the stats');
+    opt.dispose();
+    disposeParams(params);
+  } finally {
+    if (prev === undefined) delete process.env.MIDTRAIN_WEBGPU_REPLAY;
+    else process.env.MIDTRAIN_WEBGPU_REPLAY = prev;
+    releaseWebgpu();
+  }
+});
