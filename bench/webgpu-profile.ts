@@ -18,19 +18,23 @@
 //            --check-losses: only a short real run (--steps AdamW steps from the same weights and batches) on
 //              webgpu and then on the cpu backend; prints both loss curves and exits 1 when a loss differs by
 //              more than 1e-4 relative (the lavapipe test's tolerance)
+//            --replay-compare PAIRS: after warm-up, host CPU per step with step replay (MIDTRAIN_WEBGPU_REPLAY)
+//              off and on, in PAIRS alternating blocks of --steps steps, with the calls per step of each; exits
 //            --null-device: Dawn's null backend (nothing runs, readbacks are zeros): the step's wall time is
 //              the host's alone, the most tokens/s any GPU could give this code; losses are meaningless
 import * as fs from 'fs';
+import * as os from 'os';
 import * as inspector from 'inspector';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../src/backend/choose';
-import { webgpuAdapter } from '../src/backend/webgpu';
+import { webgpuAdapter, webgpuErrorCount } from '../src/backend/webgpu';
 import { runMatmul, tfjsBatchMatMul, webgpuMatmulF16 } from '../src/backend/webgpu-matmul';
 import { stepMatmuls, type MatmulCase } from './matmul-shapes';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { projectRoot } from '../src/config';
 import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
+import { replayStats } from '../src/backend/webgpu-replay';
 import { deviceRunsAhead } from '../src/backend/caps';
 import { MODEL_PRESETS, countParams } from '../src/model/presets';
 import { initParams, disposeParams, type Batch } from '../src/model/gpt';
@@ -194,6 +198,52 @@ async function lossCurve(cfg: ModelConfig, batches: Batch[]): Promise<number[]> 
   return losses;
 }
 
+/**
+ * Host CPU per step with step replay off and on (MIDTRAIN_WEBGPU_REPLAY), in `pairs` alternating blocks of
+ * `steps` steps each (one untimed step first per block), so both see the same machine load. Prints each
+ * block's CPU ms/step, the calls per step of each variant, and the on/off ratio per pair and its median.
+ */
+async function replayCompare(pairs: number, steps: number, step: (i: number) => Promise<void>, drain: () => Promise<void>, opt: AdamW): Promise<void> {
+  const prev = process.env.MIDTRAIN_WEBGPU_REPLAY;
+  let i = 1000;
+  const block = async (on: boolean): Promise<number> => {
+    process.env.MIDTRAIN_WEBGPU_REPLAY = on ? '1' : '0';
+    // Untimed: replay off frees the recording; on records two steps again before it replays.
+    for (let k = 0; k < (on ? 3 : 1); k++) await step(i++);
+    await drain();
+    const cpu0 = process.cpuUsage();
+    for (let k = 0; k < steps; k++) await step(i++);
+    await drain();
+    const cpu = process.cpuUsage(cpu0);
+    return (cpu.user + cpu.system) / 1000 / steps;
+  };
+  try {
+    // Replay turned off frees the recording; turned on it records two steps before it replays: warm-up first.
+    for (const on of [false, true]) {
+      process.env.MIDTRAIN_WEBGPU_REPLAY = on ? '1' : '0';
+      for (let k = 0; k < (on ? 3 : 1); k++) await step(i++);
+      await drain();
+      const { counts } = await countWebgpuCalls(async () => { for (let k = 0; k < steps; k++) await step(i++); await drain(); });
+      const c = perStep(counts, steps);
+      console.log(`replay ${on ? 'on ' : 'off'} per step: ${c.kernels} kernels, ${c.dispatches} dispatches, ${c.submits} submits, ${c.createBuffer} createBuffer, ${c.createBindGroup} bind groups, ${c.writeBuffer} writeBuffer, ${c.mapAsync} readbacks`);
+    }
+    const off: number[] = [], on: number[] = [];
+    for (let p = 0; p < pairs; p++) {
+      off.push(await block(false));
+      on.push(await block(true));
+      console.log(`pair ${p + 1}: host CPU per step replay off ${off[p].toFixed(1)} ms, on ${on[p].toFixed(1)} ms (on/off ${(on[p] / off[p]).toFixed(3)}); load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    }
+    if (webgpuErrorCount() > 0) throw new Error(`${webgpuErrorCount()} WebGPU errors (out of the null device's memory?): the numbers above are not valid`);
+    const median = (x: number[]) => [...x].sort((u, v) => u - v)[Math.floor(x.length / 2)];
+    const ratios = on.map((x, p) => x / off[p]);
+    console.log(`replay: ${JSON.stringify(replayStats(opt))}`);
+    console.log(`host CPU per step (median of ${pairs} blocks of ${steps} steps, alternating): replay off ${median(off).toFixed(1)} ms, on ${median(on).toFixed(1)} ms; on/off ratio median ${median(ratios).toFixed(3)} (per pair ${ratios.map((r) => r.toFixed(3)).join(', ')}); ${os.cpus().length} cores`);
+  } finally {
+    if (prev === undefined) delete process.env.MIDTRAIN_WEBGPU_REPLAY;
+    else process.env.MIDTRAIN_WEBGPU_REPLAY = prev;
+  }
+}
+
 const OPT: OptimConfig = { lr: 3e-4, minLr: 3e-5, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1.0 };
 
 async function main(): Promise<void> {
@@ -267,6 +317,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < warmup; i++) await step(i);
   await drain();
   console.log(`warmup: ${warmup} steps in ${((Date.now() - tw) / 1000).toFixed(1)} s (shader compiles, first allocations)`);
+  if (a['replay-compare']) {
+    await replayCompare(int(a, 'replay-compare', 3), steps, step, drain, opt);
+    opt.dispose();
+    disposeParams(params);
+    releaseBackend();
+    return;
+  }
   const tensorsBefore = tf.memory().numTensors;
   // Counted steps first: the counters wrap every WebGPU call, which costs host time of its own, so the
   // timed steps after them run unwrapped.

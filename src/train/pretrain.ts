@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PretrainConfig, StepLog } from '../runs/types';
 import { deviceRunsAhead } from '../backend/caps';
-import { replayFlags, replayWanted, stepWithReplay } from '../backend/webgpu-replay';
+import { releaseStepReplay, replayFlags, replayWanted, stepWithReplay } from '../backend/webgpu-replay';
 import { adamwStepUniform, adamwStepUniformBuffer, fusedAdamWAvailable } from '../backend/webgpu-adamw';
 import { batchLoss, initParams, paramsFromArrays, paramsToArrays, disposeParams, type Params } from '../model/gpt';
 import { AdamW, clipByGlobalNorm, lrAt } from './optim';
@@ -106,7 +106,10 @@ export function optimizerStep(
   params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
   micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
 ): tf.Tensor1D {
-  if (!replayWanted() || !fusedAdamWAvailable()) return tfjsStep(params, cfg, optimizer, lr, gradClip, micros, nMicro);
+  if (!replayWanted() || !fusedAdamWAvailable()) {
+    releaseStepReplay(optimizer); // replay turned off: the buffers a recording holds go back to the pool
+    return tfjsStep(params, cfg, optimizer, lr, gradClip, micros, nMicro);
+  }
   // Opt-in (MIDTRAIN_WEBGPU_REPLAY=1): the step's WebGPU commands recorded once and replayed (webgpu-replay.ts).
   const batches = [...micros()];
   const key = JSON.stringify({
