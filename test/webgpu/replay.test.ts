@@ -80,6 +80,7 @@ test('webgpu replay: bit-identical losses, gradient norms and weights to the nor
     const got = await run(steps, true);
     assert.equal(tf.memory().numTensors, before, 'no tensors leak');
     assert.equal(ref.replays, 0);
+    console.log(`# ${got.replays} of ${steps.length} steps replayed`);
     assert.ok(got.replays >= 4, `only ${got.replays} of ${steps.length} steps were replayed`);
     got.stats.forEach((s, i) => {
       assert.ok(Number.isFinite(s.loss) && s.loss > 0, `step ${i + 1}: loss ${s.loss}`);
