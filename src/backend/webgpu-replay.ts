@@ -241,7 +241,7 @@ function record(s: ReplayableStep, backend: TfjsBackend): { stats: tf.Tensor1D; 
       if (handled.includes(name) || name === 'constructor' || name === 'label') continue;
       const d = Object.getOwnPropertyDescriptor(proto, name);
       if (!d || typeof d.value !== 'function') continue;
-      hook(proto, name, (orig) => { refuse(`${what}.${name} inside the step`); return orig(); });
+      hook(proto, name, (orig, _self, a) => { refuse(`${what}.${name} inside the step`); return orig(...a); });
     }
   };
   const P = (n: string) => g[n]?.prototype;

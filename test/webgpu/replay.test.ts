@@ -28,13 +28,16 @@ const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/la
 // Read when lavapipe starts, which is after this line (each test file runs in its own process).
 process.env.LP_NUM_THREADS = '1';
 
-function randomBatch(rng: Rng, cfg: ModelConfig, B: number, T: number): Batch {
+/** Random ids and targets; `weighted`: loss weights too (as SFT has), 0 on about a third of the targets. */
+function randomBatch(rng: Rng, cfg: ModelConfig, B: number, T: number, weighted = false): Batch {
   const tok = () => Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize));
-  return { inputs: tok(), targets: tok(), B, T };
+  const b: Batch = { inputs: tok(), targets: tok(), B, T };
+  if (weighted) b.weights = Float32Array.from({ length: B * T }, () => (rng.next() < 0.67 ? 1 : 0));
+  return b;
 }
 
 /** Runs the steps (each a list of micro-batches) with replay on or off; the stats of each, the final weights and moments, the replay counters. */
-async function run(steps: Batch[][], replay: boolean): Promise<{ stats: { loss: number; gradNorm?: number }[]; weights: Record<string, Float32Array>; replays: number }> {
+async function run(steps: Batch[][], replay: boolean): Promise<{ stats: { loss: number; gradNorm?: number }[]; weights: Record<string, Float32Array>; replays: number; why?: string }> {
   const prev = process.env.MIDTRAIN_WEBGPU_REPLAY;
   process.env.MIDTRAIN_WEBGPU_REPLAY = replay ? '1' : '0';
   const params = initParams(CFG, 42);
@@ -52,7 +55,7 @@ async function run(steps: Batch[][], replay: boolean): Promise<{ stats: { loss: 
     const { m, v } = opt.state();
     for (const [k, x] of Object.entries(m)) weights[`adam.m.${k}`] = x;
     for (const [k, x] of Object.entries(v)) weights[`adam.v.${k}`] = x;
-    return { stats, weights, replays: replayStats(opt).replays };
+    return { stats, weights, replays: replayStats(opt).replays, why: replayStats(opt).lastFallback };
   } finally {
     opt.dispose();
     disposeParams(params);
@@ -64,23 +67,31 @@ async function run(steps: Batch[][], replay: boolean): Promise<{ stats: { loss: 
 test('webgpu replay: bit-identical losses, gradient norms and weights to the normal step (lavapipe)', { skip, timeout: 300_000 }, async () => {
   const r = await tryWebgpuBackend({ lavapipe: true });
   assert.ok(r.ok, r.ok ? '' : r.reason);
+  const backend = tf.backend() as unknown as { shouldExecuteOnCPU: (...a: unknown[]) => boolean };
+  const handoff = backend.shouldExecuteOnCPU;
   try {
     const rng = new Rng(5);
     const B = 2, T = CFG.contextLength;
     // 7 steps of one micro-batch (recorded twice, then replayed), one of two micro-batches (another key: falls
     // back to tfjs and records), then 4 of one micro-batch again (recorded anew; the optimizer's state is
     // reloaded after the 10th, which must drop that recording).
+    // Every batch has loss weights (SFT's third per-step upload; the pretraining loop's test below has none).
+    // Below tfjs's CPU hand-off size (1000 elements, read once when tfjs loads) the mask's ops run on the host
+    // and upload a new array every step, so the step is (rightly) never adopted; a real SFT batch (B·T ≥ 1000)
+    // runs them on the GPU, as they run here with the hand-off off (B·T = 64 keeps lavapipe quick).
+    backend.shouldExecuteOnCPU = () => false;
+    const batch = () => randomBatch(rng, CFG, B, T, true);
     const steps: Batch[][] = [
-      ...Array.from({ length: 7 }, () => [randomBatch(rng, CFG, B, T)]),
-      [randomBatch(rng, CFG, B, T), randomBatch(rng, CFG, B, T)],
-      ...Array.from({ length: 4 }, () => [randomBatch(rng, CFG, B, T)]),
+      ...Array.from({ length: 7 }, () => [batch()]),
+      [batch(), batch()],
+      ...Array.from({ length: 4 }, () => [batch()]),
     ];
     const before = tf.memory().numTensors;
     const ref = await run(steps, false);
     const got = await run(steps, true);
     assert.equal(tf.memory().numTensors, before, 'no tensors leak');
     assert.equal(ref.replays, 0);
-    console.log(`# ${got.replays} of ${steps.length} steps replayed`);
+    console.log(`# ${got.replays} of ${steps.length} steps replayed${got.why ? ` (last fallback: ${got.why})` : ""}`);
     assert.ok(got.replays >= 4, `only ${got.replays} of ${steps.length} steps were replayed`);
     got.stats.forEach((s, i) => {
       assert.ok(Number.isFinite(s.loss) && s.loss > 0, `step ${i + 1}: loss ${s.loss}`);
@@ -92,6 +103,7 @@ test('webgpu replay: bit-identical losses, gradient norms and weights to the nor
     for (const [k, w] of Object.entries(got.weights)) assert.ok(Buffer.from(w.buffer).equals(Buffer.from(ref.weights[k].buffer)), `final ${k} differ`);
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
   } finally {
+    backend.shouldExecuteOnCPU = handoff;
     releaseWebgpu();
   }
 });
