@@ -2,7 +2,8 @@
 // without tfjs must give exactly the numbers the normal step gives. On lavapipe: the same weights, batches
 // (new ones every step) and learning rates (changing every step) with replay off and on give bit-identical
 // losses, gradient norms and final weights, with most steps really replayed; a step of another shape in the
-// middle falls back to tfjs and is exact too. On the null device: a replayed step runs no tfjs kernel at all
+// middle falls back to tfjs and is exact too; so are loss-scaled steps and the pretraining loop with its
+// evaluations and checkpoints. On the null device: a replayed step runs no tfjs kernel at all
 // and issues the normal step's dispatches. Skips, saying why, without lavapipe / dawn.node.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -13,7 +14,8 @@ import { countWebgpuCalls, perStep } from '../../src/backend/webgpu-stats';
 import { initParams, disposeParams, type Batch } from '../../src/model/gpt';
 import { MODEL_PRESETS } from '../../src/model/presets';
 import { AdamW } from '../../src/train/optim';
-import { optimizerStep, pretrain, readStepStats } from '../../src/train/pretrain';
+import { optimizerStep, pretrain, readStepStats, type StepStats } from '../../src/train/pretrain';
+import type { LossScaleOptions } from '../../src/train/loss-scale';
 import type { Checkpoint } from '../../src/train/checkpoint';
 import type { StepLog } from '../../src/runs/types';
 import { microData, microPretrain } from '../engine/fixtures';
@@ -37,11 +39,11 @@ function randomBatch(rng: Rng, cfg: ModelConfig, B: number, T: number, weighted 
 }
 
 /** Runs the steps (each a list of micro-batches) with replay on or off; the stats of each, the final weights and moments, the replay counters. */
-async function run(steps: Batch[][], replay: boolean): Promise<{ stats: { loss: number; gradNorm?: number }[]; weights: Record<string, Float32Array>; replays: number; why?: string }> {
+async function run(steps: Batch[][], replay: boolean, lossScaling?: Partial<LossScaleOptions>): Promise<{ stats: StepStats[]; weights: Record<string, Float32Array>; replays: number; why?: string }> {
   const prev = process.env.MIDTRAIN_WEBGPU_REPLAY;
   process.env.MIDTRAIN_WEBGPU_REPLAY = replay ? '1' : '0';
   const params = initParams(CFG, 42);
-  const opt = new AdamW(params, OPT);
+  const opt = new AdamW(params, OPT, lossScaling ? { lossScaling } : {});
   try {
     const stats = [];
     for (const [i, micros] of steps.entries()) {
@@ -104,6 +106,26 @@ test('webgpu replay: bit-identical losses, gradient norms and weights to the nor
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
   } finally {
     backend.shouldExecuteOnCPU = handoff;
+    releaseWebgpu();
+  }
+});
+
+test('webgpu replay: dynamic loss scaling, its state updated in place on the device, replays exactly (lavapipe)', { skip, timeout: 300_000 }, async () => {
+  const r = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  try {
+    const rng = new Rng(8);
+    const steps = Array.from({ length: 7 }, () => [randomBatch(rng, CFG, 2, CFG.contextLength)]);
+    // The scale doubles every 2 clean steps, so replayed steps must carry the device's state forward.
+    const scaling = { init: 1024, growthInterval: 2 };
+    const ref = await run(steps, false, scaling);
+    const got = await run(steps, true, scaling);
+    console.log(`# ${got.replays} of ${steps.length} loss-scaled steps replayed${got.why ? ` (last fallback: ${got.why})` : ''}; scales ${got.stats.map((s) => s.lossScale).join(' ')}`);
+    assert.ok(got.replays >= 3, `only ${got.replays} steps were replayed`);
+    assert.deepEqual(got.stats, ref.stats, 'losses, gradient norms, scales and skips');
+    assert.ok(new Set(got.stats.map((s) => s.lossScale)).size >= 3, 'the scale grew during the run');
+    for (const [k, w] of Object.entries(got.weights)) assert.ok(Buffer.from(w.buffer).equals(Buffer.from(ref.weights[k].buffer)), `final ${k} differ`);
+  } finally {
     releaseWebgpu();
   }
 });
