@@ -30,7 +30,11 @@
 //     tensor (parameters, moments, the loss scale, uniform blocks) being released to the pool or destroyed
 //     drops the recording (then the next steps record again). Evaluation and checkpoints between steps
 //     only read the weights and allocate elsewhere, so they keep it.
-// releaseStepReplay(owner) gives the pinned buffers back (AdamW.dispose calls it).
+// replayStats(owner).lastFallback says why the last step was not replayed.
+//
+// Cost: the pinned intermediates (about one step's activations) stay allocated while a recording lives, so
+// evaluation between steps takes GPU memory of its own instead of sharing tfjs's pool. releaseStepReplay(owner)
+// gives them back (AdamW.dispose calls it, and so does a step run with the flag off).
 import * as tf from '@tensorflow/tfjs';
 import { dawnGlobals, webgpuDevice } from './webgpu';
 import { bindGroupBuffers, wasDestroyed } from './webgpu-bind-groups';
@@ -107,6 +111,7 @@ interface Replayer { candidate?: Recording; adopted?: Adopted; replays: number; 
 
 interface GpuBuffer { size: number; usage: number }
 interface BufferManager {
+  acquireBuffer(size: number, usage: number): object;
   freeBuffers: Map<string, object[]>;
   usedBuffers: Map<string, object[]>;
   numFreeBuffers: number; numUsedBuffers: number; numBytesUsed: number;
@@ -320,17 +325,30 @@ function record(s: ReplayableStep, backend: TfjsBackend): { stats: tf.Tensor1D; 
   if (s.inputs.some((_, i) => inputsSeen.get(i) !== 1)) refuse('an input array was not uploaded exactly once');
   if (!ops.some((o) => o.op === 'write' && o.adamw)) refuse('no fused AdamW step uniform written');
   // The caller gets a copy: the recorded stats buffer becomes the recording's own (reused by every replay).
-  const out = statsCopy(backend, statsBuffer, stats.shape);
+  const touched = buffersOf({ key: s.key, ops, stats: { buffer: statsBuffer ?? {}, shape: stats.shape } });
+  const out = statsCopy(backend, statsBuffer, stats.shape, typeof touched === 'string' ? undefined : touched);
   stats.dispose();
   flush(backend);
   return { stats: out, recording: { key: s.key, ops, stats: { buffer: statsBuffer ?? {}, shape: stats.shape }, ...(unreplayable ? { unreplayable } : {}) } };
 }
 
-/** A new float32 tensor of `shape` holding a copy of `src` (queued and submitted now). */
-function statsCopy(backend: TfjsBackend, src: object | undefined, shape: number[]): tf.Tensor1D {
+/**
+ * A new float32 tensor of `shape` holding a copy of `src` (queued and submitted now), in a pooled buffer that
+ * is not one of `avoid` (a recording's buffers: the copy outlives the step, and a buffer the recording
+ * shares with a live tensor is watched, so its release would drop the recording).
+ */
+function statsCopy(backend: TfjsBackend, src: object | undefined, shape: number[], avoid?: Set<object>): tf.Tensor1D {
   const info = backend.makeTensorInfo(shape, 'float32');
-  backend.uploadToGPU(info.dataId);
-  const dst = backend.tensorMap.get(info.dataId)!.resource as object;
+  const bm = backend.bufferManager;
+  const size = 4 * shape.reduce((a, b) => a * b, 1), usage = STORAGE | COPY_SRC | COPY_DST; // as tfjs's uploadToGPU
+  const passedOver: object[] = [];
+  let dst = bm.acquireBuffer(size, usage);
+  while (avoid?.has(dst)) {
+    passedOver.push(dst);
+    dst = bm.acquireBuffer(size, usage);
+  }
+  for (const b of passedOver) bm.releaseBuffer(b);
+  backend.tensorMap.get(info.dataId)!.resource = dst;
   if (src) {
     const enc = backend.device.createCommandEncoder();
     enc.copyBufferToBuffer(src, 0, dst, 0, 4 * shape.reduce((a, b) => a * b, 1));
@@ -496,3 +514,6 @@ function replay(a: Adopted, s: ReplayableStep, backend: TfjsBackend): tf.Tensor1
   s.replayed();
   return out;
 }
+
+// GPUBufferUsage bits (WebGPU spec constants).
+const COPY_SRC = 0x0004, COPY_DST = 0x0008, STORAGE = 0x0080;
