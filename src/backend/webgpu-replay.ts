@@ -15,6 +15,8 @@
 //   - the learning rate and step count: they enter only the fused AdamW's step uniform (webgpu-adamw.ts),
 //     recomputed for each replayed step; the optimizer's step count advances as a normal step's would.
 // Every other write must carry the same bytes in two consecutive recorded steps, or nothing is replayed.
+// The step's host code may depend on a batch only through those uploads (true of batchLoss: no branch reads
+// the tokens on the host), and on nothing read back from the device (a readback refuses the recording).
 // Parameters, moments and the loss-scale state are updated in place by the fused AdamW, so the tfjs
 // Variables stay valid; their host-side copies are dropped after each replay, as the fused AdamW does.
 //
