@@ -1,13 +1,15 @@
 // `npm run data -- --preset tiny|small`: build (or load) a preset's data and print a summary table.
 // `npm run data -- --config path/to/data-config.json [--workers N]`: build (or load) a data config of local files.
 // Also writes the committed copies of the manifest and role cards to data/manifests/<preset>.json and
-// data/cards/<preset>.md (no timestamps: rebuilding unchanged data leaves them unchanged).
+// data/cards/<preset>.md, and the data's shape (sizes and SFT token lengths, what src/data/synthetic
+// generates data like) to data/shapes/<preset>.json (no timestamps: rebuilding unchanged data leaves them unchanged).
 import * as fs from 'fs';
 import * as path from 'path';
 import { PRESETS, projectRoot, type PresetName } from '../src/config';
 import { ensureData, readManifest } from '../src/data/build';
 import { renderCards, summaryRows } from '../src/data/cards';
 import { ensureLocalData } from '../src/data/local/build';
+import { measureDataShape } from '../src/data/synthetic/shape';
 
 function parseArgs(argv: string[]): { preset: PresetName; config?: string; workers?: number } {
   let preset: string = 'tiny';
@@ -46,6 +48,7 @@ async function main(): Promise<void> {
   for (const [dir, name, text] of [
     ['manifests', `${manifest.preset}.json`, JSON.stringify(manifest, null, 2) + '\n'],
     ['cards', `${manifest.preset}.md`, renderCards(bundle, manifest)],
+    ['shapes', `${manifest.preset}.json`, JSON.stringify(measureDataShape(bundle.dir, preset), null, 2) + '\n'],
   ] as const) {
     const file = path.join(root, 'data', dir, name);
     fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -189,7 +189,8 @@ export interface DataManifest {
   parts?: Record<RolePart, PartManifest>;
 }
 
-function buildKey(p: DataPreset): string {
+/** The key a data folder's manifest must carry to be loaded as a preset's built data (sizes, sources, format). */
+export function buildKey(p: DataPreset): string {
   const sources = Object.fromEntries(Object.entries(SOURCES).map(([k, s]) => [k, `${s.kind}:${s.name}@${s.version}`]));
   const { preset: _name, ...sizes } = p; // presets that share a data set share its key
   return sha256(stableStringify({ v: DATA_FORMAT_VERSION, p: sizes, sources })).slice(0, 16);
