@@ -6,8 +6,11 @@
 // from the model and batch shapes, stated in the reason so a user can override it with --jobs N.
 import * as os from 'os';
 import { execFileSync } from 'child_process';
+import type { PresetName } from '../config';
 import type { ModelConfig } from '../runs/types';
 import { countParams, mlpHidden } from '../model/presets';
+import { initBackend, releaseBackend } from '../backend/choose';
+import { scaleFor } from './scale';
 
 /** Bytes one training run holds: on the device that trains it, and in the worker process's own memory. */
 export interface RunMemory { device: number; host: number }
@@ -74,4 +77,17 @@ export function nvidiaGpuMemoryBytes(): number | undefined {
 /** This machine's cores and memory. */
 export function machine(): { cpus: number; hostMemoryBytes: number } {
   return { cpus: os.cpus().length, hostMemoryBytes: os.totalmem() };
+}
+
+/** `--jobs auto` for a preset's study: the backend the workers will pick (probed here, then released) and this machine decide. */
+export async function autoJobs(preset: PresetName): Promise<JobsChoice> {
+  const backend = await initBackend({ quiet: true });
+  releaseBackend();
+  const onGpu = backend.name === 'webgpu' || (backend.name === 'tensorflow' && /gpu|cuda/i.test(backend.detail));
+  const s = scaleFor(preset);
+  return chooseJobs({
+    ...machine(),
+    run: runMemory(s.model, Math.max(s.pretrain.microBatch, s.sft.batchSize)),
+    ...(onGpu ? { gpu: { name: `${backend.name} (${backend.detail})`, memoryBytes: nvidiaGpuMemoryBytes() } } : {}),
+  });
 }

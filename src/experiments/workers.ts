@@ -18,8 +18,11 @@ import { planCost, describeCost, SMALL_CPU_COSTS } from './plan';
 import { EXPERIMENT_NAMES, type ExperimentName } from './definitions';
 import type { PlannedRun } from './plan';
 
-/** Every run of the given experiments at a preset, once each, parents before children (plan order). */
-export async function studyRuns(preset: PresetName, experiments: readonly ExperimentName[] = EXPERIMENT_NAMES): Promise<PlannedRun[]> {
+/**
+ * Every run of the given experiments at a preset, once each, parents before children (plan order); with
+ * `maxRuns`, the first that many (every run's parent comes before it, so the cut is a study of its own).
+ */
+export async function studyRuns(preset: PresetName, experiments: readonly ExperimentName[] = EXPERIMENT_NAMES, maxRuns?: number): Promise<PlannedRun[]> {
   const seen = new Set<string>();
   const runs: PlannedRun[] = [];
   for (const name of experiments) {
@@ -27,7 +30,7 @@ export async function studyRuns(preset: PresetName, experiments: readonly Experi
       if (!seen.has(r.id)) { seen.add(r.id); runs.push(r); }
     }
   }
-  return runs;
+  return maxRuns === undefined ? runs : runs.slice(0, maxRuns);
 }
 
 export type Pick = { run: PlannedRun } | { wait: true } | { done: true } | { blocked: string[] };
@@ -53,11 +56,11 @@ export interface WorkLoopResult {
 }
 
 /** One worker: take ready runs until every run is finished (or the rest are blocked by failures). */
-export async function workLoop(preset: PresetName, opts: { experiments?: readonly ExperimentName[]; log?: (line: string) => void; pollMs?: number } = {}): Promise<WorkLoopResult> {
+export async function workLoop(preset: PresetName, opts: { experiments?: readonly ExperimentName[]; maxRuns?: number; log?: (line: string) => void; pollMs?: number } = {}): Promise<WorkLoopResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   await initBackend({ quiet: true });
   const bundle = await ensureData(preset, { quiet: true });
-  const runs = await studyRuns(preset, opts.experiments);
+  const runs = await studyRuns(preset, opts.experiments, opts.maxRuns);
   const status = (id: string) => getRun(id)?.status;
   const locked = (id: string) => !!lockHolder(path.join(runDir(id), 'lock'));
   const out: WorkLoopResult = { trained: [], failed: [], blocked: [] };
@@ -87,25 +90,59 @@ export async function workLoop(preset: PresetName, opts: { experiments?: readonl
   return out;
 }
 
+export interface TrainAllOptions {
+  jobs: number;
+  experiments?: readonly ExperimentName[];
+  /** Train only the first n runs of the study (studyRuns' order). */
+  maxRuns?: number;
+  /** Aborting stops the workers (runs in progress are left unfinished) and resolves with what finished. */
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface TrainAllResult {
+  /** Runs in the (capped) study, finished before this call, and trained by it. */
+  runs: number;
+  finishedBefore: number;
+  trained: number;
+  wallSeconds: number;
+  /** True when the signal stopped the workers before every run finished. */
+  stopped: boolean;
+}
+
 /**
  * Train every run with `jobs` worker processes (each with cpus/jobs native threads unless
- * MIDTRAIN_NATIVE_THREADS is set). Resolves when all finished; rejects naming failed or blocked runs.
+ * MIDTRAIN_NATIVE_THREADS is set). Resolves when all finished, or when `signal` stops them; rejects naming
+ * failed or blocked runs.
  */
-export async function trainAll(preset: PresetName, opts: { jobs: number; experiments?: readonly ExperimentName[]; log?: (line: string) => void }): Promise<void> {
+export async function trainAll(preset: PresetName, opts: TrainAllOptions): Promise<TrainAllResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const jobs = Math.max(1, Math.floor(opts.jobs));
   const threads = process.env.MIDTRAIN_NATIVE_THREADS ?? String(Math.max(1, Math.floor(os.cpus().length / jobs)));
   const main = path.join(__dirname, 'worker-main.js');
-  const args = [main, preset, ...(opts.experiments ? [opts.experiments.join(',')] : [])];
-  const runs = await studyRuns(preset, opts.experiments);
+  const args = [main, preset, ...(opts.experiments ? [opts.experiments.join(',')] : []), ...(opts.maxRuns !== undefined ? ['--max-runs', String(opts.maxRuns)] : [])];
+  const runs = await studyRuns(preset, opts.experiments, opts.maxRuns);
   const finishedBefore = new Set(runs.filter((r) => getRun(r.id)?.status === 'finished').map((r) => r.id));
   const t0 = Date.now();
-  // The study's size and time estimate before anything trains (shared runs counted once).
-  const plans = await Promise.all((opts.experiments ?? EXPERIMENT_NAMES).map((name) => experimentPlan(name, preset)));
-  log(`[workers] ${preset}: ${describeCost(planCost(plans, {}, SMALL_CPU_COSTS), jobs)}`);
+  // The study's size and time estimate before anything trains (shared runs counted once; a cap counted as cut).
+  const ids = new Set(runs.map((r) => r.id));
+  const plans = (await Promise.all((opts.experiments ?? EXPERIMENT_NAMES).map((name) => experimentPlan(name, preset)))).map((p) => ({ ...p, runs: p.runs.filter((r) => ids.has(r.id)) }));
+  const all = opts.maxRuns !== undefined ? (await studyRuns(preset, opts.experiments)).length : runs.length;
+  log(`[workers] ${preset}: ${describeCost(planCost(plans, {}, SMALL_CPU_COSTS), jobs)}${runs.length < all ? ` (the first ${runs.length} of the study's ${all} runs)` : ''}`);
   log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${runs.length} runs`);
-  const codes = await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<number>((resolve, reject) => {
+  const children: ReturnType<typeof spawn>[] = [];
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    log(`[workers] stopping the workers: ${runs.filter((r) => getRun(r.id)?.status === 'finished').length} of ${runs.length} runs finished`);
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  if (opts.signal?.aborted) stop();
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  const codes = stopped ? [] : await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<number>((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, MIDTRAIN_NATIVE_THREADS: threads }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString();
@@ -113,15 +150,20 @@ export async function trainAll(preset: PresetName, opts: { jobs: number; experim
       buf = lines.pop()!;
       for (const l of lines) if (l.trim()) log(`[worker ${k + 1}] ${l}`);
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
     child.on('error', reject);
     child.on('close', (c) => { if (buf.trim()) log(`[worker ${k + 1}] ${buf}`); resolve(c ?? 1); });
   })));
+  opts.signal?.removeEventListener('abort', stop);
+  const wallSeconds = (Date.now() - t0) / 1000;
   const trained = runs.map((r) => getRun(r.id)).filter((rec) => rec?.status === 'finished' && !finishedBefore.has(rec.id) && rec.summary);
-  if (trained.length > 0) log(`[workers] ${studyThroughput(trained.map((rec) => rec!.summary!), (Date.now() - t0) / 1000)}`);
+  if (trained.length > 0) log(`[workers] ${studyThroughput(trained.map((rec) => rec!.summary!), wallSeconds)}`);
+  const result: TrainAllResult = { runs: runs.length, finishedBefore: finishedBefore.size, trained: trained.length, wallSeconds, stopped };
+  if (stopped) return result;
   const bad = codes.filter((c) => c !== 0).length;
   if (bad) throw new Error(`workers: ${bad} of ${jobs} workers ended with failed or blocked runs (see the [worker n] lines above)`);
+  return result;
 }
 
 /**

@@ -9,25 +9,7 @@ import { reportsDir } from '../config';
 import { listNotebooks, parsePreset, runNotebooks, formatFailure } from '../notebooks/run';
 import { readNotebookArtifact } from './artifacts';
 import { trainAll } from '../experiments/workers';
-import { chooseJobs, machine, nvidiaGpuMemoryBytes, runMemory } from '../experiments/jobs';
-import { scaleFor } from '../experiments/scale';
-import { initBackend, releaseBackend } from '../backend/choose';
-import type { PresetName } from '../config';
-
-/** --jobs auto: the backend the workers will pick (probed here, then released) and the machine decide. */
-async function autoJobs(preset: PresetName): Promise<number> {
-  const backend = await initBackend({ quiet: true });
-  releaseBackend();
-  const onGpu = backend.name === 'webgpu' || (backend.name === 'tensorflow' && /gpu|cuda/i.test(backend.detail));
-  const s = scaleFor(preset);
-  const choice = chooseJobs({
-    ...machine(),
-    run: runMemory(s.model, Math.max(s.pretrain.microBatch, s.sft.batchSize)),
-    ...(onGpu ? { gpu: { name: `${backend.name} (${backend.detail})`, memoryBytes: nvidiaGpuMemoryBytes() } } : {}),
-  });
-  console.log(`[report] --jobs auto: ${choice.why}`);
-  return choice.jobs;
-}
+import { autoJobs } from '../experiments/jobs';
 
 async function main(argv: string[]): Promise<number> {
   let preset = 'tiny';
@@ -45,7 +27,11 @@ async function main(argv: string[]): Promise<number> {
     else throw new Error(`report: unknown argument "${argv[i]}" (usage: npm run report -- [--preset tiny|small|…] [--jobs N|auto] [--timeout seconds])`);
   }
   const p = parsePreset(preset, '--preset');
-  if (jobs === 'auto') jobs = await autoJobs(p);
+  if (jobs === 'auto') {
+    const choice = await autoJobs(p);
+    console.log(`[report] --jobs auto: ${choice.why}`);
+    jobs = choice.jobs;
+  }
   if (jobs > 1) await trainAll(p, { jobs });
   const files = listNotebooks();
   console.log(`[report] preset ${p}: executing ${files.length} notebooks (finished runs are reused from the run store)`);
