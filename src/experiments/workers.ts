@@ -128,8 +128,8 @@ export async function trainAll(preset: PresetName, opts: TrainAllOptions): Promi
   const ids = new Set(runs.map((r) => r.id));
   const plans = (await Promise.all((opts.experiments ?? EXPERIMENT_NAMES).map((name) => experimentPlan(name, preset)))).map((p) => ({ ...p, runs: p.runs.filter((r) => ids.has(r.id)) }));
   const all = opts.maxRuns !== undefined ? (await studyRuns(preset, opts.experiments)).length : runs.length;
-  log(`[workers] ${preset}: ${describeCost(planCost(plans, {}, SMALL_CPU_COSTS), jobs)}${runs.length < all ? ` (the first ${runs.length} of the study's ${all} runs)` : ''}`);
-  log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${runs.length} runs`);
+  log(`[workers] ${preset}: ${describeCost(planCost(plans, {}, SMALL_CPU_COSTS), jobs)}`);
+  log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${runs.length} runs${runs.length < all ? ` (the first ${runs.length} of the study's ${all})` : ''}`);
   const children: ReturnType<typeof spawn>[] = [];
   let stopped = false;
   const stop = () => {

@@ -39,7 +39,7 @@ test('a generated-data DAG: stopped after its first run, continued to the end, t
   assert.equal(stopped.trained, 1, first.join('\n'));
   assert.equal(getRun(runs[0].id)?.status, 'finished');
   assert.ok(runs.slice(1).every((r) => getRun(r.id)?.status !== 'finished'), 'nothing after the stop finished');
-  assert.ok(first.some((l) => /^\[workers\] tiny: .* \(the first 2 of the study's 3 runs\)/.test(l)), `the plan's cost line for the capped study:\n${first.join('\n')}`);
+  assert.ok(first.some((l) => /^\[workers\] tiny: 1 worker .* over 2 runs \(the first 2 of the study's 3\)/.test(l)), `the cap is said:\n${first.join('\n')}`);
 
   // The same call again takes up what is left (the stopped run's lock belongs to a dead process).
   const rest: string[] = [];
