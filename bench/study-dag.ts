@@ -1,5 +1,6 @@
-// `node dist/bench/study-dag.js [--preset small] [--jobs N|auto] [--backend webgpu|native|…]
+// `npm run bench:study -- [--preset small] [--jobs N|auto] [--backend webgpu|native|…]
 //    [--experiments baseline,midtraining] [--max-runs N] [--budget SECONDS] [--cache DIR] [--seed N]`
+// (or `node dist/bench/study-dag.js …`; in the GPU check bundle, `bench/study-dag.js`).
 // The study-shaped workload: a preset's whole run DAG (same model, steps, batches and SFT sizes as
 // `npm run report -- --preset P --jobs N` trains) on synthetic data with the shapes of the preset's real data
 // (src/data/synthetic: data/shapes/<preset>.json), generated here in a scratch cache, trained by the study's
@@ -137,6 +138,7 @@ async function main(): Promise<number> {
 }
 
 main().then((code) => process.exit(code), (e) => {
-  console.error(`study-dag: ${e instanceof Error ? e.message : e}`);
+  const msg = e instanceof Error ? e.message : String(e);
+  console.error(msg.startsWith('study-dag:') ? msg : `study-dag: ${msg}`);
   process.exit(1);
 });

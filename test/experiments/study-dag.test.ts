@@ -7,6 +7,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { projectRoot } from '../../src/config';
 import { writeSyntheticData } from '../../src/data/synthetic/build';
 import { dataPreset } from '../../src/data/presets';
 import { studyRuns, trainAll } from '../../src/experiments/workers';
@@ -53,4 +55,22 @@ test('a generated-data DAG: stopped after its first run, continued to the end, t
   const evals = readMetrics(runs[0].id).filter((m) => m.val?.general !== undefined).map((m) => m.val!.general!);
   const uniform = Math.log(dataPreset('tiny').vocabSize);
   assert.ok(evals[evals.length - 1] < uniform - 0.5, `final general val loss ${evals[evals.length - 1]} vs ln V = ${uniform.toFixed(2)}`);
+});
+
+test('bench/study-dag: generates the data, trains the capped DAG and prints the cost, the runs finished, the throughput and the CPU reference', { timeout: 600_000 }, () => {
+  const bench = path.join(projectRoot(), 'dist', 'bench', 'study-dag.js');
+  const cache = path.join(dir, 'bench-cache');
+  const env = { ...process.env, MIDTRAIN_NATIVE_THREADS: '1' };
+  const r = spawnSync(process.execPath, [bench, '--preset', 'tiny', '--jobs', '1', '--experiments', 'baseline', '--max-runs', '1', '--cache', cache], { encoding: 'utf8', env });
+  const out = r.stdout + r.stderr;
+  assert.equal(r.status, 0, out);
+  assert.match(out, /\[workers\] tiny: 1 pretraining runs \(0\.02M tokens\), 0 SFT runs .* Estimate: /);
+  assert.match(out, /\[workers\] study: 1 runs trained, [\d,]+ tokens in [\d.]+ s of wall time/);
+  assert.match(out, /\[study-dag\] done: 1 of 1 runs finished \(1 trained now, 0 before\), 1 worker, training wall time [\d.]+ s/);
+  assert.match(out, /\[study-dag\] CPU reference for these 1 runs: /);
+  assert.ok(fs.existsSync(path.join(cache, 'data', 'tiny', 'manifest.json')), '--cache keeps the generated data');
+  // Bad input: one line naming the flag, nothing trained.
+  const bad = spawnSync(process.execPath, [bench, '--preset', 'tiny', '--jobs', '0'], { encoding: 'utf8', env });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim(), 'study-dag: --jobs expects a whole number ≥ 1, got "0"');
 });
