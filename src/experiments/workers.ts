@@ -121,15 +121,15 @@ export async function trainAll(preset: PresetName, opts: TrainAllOptions): Promi
   const threads = process.env.MIDTRAIN_NATIVE_THREADS ?? String(Math.max(1, Math.floor(os.cpus().length / jobs)));
   const main = path.join(__dirname, 'worker-main.js');
   const args = [main, preset, ...(opts.experiments ? [opts.experiments.join(',')] : []), ...(opts.maxRuns !== undefined ? ['--max-runs', String(opts.maxRuns)] : [])];
-  const runs = await studyRuns(preset, opts.experiments, opts.maxRuns);
+  const study = await studyRuns(preset, opts.experiments);
+  const runs = opts.maxRuns === undefined ? study : study.slice(0, opts.maxRuns);
   const finishedBefore = new Set(runs.filter((r) => getRun(r.id)?.status === 'finished').map((r) => r.id));
   const t0 = Date.now();
   // The study's size and time estimate before anything trains (shared runs counted once; a cap counted as cut).
   const ids = new Set(runs.map((r) => r.id));
   const plans = (await Promise.all((opts.experiments ?? EXPERIMENT_NAMES).map((name) => experimentPlan(name, preset)))).map((p) => ({ ...p, runs: p.runs.filter((r) => ids.has(r.id)) }));
-  const all = opts.maxRuns !== undefined ? (await studyRuns(preset, opts.experiments)).length : runs.length;
   log(`[workers] ${preset}: ${describeCost(planCost(plans, {}, SMALL_CPU_COSTS), jobs)}`);
-  log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${runs.length} runs${runs.length < all ? ` (the first ${runs.length} of the study's ${all})` : ''}`);
+  log(`[workers] ${preset}: ${jobs} worker${jobs === 1 ? '' : 's'} × ${threads} thread${threads === '1' ? '' : 's'} over ${runs.length} runs${runs.length < study.length ? ` (the first ${runs.length} of the study's ${study.length})` : ''}`);
   const children: ReturnType<typeof spawn>[] = [];
   let stopped = false;
   const stop = () => {
@@ -159,8 +159,9 @@ export async function trainAll(preset: PresetName, opts: TrainAllOptions): Promi
   const wallSeconds = (Date.now() - t0) / 1000;
   const trained = runs.map((r) => getRun(r.id)).filter((rec) => rec?.status === 'finished' && !finishedBefore.has(rec.id) && rec.summary);
   if (trained.length > 0) log(`[workers] ${studyThroughput(trained.map((rec) => rec!.summary!), wallSeconds)}`);
-  const result: TrainAllResult = { runs: runs.length, finishedBefore: finishedBefore.size, trained: trained.length, wallSeconds, stopped };
-  if (stopped) return result;
+  // Stopped only if something was left: a signal that came as the last run finished changes nothing.
+  const result: TrainAllResult = { runs: runs.length, finishedBefore: finishedBefore.size, trained: trained.length, wallSeconds, stopped: stopped && runs.some((r) => getRun(r.id)?.status !== 'finished') };
+  if (stopped) return result; // the workers' exit codes are the signal's
   const bad = codes.filter((c) => c !== 0).length;
   if (bad) throw new Error(`workers: ${bad} of ${jobs} workers ended with failed or blocked runs (see the [worker n] lines above)`);
   return result;
