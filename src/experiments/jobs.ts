@@ -5,11 +5,11 @@
 // dispatches) needs a core of its own while the GPU runs the others' work. Memory per run is an estimate
 // from the model and batch shapes, stated in the reason so a user can override it with --jobs N.
 import * as os from 'os';
-import { execFileSync } from 'child_process';
+import * as path from 'path';
+import { execFileSync, spawnSync } from 'child_process';
 import type { PresetName } from '../config';
 import type { ModelConfig } from '../runs/types';
 import { countParams, mlpHidden } from '../model/presets';
-import { initBackend, releaseBackend } from '../backend/choose';
 import { scaleFor } from './scale';
 
 /** Bytes one training run holds: on the device that trains it, and in the worker process's own memory. */
@@ -79,10 +79,20 @@ export function machine(): { cpus: number; hostMemoryBytes: number } {
   return { cpus: os.cpus().length, hostMemoryBytes: os.totalmem() };
 }
 
-/** `--jobs auto` for a preset's study: the backend the workers will pick (probed here, then released) and this machine decide. */
+/**
+ * The backend a study's worker starts (with this process's environment), asked of a worker process. Not started
+ * here: a Dawn device started and released in this process crashed it later (a segfault while trainAll ran).
+ */
+export function workerBackend(): { name: string; detail: string } {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'worker-main.js'), '--probe-backend'], { encoding: 'utf8', timeout: 300_000 });
+  const last = r.stdout?.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) throw new Error(`jobs: the workers' backend could not be probed (${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()})`);
+  return JSON.parse(last) as { name: string; detail: string };
+}
+
+/** `--jobs auto` for a preset's study: the backend the workers will pick and this machine decide. */
 export async function autoJobs(preset: PresetName): Promise<JobsChoice> {
-  const backend = await initBackend({ quiet: true });
-  releaseBackend();
+  const backend = workerBackend();
   const onGpu = backend.name === 'webgpu' || (backend.name === 'tensorflow' && /gpu|cuda/i.test(backend.detail));
   const s = scaleFor(preset);
   return chooseJobs({

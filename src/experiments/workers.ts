@@ -141,7 +141,7 @@ export async function trainAll(preset: PresetName, opts: TrainAllOptions): Promi
   if (opts.signal?.aborted) stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
   const codes = stopped ? [] : await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, MIDTRAIN_NATIVE_THREADS: threads }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { env: { ...process.env, MIDTRAIN_NATIVE_THREADS: threads, MIDTRAIN_WORKER_PARENT_PIPE: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(child);
     let buf = '';
     const onData = (d: Buffer) => {
