@@ -1,7 +1,7 @@
 // --jobs auto: how many workers a study runs, from the machine's cores and memory or the GPU's memory.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { chooseJobs, runMemory } from '../../src/experiments/jobs';
+import { chooseJobs, runMemory, workerBackend } from '../../src/experiments/jobs';
 import { scaleFor } from '../../src/experiments/scale';
 import { countParams } from '../../src/model/presets';
 
@@ -38,4 +38,16 @@ test('GPU: as many as 80% of its memory holds, at most one per core; unknown mem
   const unknown = chooseJobs({ cpus: 16, hostMemoryBytes: 128 * GB, run: smallRun, gpu: { name: 'some adapter' } });
   assert.equal(unknown.jobs, 4);
   assert.match(unknown.why, /unknown .* pass --jobs N/);
+});
+
+test('the workers\' backend is asked of a worker process, with this process\'s environment', () => {
+  const previous = process.env.MIDTRAIN_BACKEND;
+  process.env.MIDTRAIN_BACKEND = 'cpu';
+  try {
+    const b = workerBackend();
+    assert.equal(b.name, 'cpu');
+    assert.equal(typeof b.detail, 'string');
+  } finally {
+    if (previous === undefined) delete process.env.MIDTRAIN_BACKEND; else process.env.MIDTRAIN_BACKEND = previous;
+  }
 });
