@@ -172,5 +172,5 @@ if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=utilization.gpu
 RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | head -n1)
 say "summary: ${RATIO:-no ratio line (see above)} (strict fp32); $(grep -ao 'ratio (tfjs/pytorch [a-z0-9]*): [0-9.eE+-]*' "$LOG" | tr '\n' ';')"
 say "summary: $(grep -ao 'matmul total: ours .*' "$LOG" | head -n1); $(grep -ao 'loss check: .*' "$LOG" | head -n1); log: $LOG"
-say "summary: study: $(grep -aoE '\[study-dag\] (done|stopped at the budget): .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //')"
+say "summary: study: $(grep -aoE '\[study-dag\] (done|stopped at the budget): .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //'); $(grep -ao '\[study-dag\] CPU reference .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //')"
 exit $RC
