@@ -18,7 +18,8 @@
 #   GPU_CHECK_BUDGET    seconds for the whole check (default 290, so that it runs twice in a 15-minute loan):
 #                       later runs get what is left, or are skipped
 #   GPU_CHECK_BENCH=0, GPU_CHECK_MATMUL=0, GPU_CHECK_LOSSES=0, GPU_CHECK_F16_BENCH=0  skip the bench, the matmul
-#                       table, the loss check, the mixed-precision bench
+#                       table, the loss check, the mixed-precision bench; GPU_CHECK_REPLAY=0 the step-replay
+#                       comparison and the bench with replay on
 #   GPU_CHECK_STUDY=0   skip the study-shaped workload; GPU_CHECK_STUDY_BUDGET its seconds (default 100: it stops
 #                       cleanly then and reports the runs finished), GPU_CHECK_STUDY_ARGS its bench/study-dag.js
 #                       arguments (default: --preset small --jobs auto --backend webgpu)
@@ -107,6 +108,8 @@ fi
 # 2. matmuls: our WGSL matmul vs tfjs's vs PyTorch (fp32, TF32, bf16, fp16) at every matmul shape of that
 #    step, GPU ms and GFLOP/s; then ours with f16 tiles (mixed precision).
 # 3. losses: a short real run (tiny preset, 3 steps) on the GPU and on the cpu backend, same weights and data.
+#    Then step replay (MIDTRAIN_WEBGPU_REPLAY=1): host CPU and wall time per step off vs on, alternating, on the
+#    bench's shape; and the bench again with replay on (tokens/s and its ratio to PyTorch strict fp32).
 # 4. study: the small preset's whole run DAG (same model, steps, batches and SFT sizes as the study) on token
 #    shards and SFT tasks generated here with the real data's shapes, trained by the study's worker processes
 #    (--jobs auto: as many as the GPU's memory and the cores allow), timed; stops at its budget and says how
@@ -149,6 +152,10 @@ fi
 if [[ ${GPU_CHECK_LOSSES:-1} == 1 ]]; then
   step losses "$WORK/node" bench/webgpu-profile.js --check-losses --preset tiny --context 64 --batch 2 --steps 3 || RC=1
 fi
+if [[ ${GPU_CHECK_REPLAY:-1} == 1 ]]; then
+  step "replay" "$WORK/node" bench/webgpu-profile.js $SHAPE --steps 10 --warmup 3 --replay-compare 3
+  MIDTRAIN_WEBGPU_REPLAY=1 step "bench replay" "$WORK/node" bench/bench.js --backend webgpu --config pythia-70m --torch-precisions fp32
+fi
 if [[ ${GPU_CHECK_STUDY:-1} == 1 ]]; then
   # The bench's own budget ends 15 s inside the step's time limit, so that it stops its workers and reports.
   SL=$(limit); SB=${GPU_CHECK_STUDY_BUDGET:-100}; (( SB > SL - 15 )) && SB=$(( SL - 15 ))
@@ -172,5 +179,6 @@ if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=utilization.gpu
 RATIO=$(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | head -n1)
 say "summary: ${RATIO:-no ratio line (see above)} (strict fp32); $(grep -ao 'ratio (tfjs/pytorch [a-z0-9]*): [0-9.eE+-]*' "$LOG" | tr '\n' ';')"
 say "summary: $(grep -ao 'matmul total: ours .*' "$LOG" | head -n1); $(grep -ao 'loss check: .*' "$LOG" | head -n1); log: $LOG"
+say "summary: replay: $(grep -ao 'host CPU per step (median of.*' "$LOG" | head -n1); with replay: $(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | sed -n 2p) (the second bench)"
 say "summary: study: $(grep -aoE '\[study-dag\] (done|stopped at the budget): .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //'); $(grep -ao '\[study-dag\] CPU reference .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //')"
 exit $RC
