@@ -31,10 +31,10 @@ interface BenchConfig {
 const CONFIGS: Record<string, BenchConfig> = {
   // B 16 × T 128 = 2k tokens per step
   tiny: { model: MODEL_PRESETS.tiny, batch: 16, microBatch: 16, steps: 10, warmup: 2 },
-  // the issue's "small": V 8192, d 256, 6 layers, T 256, B 16 — as 2 micro-batches of 8: one forward of
+  // the "small" benchmark shape: V 8192, d 256, 6 layers, T 256, B 16 — as 2 micro-batches of 8: one forward of
   // 16 × 256 tokens needs more than wasm's 4 GB heap (measured: 8 × 256 peaks at 3.1 GB).
   small: { model: MODEL_PRESETS.small, batch: 16, microBatch: 8, steps: 5, warmup: 1 },
-  // GPU (issue 9): the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304) at context 512, B 16 = 8k tokens/step
+  // GPU: the Pythia-70M shape (d 512, 6 layers, 8 heads, V 50304) at context 512, B 16 = 8k tokens/step
   'pythia-70m': { model: { ...MODEL_PRESETS['pythia-70m'], contextLength: 512 }, batch: 16, microBatch: 16, steps: 10, warmup: 3 },
 };
 

@@ -31,10 +31,10 @@ export { validateRunConfig } from './runs/validate';
 export * as train from './train';
 // Slurm scale-out: submitSweep / waitForSweep / sweepStatus / formatSweepStatus for a sweep { name, runs } (docs/cluster.md).
 export * as slurm from './runs/slurm';
-// Native CPU kernels (issue 6): capability flags the model asks, and the native backend's fused ops.
+// Native CPU kernels: capability flags the model asks, and the native backend's fused ops.
 export * as caps from './backend/caps';
 export * as native from './backend/native';
 export { fusedCausalAttention, fusedLayerNorm, fusedCrossEntropy, fusedRotary, fusedGelu } from './backend/native-fused';
-// WebGPU on Dawn (issue 9): tryWebgpuBackend / releaseWebgpu / lavapipeInfo, call counters for profiling.
+// WebGPU on Dawn: tryWebgpuBackend / releaseWebgpu / lavapipeInfo, call counters for profiling.
 export * as webgpu from './backend/webgpu';
 export * as webgpuStats from './backend/webgpu-stats';

@@ -1,5 +1,5 @@
 // Capability flags of the active tfjs backend, so the model code can pick the fast formulation of an op
-// without knowing which backend runs it (one place to ask; see issue 6, CPU speed).
+// without knowing which backend runs it (one place to ask; docs/engine.md has the CPU kernels).
 //
 // Why flags instead of backend names in the engine: the wasm backend's matmul with a transposed operand
 // runs at 1–3 GFLOP/s (an explicit transpose + plain matmul is ~10x faster there), while the native,

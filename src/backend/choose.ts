@@ -128,7 +128,7 @@ async function probeWebgpu(forced: boolean): Promise<ProbeResult> {
   return r.ok ? { ok: true, detail: r.detail } : r;
 }
 
-/** The N-API kernels (issue 6) live in ./native; until that module exists, native is reported as not built. */
+/** The N-API kernels live in ./native; until that module exists, native is reported as not built. */
 async function probeNative(): Promise<ProbeResult> {
   let mod: { tryNativeBackend?: () => Promise<ProbeResult> };
   try {

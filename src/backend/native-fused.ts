@@ -1,4 +1,4 @@
-// Fused training kernels of the 'native' backend (issue 6): causal attention, layer norm, cross-entropy,
+// Fused training kernels of the 'native' backend: causal attention, layer norm, cross-entropy,
 // each one tfjs kernel forward and one backward with its gradient registered, plus an in-place AdamW.
 // The model asks caps.ts (hasFusedAttention() …) and calls these functions; on other backends it keeps its
 // generic tf-op formulation. One fused kernel replaces ~10–20 tfjs ops and their intermediate tensors.

@@ -1,6 +1,6 @@
 // The WebGPU backend on Dawn (npm `webgpu`, native dawn.node) from Node: init, lavapipe, release.
 //
-// Pitfalls handled here, in one place (TOOLCHAIN.md, GPU issue):
+// Pitfalls handled here, in one place (TOOLCHAIN.md, docs/gpu.md):
 // - Node has no `navigator`: tfjs-backend-webgpu registers itself only when `navigator.gpu` exists at
 //   module evaluation, and its backend constructor checks it again; it also reads the browser globals
 //   GPUBufferUsage/GPUMapMode/… . We install both from dawn.node, then register our own factory so the

@@ -3,7 +3,7 @@
 // transposed-operand matmuls (10–20× slower there), any differentiated mean/sum builds a full-size `ones`
 // on the CPU each step (LayerNorm via tf.moments, the loss reduction), and gather's gradient needs
 // UnsortedSegmentSum, which wasm lacks. Every op here has a finite-difference test (test/engine/ops.test.ts).
-// Where the active backend has a fused kernel for an op (the native backend, issue 6), the op uses it; the
+// Where the active backend has a fused kernel for an op (the native backend), the op uses it; the
 // same tests run against it with MIDTRAIN_BACKEND=native.
 import * as tf from '@tensorflow/tfjs';
 import { fastTransposedMatmul, hasFusedAttention, hasFusedBiasMatmul, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNorm, hasFusedRotary } from '../backend/caps';
