@@ -120,21 +120,22 @@ export class AdamW {
       return { norm, skipped };
     }
     if (ls) {
-      // Op by op: unscale on the host's reading of S, skip (and back off) when the norm is not finite.
+      // Op by op: unscale on the host's reading of S; clipping's norm then decides the skip (and back-off).
       const inv = 1 / ls.read()[0];
       const unscaled = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, inv)]));
       for (const g of Object.values(grads)) g.dispose();
-      const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(unscaled).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
-      const finite = Number.isFinite(norm);
-      ls.update(finite);
-      if (!finite) {
-        this.t += 1; // as on the device, where the host cannot know the step was skipped
-        for (const g of Object.values(unscaled)) g.dispose();
-        return { norm: tf.scalar(norm), skipped: tf.scalar(1) };
-      }
       grads = unscaled;
     }
     const clipped = clipByGlobalNorm(grads, maxNorm);
+    if (ls) {
+      const finite = Number.isFinite(clipped.norm);
+      ls.update(finite);
+      if (!finite) {
+        this.t += 1; // as on the device, where the host cannot know the step was skipped
+        for (const g of Object.values(grads)) g.dispose(); // not clipped: clipped.grads are these
+        return { norm: tf.scalar(clipped.norm), skipped: tf.scalar(1) };
+      }
+    }
     this.step(clipped.grads, lr);
     for (const g of [...Object.values(grads), ...Object.values(clipped.grads)]) g.dispose();
     return { norm: tf.scalar(clipped.norm), ...(ls ? { skipped: tf.scalar(0) } : {}) };
