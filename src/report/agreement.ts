@@ -349,7 +349,7 @@ export function describeAgreement(rows: AgreementRow[], f: AllResults): string {
     `Of ${rows.length} checks, **${count('agrees')} agree** with the paper, **${count('disagrees')} disagree** and **${count('inconclusive')} are inconclusive** (95% CI spans zero)${count('not run') ? `; ${count('not run')} have no finished runs` : ''}.`,
     '',
     `Why numbers can differ at preset \`${s.preset}\`: the model is d ${m.dModel} × ${m.nLayers} layers (paper: 70M–1B parameters); a full pretraining run sees ${tokens.toLocaleString('en-US')} tokens (paper: ~128B); ` +
-      `SFT is ${Number.isFinite(sftSteps) ? `${sftSteps} steps` : `${s.sft.epochs} epochs`} per run (paper: 4 epochs on the full task), which moves the general loss by ${Number.isFinite(shift) ? f3(shift) : '—'} on average — forgetting has little room to show; ${flat}` +
+      `SFT is ${Number.isFinite(sftSteps) ? `${sftSteps} steps` : `${s.sft.epochs} epochs`} per run (paper: 4 epochs on the full task), which moves the general loss by ${Number.isFinite(shift) ? f3(shift) : '—'} on average${Number.isFinite(shift) && Math.abs(shift) >= 0.5 ? ' — a shift much larger than the differences between models it is compared across' : ' — forgetting has little room to show'}; ${flat}` +
       'and our roles are stand-ins built from npm/Debian text, not Starcoder, the math corpora, FLAN or DCLM (data/cards).',
   ].join('\n');
 }
