@@ -34,6 +34,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (jobs > 1) await trainAll(p, { jobs });
   const files = listNotebooks();
+  // Each notebook adds its runs to runs.json; a whole report starts it afresh, so runs of an earlier study
+  // (other ids, other code) do not linger in it.
+  fs.rmSync(path.join(reportsDir(p), 'runs.json'), { force: true });
   console.log(`[report] preset ${p}: executing ${files.length} notebooks (finished runs are reused from the run store)`);
   const results = await runNotebooks(files, { preset: p, ...(timeout ? { cellTimeoutS: timeout } : {}) });
   const dir = reportsDir(p);
