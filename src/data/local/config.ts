@@ -1,7 +1,7 @@
-// A data config: JSON that maps each role and SFT task to files on local disk (the hub's Parquet and JSON
-// Lines shards, folders of text), with the tokenizer.json to encode them. It is how a preset gets its own
-// data: `MIDTRAIN_DATA_CONFIG=path/to/config.json` (or ensureData(preset, { dataConfig })) makes every
-// ensureData(config.preset) build and load it instead of the built-in npm/Debian corpus. Its content hash
+// A data config of local files: JSON that maps each role and SFT task to files on local disk (the hub's Parquet
+// and JSON Lines shards, folders of text), with the tokenizer.json to encode them. It is how a preset gets its
+// own data: `MIDTRAIN_DATA_CONFIG=path/to/config.json` or a name in data/configs/ (see ../configs.ts) makes
+// every ensureData(config.preset) build and load it instead of the built-in npm/Debian corpus. Its content hash
 // (with every source file's size and sha256) becomes the bundle's data hash, so it is part of every run id.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -111,7 +111,8 @@ export function validateDataConfig(raw: unknown, file: string): DataConfig {
   const format = (v: unknown, field: string): SourceFormat => ((FORMATS as readonly unknown[]).includes(v) ? v as SourceFormat : fail(field, `must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(v)}`));
 
   const c = obj(raw, '(root)');
-  known(c, '', ['name', 'preset', 'tokenizer', 'tokenBudget', 'seed', 'roles', 'sft', 'description']);
+  known(c, '', ['kind', 'name', 'preset', 'tokenizer', 'tokenBudget', 'seed', 'roles', 'sft', 'description']);
+  if (c.kind !== undefined && c.kind !== 'local') fail('kind', `must be "local" (or absent) for a config of local files, got ${JSON.stringify(c.kind)}`);
   const name = str(c.name, 'name');
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail('name', `must use letters, digits, '-', '_' or '.', got ${JSON.stringify(name)}`);
   const preset = ((PRESETS as readonly unknown[]).includes(c.preset) ? c.preset : fail('preset', `must be one of ${PRESETS.join(', ')}, got ${JSON.stringify(c.preset)}`)) as PresetName;
