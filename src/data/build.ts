@@ -81,10 +81,26 @@ class SourceSet {
 /** Document counts through cleaning, recorded in the manifest. */
 export type CleaningStats = Record<string, number>;
 
+/** Where a role's cleaned corpus is cached: keyed by its sources, the code version and the settings extraction uses. */
+function corpusFile(role: Role, src: SourceSet, p: DataPreset): string {
+  const key = sha256(stableStringify({ v: DATA_FORMAT_VERSION, role, sources: src.records(ROLE_SOURCES[role]), mathSynthetic: role === 'math' ? p.mathSynthetic : 0, seed: p.seed })).slice(0, 16);
+  return path.join(cacheRoot(), 'corpus', `${role}-${key}.jsonl`);
+}
+
+/**
+ * A built-in role's cleaned corpus as JSON Lines ({ id, source, text, group? } per document; extracted when
+ * missing): what a data config's `{ "builtin": role, "from": name }` source reads.
+ */
+export function builtinCorpusFile(role: Role, p: DataPreset, log: Log = () => {}): string {
+  const src = new SourceSet(log);
+  const file = corpusFile(role, src, p);
+  if (!fs.existsSync(file) || !fs.existsSync(file.replace(/\.jsonl$/, '.stats.json'))) roleCorpus(role, src, p, log);
+  return file;
+}
+
 /** The whole cleaned corpus of a role (before preset selection), cached by sources + code version. */
 function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs: Doc[]; stats: CleaningStats } {
-  const key = sha256(stableStringify({ v: DATA_FORMAT_VERSION, role, sources: src.records(ROLE_SOURCES[role]), mathSynthetic: role === 'math' ? p.mathSynthetic : 0, seed: p.seed })).slice(0, 16);
-  const file = path.join(cacheRoot(), 'corpus', `${role}-${key}.jsonl`);
+  const file = corpusFile(role, src, p);
   const statsFile = file.replace(/\.jsonl$/, '.stats.json');
   if (fs.existsSync(file) && fs.existsSync(statsFile)) {
     return { docs: fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc), stats: JSON.parse(fs.readFileSync(statsFile, 'utf8')) };

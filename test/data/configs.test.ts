@@ -13,6 +13,10 @@ import { chosenDataConfig, listDataConfigs, resolveDataConfig } from '../../src/
 import { ensureData } from '../../src/data/ensure';
 import { chosenTokenBudget } from '../../src/experiments/budget';
 import { writeFixtures } from './local-fixtures';
+import { builtinCorpusFile } from '../../src/data/build';
+import { ensureLocalData } from '../../src/data/local/build';
+import { docOffsets, documentTokens } from '../../src/data/sample';
+import { sha256OfFile } from '../../src/data/shards';
 
 test('the built-in data configs give the build keys the committed manifests record (data hashes and run ids kept)', () => {
   for (const preset of PRESETS) {
@@ -100,4 +104,43 @@ test('choosing the built-in tiny config by name loads the same data as the defau
   const byName = await ensureData('tiny', { quiet: true, dataConfig: 'tiny' });
   assert.equal(byName.manifestHash, byDefault.manifestHash);
   assert.equal(byName.dir, byDefault.dir);
+});
+
+test('a local config can take a role from the built-in corpus: its documents are the corpus\'s, split and filtered by the config', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-configs-'));
+  try {
+    const fx = writeFixtures(root);
+    const raw = JSON.parse(fs.readFileSync(fx.config, 'utf8'));
+    // Short documents only (~375 e-mails and speeches), so the test tokenises ~100 kB of the ~30 MB general corpus.
+    raw.roles.general = { sources: [{ builtin: 'general', from: 'tiny' }], filters: { maxChars: 400 }, valShare: 0.1 };
+    const config = path.join(root, 'mixed.json');
+    fs.writeFileSync(config, JSON.stringify(raw));
+    const b = await ensureLocalData(config, 'tiny', { quiet: true, workers: 1 });
+    const corpus = builtinCorpusFile('general', dataPreset('tiny'));
+    const expected = new Set(fs.readFileSync(corpus, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { text: string }).text).filter((t) => t.length <= 400));
+    assert.ok(expected.size > 100, `${expected.size} short general documents`);
+    const m = JSON.parse(fs.readFileSync(path.join(b.dir, 'manifest.json'), 'utf8'));
+    assert.deepEqual(m.roles.general.files.map((f: { name: string }) => f.name), ['builtin:general@tiny']);
+    assert.equal(m.roles.general.files[0].sha256, sha256OfFile(corpus), 'the corpus file is hashed into the data like any source file');
+    let docs = 0, val = 0;
+    for (const split of ['train', 'val'] as const) {
+      const shard = b.roles.general[split];
+      const off = docOffsets(shard);
+      for (let i = 0; i < off.length; i++) assert.ok(expected.has(b.tokenizer.decode(documentTokens(shard, off, i))), `${split} document ${i} is not a short corpus document`);
+      docs += off.length;
+      if (split === 'val') val = off.length;
+    }
+    assert.equal(docs, expected.size, 'every short corpus document, once');
+    assert.ok(val > 0.05 * docs && val < 0.15 * docs, `val ${val} of ${docs} for valShare 0.1`);
+    assert.match(b.roles.general.card.description, /built-in general role's cleaned documents \(as for data config tiny/);
+    // A misspelt built-in config is one line naming the field.
+    raw.roles.general.sources[0].from = 'tinny';
+    fs.writeFileSync(config, JSON.stringify(raw));
+    await assert.rejects(ensureLocalData(config, 'tiny', { quiet: true }), /mixed\.json: roles\.general\.sources\[0\]\.from: data config .*tinny\.json: does not exist/);
+    raw.roles.general.sources[0] = { builtin: 'maths', from: 'tiny' };
+    fs.writeFileSync(config, JSON.stringify(raw));
+    await assert.rejects(ensureLocalData(config, 'tiny', { quiet: true }), /roles\.general\.sources\[0\]\.builtin must be a role \(general, code/);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -12,7 +12,7 @@ export const FORMATS = ['jsonl', 'jsonl.gz', 'jsonl.zst', 'parquet', 'text'] as 
 export type SourceFormat = (typeof FORMATS)[number];
 
 /** Where documents come from: files matching a glob, in one format, and how a record becomes text. */
-export interface SourceSpec {
+export interface FileSourceSpec {
   /** Glob relative to the config file's folder (or absolute): `*`, `?`, `**`, `{a,b}`. */
   glob: string;
   format: SourceFormat;
@@ -21,6 +21,21 @@ export interface SourceSpec {
   /** Or a template over fields: "{inputs}\n\n{targets}" (FLAN), "{question}\n\n{generated_solution}" (math). */
   template?: string;
 }
+
+/**
+ * Or a built-in role's cleaned documents (the npm/Debian corpus, leak-filtered, before any size cap), as
+ * built for a built-in data config (its seed and synthetic math problems): keep the built-in code role while
+ * bringing your own C4, say. Split by this config's valShare like any file.
+ */
+export interface BuiltinSourceSpec {
+  builtin: Role;
+  /** The built-in data config (data/configs/<from>.json) whose extraction settings are used. */
+  from: string;
+}
+
+export type SourceSpec = FileSourceSpec | BuiltinSourceSpec;
+
+export function isBuiltinSource(s: SourceSpec): s is BuiltinSourceSpec { return 'builtin' in s; }
 
 export interface RoleFilters {
   /** Documents shorter / longer than this many characters are dropped. */
@@ -134,8 +149,15 @@ export function validateDataConfig(raw: unknown, file: string): DataConfig {
     const sources = (r.sources as unknown[]).map((s, i): SourceSpec => {
       const sf = `${f}.sources[${i}]`;
       const o = obj(s, sf);
-      known(o, sf, ['glob', 'format', 'text', 'template']);
-      const spec: SourceSpec = { glob: str(o.glob, `${sf}.glob`), format: format(o.format, `${sf}.format`) };
+      if (o.builtin !== undefined) {
+        known(o, sf, ['builtin', 'from']);
+        const b = (ROLES as readonly unknown[]).includes(o.builtin) ? o.builtin as Role : fail(`${sf}.builtin`, `must be a role (${ROLES.join(', ')}), got ${JSON.stringify(o.builtin)}`);
+        const from = str(o.from, `${sf}.from`);
+        if (!/^[A-Za-z0-9_.-]+$/.test(from)) fail(`${sf}.from`, `must name a built-in data config in data/configs/, got ${JSON.stringify(from)}`);
+        return { builtin: b, from };
+      }
+      known(o, sf, ['glob', 'format', 'text', 'template', 'builtin', 'from']);
+      const spec: FileSourceSpec = { glob: str(o.glob, `${sf}.glob`), format: format(o.format, `${sf}.format`) };
       if (o.text !== undefined) spec.text = str(o.text, `${sf}.text`);
       if (o.template !== undefined) {
         spec.template = str(o.template, `${sf}.template`);
