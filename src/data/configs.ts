@@ -5,8 +5,7 @@
 // shell); with none chosen, a model preset loads its default built-in config (DEFAULT_DATA_CONFIG).
 import * as fs from 'fs';
 import * as path from 'path';
-import type { PresetName } from '../config';
-import { dataConfigDir, DEFAULT_DATA_CONFIG } from './presets';
+import { dataConfigDir } from './presets';
 
 export type DataConfigKind = 'builtin' | 'local';
 
@@ -47,11 +46,4 @@ export function resolveDataConfig(ref: string): DataConfigRef {
 /** The reference chosen by the caller or the environment, if any (name or path, unresolved). */
 export function chosenDataConfig(opts: { dataConfig?: string } = {}): string | undefined {
   return opts.dataConfig ?? (process.env.MIDTRAIN_DATA_CONFIG || undefined);
-}
-
-/** The data config a preset loads given a choice (or none): what `npm run data` and the report print. */
-export function describeDataChoice(preset: PresetName, ref: string | undefined): string {
-  if (!ref) return `data config ${DEFAULT_DATA_CONFIG[preset]} (built-in, the default for ${preset})`;
-  const { file, kind } = resolveDataConfig(ref);
-  return `data config ${path.relative(process.cwd(), file) || file} (${kind === 'builtin' ? 'built-in' : 'local files'})`;
 }
