@@ -37,24 +37,8 @@ export interface DataPreset {
   seed: number;
 }
 
-/** A built-in data config as written in data/configs/<name>.json. */
-export interface BuiltinDataConfig {
-  kind: 'builtin';
-  name: string;
-  description: string;
-  /** The model presets it can feed (their vocabulary and context must agree with it). */
-  presets: PresetName[];
-  dataFrom: string;
-  vocabSize: number;
-  bpeVocabSize: number | 'all';
-  trainChars: number;
-  valChars: number;
-  tokenizerSampleChars: number;
-  sft: { train: number; val: number; test: number };
-  sftMaxChars: number;
-  mathSynthetic: number;
-  seed: number;
-}
+/** A built-in data config as written in data/configs/<name>.json: the sizes, its name and the model presets it can feed (their vocabulary and context must agree with it). */
+export type BuiltinDataConfig = Omit<DataPreset, 'preset' | 'dataName' | 'sftContext'> & { kind: 'builtin'; name: string; description: string; presets: PresetName[] };
 
 /** Where data configs are found by name. */
 export function dataConfigDir(): string { return path.join(projectRoot(), 'data', 'configs'); }
