@@ -7,7 +7,7 @@ import type { ExperimentResult } from '../experiments/result';
 import type { AllResults } from './analysis';
 import { BASELINE } from '../experiments/plan';
 import { DOMAIN_TASK, type DomainRole } from '../experiments/definitions';
-import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, reportedLoss, seedsText, withCaption, type SftRunRow, type Table } from './tables';
+import { sftRunRows, bestLrs, bestLrOf, cellRuns, sftCells, sftConvergence, reportedLoss, seedsText, withCaption, type SftRunRow, type Table } from './tables';
 import { meanCi, seedCi, type MeanCi, type SeedCi, type Correlation, type ClusterCorrelation } from './stats';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R, paperBaseline, paperRelImprovement } from './paper';
 import type { ProximityPoint } from './figures';
@@ -341,11 +341,15 @@ export function describeAgreement(rows: AgreementRow[], f: AllResults): string {
   const tokens = s.pretrain.totalSteps * s.pretrain.batchSize * m.contextLength;
   const sftSteps = Math.ceil((s.sft.maxExamples ?? Infinity) / s.sft.batchSize) * s.sft.epochs;
   const shift = meanSftShift(f.midtraining);
+  const shares = f.midtraining.plan.experiment.sftTasks.map((t) => sftConvergence(f.midtraining, BASELINE, t)?.lastDropShare).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  const lo = Math.round(100 * Math.min(...shares)), hi = Math.round(100 * Math.max(...shares));
+  const flat = !shares.length ? '' : Math.max(...shares) < 0.05 ? 'at its end the baseline’s SFT val loss is close to flat; '
+    : `at its end the baseline’s SFT val loss is still falling (the last evaluated interval holds ${lo === hi ? lo : `${lo}–${hi}`}% of its fall since the first evaluation, by task; notebook 01), so the SFT losses here are measured before convergence; `;
   return [
     `Of ${rows.length} checks, **${count('agrees')} agree** with the paper, **${count('disagrees')} disagree** and **${count('inconclusive')} are inconclusive** (95% CI spans zero)${count('not run') ? `; ${count('not run')} have no finished runs` : ''}.`,
     '',
     `Why numbers can differ at preset \`${s.preset}\`: the model is d ${m.dModel} × ${m.nLayers} layers (paper: 70M–1B parameters); a full pretraining run sees ${tokens.toLocaleString('en-US')} tokens (paper: ~128B); ` +
-      `SFT is ${Number.isFinite(sftSteps) ? `${sftSteps} steps` : `${s.sft.epochs} epochs`} per run (paper: 4 epochs on the full task), which moves the general loss by ${Number.isFinite(shift) ? f3(shift) : '—'} on average — forgetting has little room to show; ` +
+      `SFT is ${Number.isFinite(sftSteps) ? `${sftSteps} steps` : `${s.sft.epochs} epochs`} per run (paper: 4 epochs on the full task), which moves the general loss by ${Number.isFinite(shift) ? f3(shift) : '—'} on average — forgetting has little room to show; ${flat}` +
       'and our roles are stand-ins built from npm/Debian text, not Starcoder, the math corpora, FLAN or DCLM (data/cards).',
   ].join('\n');
 }

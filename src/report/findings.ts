@@ -5,7 +5,7 @@ import type { SftTaskName } from '../config';
 import type { ExperimentResult } from '../experiments/result';
 import { BASELINE } from '../experiments/plan';
 import { EXPERIMENTS } from '../experiments/definitions';
-import { sftCells, pm, seedsText, accuracyText, CHANCE_ACCURACY, type SftCell } from './tables';
+import { sftCells, sftConvergence, pm, seedsText, accuracyText, CHANCE_ACCURACY, type SftCell, type SftConvergence } from './tables';
 import type { Correlation, ClusterCorrelation, SeedCi } from './stats';
 import { gridRow, pairedDifference } from './agreement';
 import { PAPER_HEADLINE, PAPER_PROXIMITY_R, PAPER_FINDINGS, paperBaseline, paperRelImprovement } from './paper';
@@ -39,9 +39,24 @@ export function describeBaseline(result: ExperimentResult): string {
   const lines = [
     `The baseline pretrained for ${result.plan.scale.pretrain.totalSteps} steps on general data reaches a general val loss of **${general?.toFixed(3) ?? '—'}**.`,
     '',
-    ...cells.map((c) => `- **${c.task}** (best LR ${c.bestLr}${c.lrAtEdge ? ', at the edge of the sweep' : ''}, chosen on val): ${lossWords(c)}; general val loss after SFT ${pm(c.forgetting, 3)} (change over SFT ${pm(c.forgettingChange, 3)}); accuracy ${accuracyText(c.accuracy)}.`),
+    ...cells.map((c) => {
+      const conv = sftConvergence(result, BASELINE, c.task);
+      return `- **${c.task}** (best LR ${c.bestLr}${c.lrAtEdge ? ', at the edge of the sweep' : ''}, chosen on val): ${lossWords(c)}; general val loss after SFT ${pm(c.forgetting, 3)} (change over SFT ${pm(c.forgettingChange, 3)}); accuracy ${accuracyText(c.accuracy)}.` +
+        (conv ? ` ${convergenceWords(conv)}` : '');
+    }),
   ];
   return lines.join('\n');
+}
+
+/** Has SFT flattened? A fall over the last interval under 5% of the whole fall reads as flat. */
+export function convergenceWords(c: SftConvergence): string {
+  const path = `SFT val loss after steps ${c.steps.join(' / ')}: ${c.loss.map((x) => x.toFixed(2)).join(' / ')}`;
+  const span = c.steps[c.steps.length - 1] - c.steps[c.steps.length - 2];
+  if (!Number.isFinite(c.lastDropShare)) return `${path} (it did not fall).`;
+  const share = `${(100 * c.lastDropShare).toFixed(0)}% of its fall since step ${c.steps[0]}`;
+  return c.lastDropShare < 0.05
+    ? `${path}: close to flat (the last ${span} steps lowered it by ${c.lastDrop.toFixed(2)}, ${share}).`
+    : `${path}: still falling (the last ${span} steps lowered it by ${c.lastDrop.toFixed(2)}, ${share}): measured before convergence.`;
 }
 
 /** Per task: the model with the lowest SFT val loss, its improvement over the baseline, and the paper's cell. */

@@ -167,6 +167,33 @@ export function cellRuns(rows: SftRunRow[], best: Map<string, number>, model: st
   return rows.filter((r) => r.model === model && r.task === task && r.lr === lr);
 }
 
+/** A cell's SFT val loss over its run (mean over the cell's runs at each evaluated step), at its best LR. */
+export interface SftConvergence { model: string; task: SftTaskName; lr: number; steps: number[]; loss: number[]; lastDrop: number; lastDropShare: number }
+
+/**
+ * Whether SFT had flattened by its last step: the fall over the last evaluated interval, and its share of the
+ * whole fall since the first evaluation (NaN when the loss did not fall). Undefined with fewer than 3 evaluations.
+ */
+export function sftConvergence(result: ExperimentResult, model: string, task: SftTaskName): SftConvergence | undefined {
+  const rows = sftRunRows(result);
+  const lr = bestLrOf(bestLrs(rows), model, task);
+  if (lr === undefined) return undefined;
+  const byStep = new Map<number, number[]>();
+  for (const r of cellRuns(rows, bestLrs(rows), model, task, lr)) {
+    for (const l of result.metrics[r.id] ?? []) {
+      const v = l.val?.sft;
+      if (v !== undefined && Number.isFinite(v)) byStep.set(l.step, [...(byStep.get(l.step) ?? []), v]);
+    }
+  }
+  const steps = [...byStep.keys()].sort((a, b) => a - b);
+  if (steps.length < 3) return undefined;
+  const loss = steps.map((st) => meanCi(byStep.get(st)!).mean);
+  const n = loss.length;
+  const lastDrop = loss[n - 2] - loss[n - 1];
+  const total = loss[0] - loss[n - 1];
+  return { model, task, lr, steps, loss, lastDrop, lastDropShare: total > 0 ? lastDrop / total : NaN };
+}
+
 
 /**
  * The headline cells. Relative improvement is paired by seed: seed s of a model against seed s of the

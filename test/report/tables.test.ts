@@ -5,9 +5,9 @@ import { planExperiment, BASELINE } from '../../src/experiments/plan';
 import { scaleFor } from '../../src/experiments/scale';
 import type { ExperimentResult } from '../../src/experiments/result';
 import type { RunRecord, StepLog } from '../../src/runs/types';
-import { sftCells, sftTable, sftTableView, bestLrs, sftRunRows, gridTable, paperComparisonRows, pretrainTable, intervalCaption, captionOf } from '../../src/report/tables';
+import { sftCells, sftConvergence, sftTable, sftTableView, bestLrs, sftRunRows, gridTable, paperComparisonRows, pretrainTable, intervalCaption, captionOf } from '../../src/report/tables';
 import { pretrainCurves, sftCurves, lossVsForgetting, ablationLines, gridHeatmap, proximityScatter, domainCurves, metricBars, roleCurves, sftCurvesGrid, matmulSpeedFigure } from '../../src/report/figures';
-import { describeRunSources } from '../../src/report/findings';
+import { describeRunSources, convergenceWords, describeBaseline } from '../../src/report/findings';
 import { describeMatmulSpeed } from '../../src/backend/matmul-speed';
 import { pearson, wilson } from '../../src/report/stats';
 import { describeAccuracy } from '../../src/report/findings';
@@ -245,4 +245,23 @@ test('accuracy cells at floor or chance are named, not read as findings', () => 
   const cells = sftCells(fakeResult());
   const text = describeAccuracy(cells);
   assert.match(text, /\*\*pycode\*\* \(≥ 300 examples per cell\): 5 cells, 1 at floor \(none correct: baseline\)/);
+});
+
+test('SFT convergence: the last interval\'s share of the fall says whether SFT val loss flattened', () => {
+  const r = fakeResult();
+  // Baseline pycode at its best LR 1e-3: val sft = 2.1 + 1 − step/4 on average → 2.85, 2.60, 2.10 at steps 1, 2, 4.
+  const c = sftConvergence(r, BASELINE, 'pycode')!;
+  assert.deepEqual(c.steps, [1, 2, 4]);
+  assert.deepEqual(c.loss.map((x) => +x.toFixed(6)), [2.85, 2.6, 2.1]);
+  assert.ok(Math.abs(c.lastDrop - 0.5) < 1e-9 && Math.abs(c.lastDropShare - 2 / 3) < 1e-9, `${c.lastDrop} ${c.lastDropShare}`);
+  assert.equal(convergenceWords(c), 'SFT val loss after steps 1 / 2 / 4: 2.85 / 2.60 / 2.10: still falling (the last 2 steps lowered it by 0.50, 67% of its fall since step 1): measured before convergence.');
+  assert.match(describeBaseline(r), /\*\*pycode\*\* .*still falling/);
+  // Flatten the end: step 4 only 0.01 below step 2 → 0.01 / 0.26 of the fall: close to flat.
+  for (const id of Object.keys(r.metrics)) for (const l of r.metrics[id]) if (l.step === 4 && l.val?.sft !== undefined) l.val.sft = r.metrics[id].find((x) => x.step === 2)!.val!.sft! - 0.01;
+  const flat = sftConvergence(r, BASELINE, 'pycode')!;
+  assert.ok(Math.abs(flat.lastDropShare - 0.01 / 0.26) < 1e-9);
+  assert.match(convergenceWords(flat), /: close to flat \(the last 2 steps lowered it by 0\.01, 4% of its fall since step 1\)\.$/);
+  // Rising loss: no fall to share.
+  for (const id of Object.keys(r.metrics)) for (const l of r.metrics[id]) if (l.val?.sft !== undefined) l.val.sft = 3 + l.step;
+  assert.match(convergenceWords(sftConvergence(r, BASELINE, 'pycode')!), /\(it did not fall\)\.$/);
 });
