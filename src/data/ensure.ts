@@ -3,7 +3,7 @@
 // for local files: also the config's content and every source file's sha256) is what run ids are built on.
 import type { PresetName } from '../config';
 import type { DataBundle } from './types';
-import { ensureData as ensureBuiltinData } from './build';
+import { ensureData as ensureBuiltinData, readManifest, type DataManifest } from './build';
 import { ensureLocalData } from './local/build';
 import { chosenDataConfig, resolveDataConfig } from './configs';
 import { builtinSizes, readBuiltinConfig } from './presets';
@@ -23,4 +23,15 @@ export async function ensureData(preset: PresetName, opts: EnsureDataOptions = {
   const { file, kind } = resolveDataConfig(ref);
   if (kind === 'builtin') return ensureBuiltinData(preset, { quiet: opts.quiet, sizes: builtinSizes(readBuiltinConfig(file), preset, file) });
   return ensureLocalData(file, preset, { quiet: opts.quiet });
+}
+
+/**
+ * The manifest of the built-in data a preset loads under the current choice (its default, or a built-in config
+ * chosen by name or path); undefined when a config of local files is chosen. Read only: build it first.
+ */
+export function chosenBuiltinManifest(preset: PresetName, opts: EnsureDataOptions = {}): DataManifest | undefined {
+  const ref = chosenDataConfig(opts);
+  if (!ref) return readManifest(preset);
+  const { file, kind } = resolveDataConfig(ref);
+  return kind === 'builtin' ? readManifest(preset, builtinSizes(readBuiltinConfig(file), preset, file)) : undefined;
 }

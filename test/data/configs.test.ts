@@ -10,7 +10,7 @@ import { projectRoot, PRESETS } from '../../src/config';
 import { buildKey, dataDir } from '../../src/data/build';
 import { builtinSizes, dataConfigDir, dataPreset, DEFAULT_DATA_CONFIG, readBuiltinConfig } from '../../src/data/presets';
 import { chosenDataConfig, listDataConfigs, resolveDataConfig } from '../../src/data/configs';
-import { ensureData } from '../../src/data/ensure';
+import { ensureData, chosenBuiltinManifest } from '../../src/data/ensure';
 import { chosenTokenBudget } from '../../src/experiments/budget';
 import { writeFixtures } from './local-fixtures';
 import { builtinCorpusFile } from '../../src/data/build';
@@ -104,6 +104,18 @@ test('choosing the built-in tiny config by name loads the same data as the defau
   const byName = await ensureData('tiny', { quiet: true, dataConfig: 'tiny' });
   assert.equal(byName.manifestHash, byDefault.manifestHash);
   assert.equal(byName.dir, byDefault.dir);
+  // The data checks of notebook 01 read the built-in manifest under the choice; a local-files config has none.
+  assert.equal(chosenBuiltinManifest('tiny', { dataConfig: 'tiny' })?.manifestHash, byDefault.manifestHash);
+  const saved = process.env.MIDTRAIN_DATA_CONFIG;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mt-configs-'));
+  try {
+    delete process.env.MIDTRAIN_DATA_CONFIG;
+    assert.equal(chosenBuiltinManifest('tiny')?.manifestHash, byDefault.manifestHash);
+    assert.equal(chosenBuiltinManifest('tiny', { dataConfig: writeFixtures(root).config }), undefined);
+  } finally {
+    if (saved === undefined) delete process.env.MIDTRAIN_DATA_CONFIG; else process.env.MIDTRAIN_DATA_CONFIG = saved;
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('a local config can take a role from the built-in corpus: its documents are the corpus\'s, split and filtered by the config', async () => {
