@@ -81,10 +81,26 @@ class SourceSet {
 /** Document counts through cleaning, recorded in the manifest. */
 export type CleaningStats = Record<string, number>;
 
+/** Where a role's cleaned corpus is cached: keyed by its sources, the code version and the settings extraction uses. */
+function corpusFile(role: Role, src: SourceSet, p: DataPreset): string {
+  const key = sha256(stableStringify({ v: DATA_FORMAT_VERSION, role, sources: src.records(ROLE_SOURCES[role]), mathSynthetic: role === 'math' ? p.mathSynthetic : 0, seed: p.seed })).slice(0, 16);
+  return path.join(cacheRoot(), 'corpus', `${role}-${key}.jsonl`);
+}
+
+/**
+ * A built-in role's cleaned corpus as JSON Lines ({ id, source, text, group? } per document; extracted when
+ * missing): what a data config's `{ "builtin": role, "from": name }` source reads.
+ */
+export function builtinCorpusFile(role: Role, p: DataPreset, log: Log = () => {}): string {
+  const src = new SourceSet(log);
+  const file = corpusFile(role, src, p);
+  if (!fs.existsSync(file) || !fs.existsSync(file.replace(/\.jsonl$/, '.stats.json'))) roleCorpus(role, src, p, log);
+  return file;
+}
+
 /** The whole cleaned corpus of a role (before preset selection), cached by sources + code version. */
 function roleCorpus(role: Role, src: SourceSet, p: DataPreset, log: Log): { docs: Doc[]; stats: CleaningStats } {
-  const key = sha256(stableStringify({ v: DATA_FORMAT_VERSION, role, sources: src.records(ROLE_SOURCES[role]), mathSynthetic: role === 'math' ? p.mathSynthetic : 0, seed: p.seed })).slice(0, 16);
-  const file = path.join(cacheRoot(), 'corpus', `${role}-${key}.jsonl`);
+  const file = corpusFile(role, src, p);
   const statsFile = file.replace(/\.jsonl$/, '.stats.json');
   if (fs.existsSync(file) && fs.existsSync(statsFile)) {
     return { docs: fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc), stats: JSON.parse(fs.readFileSync(statsFile, 'utf8')) };
@@ -196,7 +212,8 @@ export function buildKey(p: DataPreset): string {
   return sha256(stableStringify({ v: DATA_FORMAT_VERSION, p: sizes, sources })).slice(0, 16);
 }
 
-export function dataDir(preset: PresetName): string { return path.join(cacheRoot(), 'data', dataPreset(preset).dataName); }
+/** Where built-in data is built: <cache>/data/<data config name> (the preset's default config unless sizes are given). */
+export function dataDir(preset: PresetName, p: DataPreset = dataPreset(preset)): string { return path.join(cacheRoot(), 'data', p.dataName); }
 
 // ---------------------------------------------------------------- build
 
@@ -258,8 +275,8 @@ function writeParts(dir: string, splits: Record<Role, { train: Doc[]; val: Doc[]
   return parts;
 }
 
-async function build(preset: PresetName, dir: string, log: Log): Promise<void> {
-  const p = dataPreset(preset);
+async function build(p: DataPreset, dir: string, log: Log): Promise<void> {
+  const preset = p.preset;
   const src = new SourceSet(log);
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -406,8 +423,8 @@ export function maxNewTokens(task: SftTaskName, p: DataPreset): number {
 
 // ---------------------------------------------------------------- load
 
-export function readManifest(preset: PresetName): DataManifest {
-  const file = path.join(dataDir(preset), 'manifest.json');
+export function readManifest(preset: PresetName, p: DataPreset = dataPreset(preset)): DataManifest {
+  const file = path.join(dataDir(preset, p), 'manifest.json');
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch { throw new Error(`data: no built data for preset ${preset} (${file} missing): run ensureData('${preset}') or npm run data -- --preset ${preset}`); }
   try { return JSON.parse(text) as DataManifest; } catch { throw new Error(`data: ${file} is not valid JSON (truncated or corrupt): delete ${path.dirname(file)} and rebuild`); }
@@ -454,8 +471,7 @@ export function loadRolesAndTasks(
   return { roles, sft };
 }
 
-function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
-  const dir = dataDir(preset);
+function loadBundle(preset: PresetName, dir: string, m: DataManifest): DataBundle {
   const tokenizer = BpeTokenizer.load(path.join(dir, m.tokenizer.file), m.tokenizer.vocabSize);
   if (tokenizer.hash !== m.tokenizer.hash) throw new Error(`data: tokenizer ${m.tokenizer.file} hash ${tokenizer.hash} differs from the manifest (${m.tokenizer.hash}): rebuild`);
   const parts: DataBundle['parts'] = {};
@@ -465,19 +481,22 @@ function loadBundle(preset: PresetName, m: DataManifest): DataBundle {
   return { preset, dir, tokenizer, manifestHash: m.manifestHash, ...loadRolesAndTasks(dir, m), parts };
 }
 
-/** Build what is missing for a preset (idempotent; fast when built) and return the bundle. */
-export async function ensureData(preset: PresetName, opts: { quiet?: boolean } = {}): Promise<DataBundle> {
-  const log: Log = opts.quiet ? () => {} : (s) => console.log(`[data ${preset}] ${s}`);
-  const p = dataPreset(preset);
-  const dir = dataDir(preset);
+/**
+ * Build what is missing for a preset (idempotent; fast when built) and return the bundle. `sizes`: a built-in
+ * data config's sizes for this preset (configs.ts); default: the preset's own (data/configs/<default>.json).
+ */
+export async function ensureData(preset: PresetName, opts: { quiet?: boolean; sizes?: DataPreset } = {}): Promise<DataBundle> {
+  const p = opts.sizes ?? dataPreset(preset);
+  const log: Log = opts.quiet ? () => {} : (s) => console.log(`[data ${p.dataName === preset ? preset : `${p.dataName} for ${preset}`}] ${s}`);
+  const dir = dataDir(preset, p);
   const manifestFile = path.join(dir, 'manifest.json');
   const current = () => {
     if (!fs.existsSync(manifestFile)) return null;
-    const m = readManifest(preset);
+    const m = readManifest(preset, p);
     return m.buildKey === buildKey(p) && m.formatVersion === DATA_FORMAT_VERSION ? m : null;
   };
   const ready = current();
-  if (ready) return loadBundle(preset, ready);
+  if (ready) return loadBundle(preset, dir, ready);
   await withBuildLock(dir, log, async () => {
     if (current()) return; // another process built it while we waited
     if (fs.existsSync(manifestFile)) {
@@ -486,7 +505,7 @@ export async function ensureData(preset: PresetName, opts: { quiet?: boolean } =
     }
     const t0 = process.hrtime.bigint();
     try {
-      await build(preset, dir, log);
+      await build(p, dir, log);
     } catch (e) {
       // Nothing was published: remove the half-built folder (it may hold what filled the disk).
       fs.rmSync(`${dir}.tmp-${process.pid}`, { recursive: true, force: true });
@@ -497,5 +516,5 @@ export async function ensureData(preset: PresetName, opts: { quiet?: boolean } =
     }
     log(`built in ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s → ${dir}`);
   });
-  return loadBundle(preset, readManifest(preset));
+  return loadBundle(preset, dir, readManifest(preset, p));
 }

@@ -1,26 +1,37 @@
-// Which data a preset trains on: the built-in npm/Debian corpus, or a data config of local files when one is
-// chosen, by `opts.dataConfig` or the MIDTRAIN_DATA_CONFIG environment variable (a path to its JSON; it
-// reaches notebooks, workers and Slurm jobs started from that shell). The bundle's manifestHash (config
-// content, tokenizer and every source file's sha256 for a data config) is what run ids are built on.
+// Which data a preset trains on: the data config chosen by name or path (configs.ts), else the preset's
+// default built-in one. The bundle's manifestHash (for built-in data: the shards, tokenizer and SFT files;
+// for local files: also the config's content and every source file's sha256) is what run ids are built on.
 import type { PresetName } from '../config';
 import type { DataBundle } from './types';
-import { ensureData as ensureBuiltinData } from './build';
+import { ensureData as ensureBuiltinData, readManifest, type DataManifest } from './build';
 import { ensureLocalData } from './local/build';
+import { chosenDataConfig, resolveDataConfig } from './configs';
+import { builtinSizes, readBuiltinConfig } from './presets';
+
+export { chosenDataConfig } from './configs';
 
 export interface EnsureDataOptions {
   quiet?: boolean;
-  /** Path of a data config (JSON); default: MIDTRAIN_DATA_CONFIG, else the built-in corpus. */
+  /** A data config's name (data/configs/<name>.json) or path; default: MIDTRAIN_DATA_CONFIG, else the preset's built-in default. */
   dataConfig?: string;
-}
-
-/** The chosen data config's path, if any. */
-export function chosenDataConfig(opts: EnsureDataOptions = {}): string | undefined {
-  return opts.dataConfig ?? (process.env.MIDTRAIN_DATA_CONFIG || undefined);
 }
 
 /** Build what is missing for a preset (idempotent; fast when built) and return the bundle. */
 export async function ensureData(preset: PresetName, opts: EnsureDataOptions = {}): Promise<DataBundle> {
-  const config = chosenDataConfig(opts);
-  if (config) return ensureLocalData(config, preset, { quiet: opts.quiet });
-  return ensureBuiltinData(preset, opts);
+  const ref = chosenDataConfig(opts);
+  if (!ref) return ensureBuiltinData(preset, { quiet: opts.quiet });
+  const { file, kind } = resolveDataConfig(ref);
+  if (kind === 'builtin') return ensureBuiltinData(preset, { quiet: opts.quiet, sizes: builtinSizes(readBuiltinConfig(file), preset, file) });
+  return ensureLocalData(file, preset, { quiet: opts.quiet });
+}
+
+/**
+ * The manifest of the built-in data a preset loads under the current choice (its default, or a built-in config
+ * chosen by name or path); undefined when a config of local files is chosen. Read only: build it first.
+ */
+export function chosenBuiltinManifest(preset: PresetName, opts: EnsureDataOptions = {}): DataManifest | undefined {
+  const ref = chosenDataConfig(opts);
+  if (!ref) return readManifest(preset);
+  const { file, kind } = resolveDataConfig(ref);
+  return kind === 'builtin' ? readManifest(preset, builtinSizes(readBuiltinConfig(file), preset, file)) : undefined;
 }

@@ -1,8 +1,9 @@
 // The data layer's public API: ensureData, presets, shards, SFT tasks, proximity, document samples.
 export * from './types';
-export { ensureData, chosenDataConfig, type EnsureDataOptions } from './ensure';
+export { ensureData, chosenDataConfig, chosenBuiltinManifest, type EnsureDataOptions } from './ensure';
+export { resolveDataConfig, listDataConfigs, type DataConfigRef } from './configs';
 export { readManifest, dataDir, ROLE_DESCRIPTIONS, ROLE_SOURCES, DATA_FORMAT_VERSION, type DataManifest } from './build';
-export { dataPreset, type DataPreset } from './presets';
+export { dataPreset, DEFAULT_DATA_CONFIG, type DataPreset, type BuiltinDataConfig } from './presets';
 export { SOURCES, type SourceSpec } from './sources';
 export { FileTokenShard, type ShardIndex } from './shards';
 export { ensureLocalData, localDataDir, type LocalDataManifest } from './local/build';

@@ -1,7 +1,7 @@
 // Presets sized by a token budget: a data config's `tokenBudget` (training tokens of one full pretraining
 // run) sets the preset's total steps = budget / (batch × context). Every protocol step stays a fraction of
 // total steps (start fractions, warmup, cosine), so the same experiments run at the new size.
-import { chosenDataConfig } from '../data/ensure';
+import { chosenDataConfig, resolveDataConfig } from '../data/configs';
 import { loadDataConfig } from '../data/local/config';
 
 /** What a token budget changes in an experiment scale (structural, so this file needs nothing from scale.ts). */
@@ -22,8 +22,10 @@ export function withTokenBudget<S extends Budgeted>(s: S, tokens: number): S {
 
 /** The token budget of the chosen data config (MIDTRAIN_DATA_CONFIG) when it is for this preset. */
 export function chosenTokenBudget(preset: string): number | undefined {
-  const file = chosenDataConfig();
-  if (!file) return undefined;
+  const ref = chosenDataConfig();
+  if (!ref) return undefined;
+  const { file, kind } = resolveDataConfig(ref);
+  if (kind === 'builtin') return undefined; // built-in data keeps the preset's own steps
   const { config } = loadDataConfig(file);
   return config.preset === preset ? config.tokenBudget : undefined;
 }

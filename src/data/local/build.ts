@@ -17,7 +17,9 @@ import { dataPreset } from '../presets';
 import { MODEL_PRESETS } from '../../model/presets';
 import { loadPretrainedTokenizer } from '../../tokenizer/pretrained';
 import { TASK_DESCRIPTIONS } from '../sft/build-tasks';
-import { loadDataConfig, resolvePath, templateFields, type LoadedDataConfig, type SourceSpec } from './config';
+import { isBuiltinSource, loadDataConfig, resolvePath, templateFields, type FileSourceSpec, type LoadedDataConfig } from './config';
+import { builtinCorpusFile, ROLE_DESCRIPTIONS } from '../build';
+import { builtinSizes, dataConfigDir, readBuiltinConfig } from '../presets';
 import { expandGlob } from './readers';
 import { encodeFile, META_ROW, type EncodeJob, type PartSummary } from './encode-file';
 import { buildSftTask } from './sft';
@@ -37,7 +39,8 @@ export interface LocalBuildOptions {
 
 export interface BuildProgress { bytes: number; totalBytes: number; tokens: number; files: number; totalFiles: number; seconds: number }
 
-interface RoleFile { name: string; file: string; spec: SourceSpec; size: number; mtimeMs: number }
+/** A file to encode, with how its records become text (a built-in source reads its corpus file as JSON Lines). */
+interface RoleFile { name: string; file: string; spec: FileSourceSpec; size: number; mtimeMs: number }
 
 interface LocalRoleManifest {
   card: RoleCard;
@@ -64,12 +67,24 @@ export interface LocalDataManifest {
 }
 
 
-/** Every role's source files, in a fixed order (source spec, then path); a glob that matches nothing is an error. */
-export function planFiles(cfg: LoadedDataConfig): Record<Role, RoleFile[]> {
+/**
+ * Every role's source files, in a fixed order (source spec, then path); a glob that matches nothing is an error.
+ * A built-in source is its role's cleaned corpus file (extracted first when missing), named `builtin:<role>@<from>`.
+ */
+export function planFiles(cfg: LoadedDataConfig, log: Log = () => {}): Record<Role, RoleFile[]> {
   const out = {} as Record<Role, RoleFile[]>;
   for (const role of ROLES) {
     out[role] = [];
     cfg.config.roles[role].sources.forEach((spec, i) => {
+      if (isBuiltinSource(spec)) {
+        const from = path.join(dataConfigDir(), `${spec.from}.json`);
+        let builtin;
+        try { builtin = readBuiltinConfig(from); } catch (e) { throw new Error(`data config ${cfg.file}: roles.${role}.sources[${i}].from: ${(e as Error).message}`); }
+        const file = builtinCorpusFile(spec.builtin, builtinSizes(builtin, builtin.presets[0], from), log);
+        const st = fs.statSync(file);
+        out[role].push({ name: `builtin:${spec.builtin}@${spec.from}`, file, spec: { glob: file, format: 'jsonl', text: 'text' }, size: st.size, mtimeMs: st.mtimeMs });
+        return;
+      }
       const files = expandGlob(spec.glob, cfg.dir);
       if (files.length === 0) throw new Error(`data config ${cfg.file}: roles.${role}.sources[${i}].glob "${spec.glob}" matches no files`);
       for (const file of files) {
@@ -86,7 +101,7 @@ function modelRows(preset: PresetName): number { return MODEL_PRESETS[preset].vo
 
 interface Plan { cfg: LoadedDataConfig; files: Record<Role, RoleFile[]>; tokenizerFile: string; tokenizerSha: string; key: string; dir: string; eosToken: string; padTo: number }
 
-function makePlan(cfg: LoadedDataConfig): Plan {
+function makePlan(cfg: LoadedDataConfig, log: Log = () => {}): Plan {
   const tokenizerFile = resolvePath(cfg, cfg.config.tokenizer.path);
   const eosToken = cfg.config.tokenizer.eosToken ?? '<|endoftext|>';
   const padTo = cfg.config.tokenizer.padTo ?? modelRows(cfg.config.preset);
@@ -94,7 +109,7 @@ function makePlan(cfg: LoadedDataConfig): Plan {
   if (tok.vocabSize > modelRows(cfg.config.preset)) {
     throw new Error(`data config ${cfg.file}: tokenizer ${tokenizerFile} uses ${tok.vocabSize} ids but preset ${cfg.config.preset}'s model has ${modelRows(cfg.config.preset)} embedding rows`);
   }
-  const files = planFiles(cfg);
+  const files = planFiles(cfg, log);
   const tokenizerSha = sha256OfFile(tokenizerFile);
   const key = sha256(stableStringify({
     v: LOCAL_FORMAT_VERSION, config: cfg.hash, tokenizerSha, padTo,
@@ -343,8 +358,8 @@ async function build(plan: Plan, log: Log, opts: LocalBuildOptions): Promise<voi
     rm.files = parts.map(({ file: _f, mtimeMs: _m, ...rest }) => rest);
     rm.card = {
       role,
-      description: `${role} role from local files (data config "${cfg.config.name}"): ${cfg.config.roles[role].sources.map((s) => `${s.glob} (${s.format}, ${s.text ? `field ${s.text}` : s.template ? `template ${JSON.stringify(s.template)}` : 'whole files'})`).join('; ')}.`,
-      sources: parts.map((p) => ({ name: `file:${p.name}`, version: `${p.size} bytes`, licence: 'as stated by the dataset (see its card)', sha256: p.sha256 })),
+      description: `${role} role from local files (data config "${cfg.config.name}"): ${cfg.config.roles[role].sources.map((s) => isBuiltinSource(s) ? `the built-in ${s.builtin} role's cleaned documents (as for data config ${s.from}; ${ROLE_DESCRIPTIONS[s.builtin]})` : `${s.glob} (${s.format}, ${s.text ? `field ${s.text}` : s.template ? `template ${JSON.stringify(s.template)}` : 'whole files'})`).join('; ')}.`,
+      sources: parts.map((p) => ({ name: p.name.startsWith('builtin:') ? p.name : `file:${p.name}`, version: `${p.size} bytes`, licence: p.name.startsWith('builtin:') ? 'the built-in sources\' own (data/cards/)' : 'as stated by the dataset (see its card)', sha256: p.sha256 })),
       documents: { train: rm.train!.numDocs, val: rm.val!.numDocs },
       tokens: { train: rm.train!.numTokens, val: rm.val!.numTokens },
     };
@@ -402,8 +417,8 @@ export function localDataDir(configFile: string): string { return makePlan(loadD
 export async function ensureLocalData(configFile: string, preset?: PresetName, opts: LocalBuildOptions = {}): Promise<DataBundle> {
   const cfg = loadDataConfig(configFile);
   if (preset && preset !== cfg.config.preset) throw new Error(`data config ${cfg.file} is for preset ${cfg.config.preset}, not ${preset}`);
-  const plan = makePlan(cfg);
   const log: Log = opts.quiet ? () => {} : (s) => console.log(`[data ${cfg.config.name}] ${s}`);
+  const plan = makePlan(cfg, log);
   const manifestFile = path.join(plan.dir, 'manifest.json');
   const read = () => JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as LocalDataManifest;
   if (!fs.existsSync(manifestFile)) {

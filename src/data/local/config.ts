@@ -1,7 +1,7 @@
-// A data config: JSON that maps each role and SFT task to files on local disk (the hub's Parquet and JSON
-// Lines shards, folders of text), with the tokenizer.json to encode them. It is how a preset gets its own
-// data: `MIDTRAIN_DATA_CONFIG=path/to/config.json` (or ensureData(preset, { dataConfig })) makes every
-// ensureData(config.preset) build and load it instead of the built-in npm/Debian corpus. Its content hash
+// A data config of local files: JSON that maps each role and SFT task to files on local disk (the hub's Parquet
+// and JSON Lines shards, folders of text), with the tokenizer.json to encode them. It is how a preset gets its
+// own data: `MIDTRAIN_DATA_CONFIG=path/to/config.json` or a name in data/configs/ (see ../configs.ts) makes
+// every ensureData(config.preset) build and load it instead of the built-in npm/Debian corpus. Its content hash
 // (with every source file's size and sha256) becomes the bundle's data hash, so it is part of every run id.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,7 +12,7 @@ export const FORMATS = ['jsonl', 'jsonl.gz', 'jsonl.zst', 'parquet', 'text'] as 
 export type SourceFormat = (typeof FORMATS)[number];
 
 /** Where documents come from: files matching a glob, in one format, and how a record becomes text. */
-export interface SourceSpec {
+export interface FileSourceSpec {
   /** Glob relative to the config file's folder (or absolute): `*`, `?`, `**`, `{a,b}`. */
   glob: string;
   format: SourceFormat;
@@ -21,6 +21,21 @@ export interface SourceSpec {
   /** Or a template over fields: "{inputs}\n\n{targets}" (FLAN), "{question}\n\n{generated_solution}" (math). */
   template?: string;
 }
+
+/**
+ * Or a built-in role's cleaned documents (the npm/Debian corpus, leak-filtered, before any size cap), as
+ * built for a built-in data config (its seed and synthetic math problems): keep the built-in code role while
+ * bringing your own C4, say. Split by this config's valShare like any file.
+ */
+export interface BuiltinSourceSpec {
+  builtin: Role;
+  /** The built-in data config (data/configs/<from>.json) whose extraction settings are used. */
+  from: string;
+}
+
+export type SourceSpec = FileSourceSpec | BuiltinSourceSpec;
+
+export function isBuiltinSource(s: SourceSpec): s is BuiltinSourceSpec { return 'builtin' in s; }
 
 export interface RoleFilters {
   /** Documents shorter / longer than this many characters are dropped. */
@@ -111,7 +126,8 @@ export function validateDataConfig(raw: unknown, file: string): DataConfig {
   const format = (v: unknown, field: string): SourceFormat => ((FORMATS as readonly unknown[]).includes(v) ? v as SourceFormat : fail(field, `must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(v)}`));
 
   const c = obj(raw, '(root)');
-  known(c, '', ['name', 'preset', 'tokenizer', 'tokenBudget', 'seed', 'roles', 'sft', 'description']);
+  known(c, '', ['kind', 'name', 'preset', 'tokenizer', 'tokenBudget', 'seed', 'roles', 'sft', 'description']);
+  if (c.kind !== undefined && c.kind !== 'local') fail('kind', `must be "local" (or absent) for a config of local files, got ${JSON.stringify(c.kind)}`);
   const name = str(c.name, 'name');
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail('name', `must use letters, digits, '-', '_' or '.', got ${JSON.stringify(name)}`);
   const preset = ((PRESETS as readonly unknown[]).includes(c.preset) ? c.preset : fail('preset', `must be one of ${PRESETS.join(', ')}, got ${JSON.stringify(c.preset)}`)) as PresetName;
@@ -133,8 +149,15 @@ export function validateDataConfig(raw: unknown, file: string): DataConfig {
     const sources = (r.sources as unknown[]).map((s, i): SourceSpec => {
       const sf = `${f}.sources[${i}]`;
       const o = obj(s, sf);
-      known(o, sf, ['glob', 'format', 'text', 'template']);
-      const spec: SourceSpec = { glob: str(o.glob, `${sf}.glob`), format: format(o.format, `${sf}.format`) };
+      if (o.builtin !== undefined) {
+        known(o, sf, ['builtin', 'from']);
+        const b = (ROLES as readonly unknown[]).includes(o.builtin) ? o.builtin as Role : fail(`${sf}.builtin`, `must be a role (${ROLES.join(', ')}), got ${JSON.stringify(o.builtin)}`);
+        const from = str(o.from, `${sf}.from`);
+        if (!/^[A-Za-z0-9_.-]+$/.test(from)) fail(`${sf}.from`, `must name a built-in data config in data/configs/, got ${JSON.stringify(from)}`);
+        return { builtin: b, from };
+      }
+      known(o, sf, ['glob', 'format', 'text', 'template', 'builtin', 'from']);
+      const spec: FileSourceSpec = { glob: str(o.glob, `${sf}.glob`), format: format(o.format, `${sf}.format`) };
       if (o.text !== undefined) spec.text = str(o.text, `${sf}.text`);
       if (o.template !== undefined) {
         spec.template = str(o.template, `${sf}.template`);
