@@ -10,7 +10,7 @@ import { dataConfigDir } from './presets';
 export type DataConfigKind = 'builtin' | 'local';
 
 /** A chosen data config: its file and kind. */
-export interface DataConfigRef { file: string; kind: DataConfigKind }
+export interface DataConfigRef { file: string; kind: DataConfigKind; /** The parsed JSON, unvalidated (validation is the kind's loader's). */ raw: { presets?: string[]; preset?: string; description?: string } }
 
 /** Data configs in data/configs/, by name. */
 export function listDataConfigs(): { name: string; file: string; kind: DataConfigKind; presets: string[]; description: string }[] {
@@ -18,8 +18,7 @@ export function listDataConfigs(): { name: string; file: string; kind: DataConfi
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => {
     const file = path.join(dir, f);
-    const { kind } = resolveDataConfig(file);
-    const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { presets?: string[]; preset?: string; description?: string };
+    const { kind, raw } = resolveDataConfig(file);
     return { name: f.slice(0, -'.json'.length), file, kind, presets: raw.presets ?? (raw.preset ? [raw.preset] : []), description: raw.description ?? '' };
   });
 }
@@ -40,7 +39,7 @@ export function resolveDataConfig(ref: string): DataConfigRef {
   try { raw = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new Error(`data config ${file}: not valid JSON (${(e as Error).message})`); }
   const kind = raw && typeof raw === 'object' ? (raw as { kind?: unknown }).kind : undefined;
   if (kind !== undefined && kind !== 'builtin' && kind !== 'local') throw new Error(`data config ${file}: kind must be "builtin" or "local", got ${JSON.stringify(kind)}`);
-  return { file, kind: kind === 'builtin' ? 'builtin' : 'local' };
+  return { file, kind: kind === 'builtin' ? 'builtin' : 'local', raw: raw as DataConfigRef['raw'] };
 }
 
 /** The reference chosen by the caller or the environment, if any (name or path, unresolved). */

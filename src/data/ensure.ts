@@ -6,7 +6,7 @@ import type { DataBundle } from './types';
 import { ensureData as ensureBuiltinData, readManifest, type DataManifest } from './build';
 import { ensureLocalData } from './local/build';
 import { chosenDataConfig, resolveDataConfig } from './configs';
-import { builtinSizes, readBuiltinConfig } from './presets';
+import { builtinSizes, readBuiltinConfig, type DataPreset } from './presets';
 
 export { chosenDataConfig } from './configs';
 
@@ -16,13 +16,18 @@ export interface EnsureDataOptions {
   dataConfig?: string;
 }
 
+/** The chosen data: built-in sizes for this preset (undefined sizes: its default), or a local-files config. */
+function chosen(preset: PresetName, opts: EnsureDataOptions): { builtin: true; sizes?: DataPreset } | { builtin: false; file: string } {
+  const ref = chosenDataConfig(opts);
+  if (!ref) return { builtin: true };
+  const { file, kind } = resolveDataConfig(ref);
+  return kind === 'builtin' ? { builtin: true, sizes: builtinSizes(readBuiltinConfig(file), preset, file) } : { builtin: false, file };
+}
+
 /** Build what is missing for a preset (idempotent; fast when built) and return the bundle. */
 export async function ensureData(preset: PresetName, opts: EnsureDataOptions = {}): Promise<DataBundle> {
-  const ref = chosenDataConfig(opts);
-  if (!ref) return ensureBuiltinData(preset, { quiet: opts.quiet });
-  const { file, kind } = resolveDataConfig(ref);
-  if (kind === 'builtin') return ensureBuiltinData(preset, { quiet: opts.quiet, sizes: builtinSizes(readBuiltinConfig(file), preset, file) });
-  return ensureLocalData(file, preset, { quiet: opts.quiet });
+  const c = chosen(preset, opts);
+  return c.builtin ? ensureBuiltinData(preset, { quiet: opts.quiet, sizes: c.sizes }) : ensureLocalData(c.file, preset, { quiet: opts.quiet });
 }
 
 /**
@@ -30,8 +35,6 @@ export async function ensureData(preset: PresetName, opts: EnsureDataOptions = {
  * chosen by name or path); undefined when a config of local files is chosen. Read only: build it first.
  */
 export function chosenBuiltinManifest(preset: PresetName, opts: EnsureDataOptions = {}): DataManifest | undefined {
-  const ref = chosenDataConfig(opts);
-  if (!ref) return readManifest(preset);
-  const { file, kind } = resolveDataConfig(ref);
-  return kind === 'builtin' ? readManifest(preset, builtinSizes(readBuiltinConfig(file), preset, file)) : undefined;
+  const c = chosen(preset, opts);
+  return c.builtin ? readManifest(preset, c.sizes) : undefined;
 }

@@ -176,10 +176,11 @@ export interface SftConvergence { model: string; task: SftTaskName; lr: number; 
  */
 export function sftConvergence(result: ExperimentResult, model: string, task: SftTaskName): SftConvergence | undefined {
   const rows = sftRunRows(result);
-  const lr = bestLrOf(bestLrs(rows), model, task);
+  const best = bestLrs(rows);
+  const lr = bestLrOf(best, model, task);
   if (lr === undefined) return undefined;
   const byStep = new Map<number, number[]>();
-  for (const r of cellRuns(rows, bestLrs(rows), model, task, lr)) {
+  for (const r of cellRuns(rows, best, model, task, lr)) {
     for (const l of result.metrics[r.id] ?? []) {
       const v = l.val?.sft;
       if (v !== undefined && Number.isFinite(v)) byStep.set(l.step, [...(byStep.get(l.step) ?? []), v]);
