@@ -56,7 +56,7 @@ export function validateBuiltinConfig(raw: Record<string, unknown>, file: string
   const str = (k: string): string => (typeof raw[k] === 'string' && (raw[k] as string).length > 0 ? raw[k] as string : fail(k, `must be a non-empty string, got ${JSON.stringify(raw[k])}`));
   const posInt = (v: unknown, k: string): number => (Number.isInteger(v) && (v as number) > 0 ? v as number : fail(k, `must be a positive integer, got ${JSON.stringify(v)}`));
   const name = str('name');
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) fail('name', `must use letters, digits, '-', '_' or '.', got ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) fail('name', `must start with a letter or digit and use letters, digits, '-', '_' or '.' (it names a folder), got ${JSON.stringify(name)}`);
   if (!Array.isArray(raw.presets) || raw.presets.length === 0) fail('presets', 'must be a non-empty array of model presets');
   const presets = (raw.presets as unknown[]).map((p, i) => ((PRESETS as readonly unknown[]).includes(p) ? p as PresetName : fail(`presets[${i}]`, `must be one of ${PRESETS.join(', ')}, got ${JSON.stringify(p)}`)));
   const vocabSize = posInt(raw.vocabSize, 'vocabSize');

@@ -40,6 +40,7 @@ test('data configs are chosen by name or by path; the names list says what there
   assert.throws(() => resolveDataConfig('smal'), /data config "smal": no .*smal\.json \(named configs: .*pythia, small, tiny/);
   assert.throws(() => resolveDataConfig('/nowhere/c.json'), /data config \/nowhere\/c\.json does not exist/);
   assert.throws(() => resolveDataConfig('a b'), /not a name/);
+  assert.throws(() => resolveDataConfig('..'), /not a name/);
   const saved = process.env.MIDTRAIN_DATA_CONFIG;
   try {
     process.env.MIDTRAIN_DATA_CONFIG = 'small';
@@ -93,6 +94,7 @@ test('a built-in config of other sizes is its own data set; bad ones fail naming
       [(c) => { c.bpeVocabSize = 4096; }, /bad\.json: bpeVocabSize 4096 exceeds vocabSize 2048/],
       [(c) => { c.sft = { train: 10, val: 0, test: 5 }; }, /bad\.json: sft\.val must be a positive integer, got 0/],
       [(c) => { delete c.seed; }, /bad\.json: seed must be an integer/],
+      [(c) => { c.name = '..'; }, /bad\.json: name must start with a letter or digit .* \(it names a folder\)/],
     ];
     for (const [edit, want] of cases) assert.throws(() => readBuiltinConfig(write('bad', edit)), want);
   } finally {

@@ -153,7 +153,7 @@ export function validateDataConfig(raw: unknown, file: string): DataConfig {
         known(o, sf, ['builtin', 'from']);
         const b = (ROLES as readonly unknown[]).includes(o.builtin) ? o.builtin as Role : fail(`${sf}.builtin`, `must be a role (${ROLES.join(', ')}), got ${JSON.stringify(o.builtin)}`);
         const from = str(o.from, `${sf}.from`);
-        if (!/^[A-Za-z0-9_.-]+$/.test(from)) fail(`${sf}.from`, `must name a built-in data config in data/configs/, got ${JSON.stringify(from)}`);
+        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(from)) fail(`${sf}.from`, `must name a built-in data config in data/configs/, got ${JSON.stringify(from)}`);
         return { builtin: b, from };
       }
       known(o, sf, ['glob', 'format', 'text', 'template', 'builtin', 'from']);
