@@ -1,12 +1,20 @@
 // One writer per run folder, across processes and hosts (two Slurm array tasks, a notebook and a CLI):
-// an O_EXCL lock file holding pid + host, kept fresh by a heartbeat. A lock is stale when its process is
-// gone (same host) or its heartbeat is older than STALE_MS (other host, e.g. a killed Slurm node).
+// a lock file holding pid + host, kept fresh by a heartbeat. A lock is stale when its process is gone
+// (same host) or its heartbeat is older than STALE_MS (other host, e.g. a killed Slurm node).
+// The file appears with its content already in it (written aside, then hard-linked into place, which fails
+// if a lock exists): a process killed while taking the lock leaves no empty lock that others would have to
+// wait out.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
 /** A lock whose heartbeat is older than this is considered abandoned by a process on another host. */
 const STALE_MS = 10 * 60 * 1000;
+/**
+ * An empty or unparsable lock file older than this is debris (a full disk, or a creator on a file system
+ * without hard links killed between create and write), not a holder.
+ */
+const UNWRITTEN_STALE_MS = 10 * 1000;
 const HEARTBEAT_MS = 30 * 1000;
 
 interface LockInfo {
@@ -40,7 +48,7 @@ export function lockHolder(file: string): LockInfo | undefined {
     // Missing, or being written this instant (empty): a half-written lock is treated as held, briefly.
     if (!fs.existsSync(file)) return undefined;
     try {
-      if (Date.now() - fs.statSync(file).mtimeMs > STALE_MS) return undefined;
+      if (Date.now() - fs.statSync(file).mtimeMs > UNWRITTEN_STALE_MS) return undefined;
     } catch {
       return undefined;
     }
@@ -57,15 +65,45 @@ function describeHolder(h: LockInfo): string {
   return h.pid < 0 ? HOLDER_UNKNOWN : `pid ${h.pid} on ${h.host} since ${h.since}`;
 }
 
+/** Where a lock's content is written before it is linked into place: `lock.pending-<host>-<pid>`. */
+const PENDING = 'lock.pending-';
+const pendingName = () => `${PENDING}${os.hostname()}-${process.pid}`;
+
+/** Create `file` holding `content`, or throw EEXIST; no other process ever sees it empty. */
+function createWithContent(file: string, content: string): void {
+  const pending = path.join(path.dirname(file), pendingName());
+  fs.writeFileSync(pending, content);
+  try {
+    fs.linkSync(pending, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw e;
+    // A file system without hard links: an exclusive create, empty for an instant (then UNWRITTEN_STALE_MS applies).
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    const fd = fs.openSync(file, 'wx');
+    try { fs.writeSync(fd, content); } finally { fs.closeSync(fd); }
+  } finally {
+    fs.rmSync(pending, { force: true });
+  }
+}
+
+/** Pending files left by processes on this host that were killed between writing and linking. */
+function removeDebris(dir: string): void {
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.startsWith(`${PENDING}${os.hostname()}-`)) continue;
+    const pid = Number(f.slice(f.lastIndexOf('-') + 1));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(dir, f), { force: true });
+  }
+}
+
 /** Try once: the lock, or the holder's description. A stale lock is broken and retaken. */
 export function tryLock(dir: string): Lock | string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() } satisfies LockInfo));
-      fs.closeSync(fd);
+      createWithContent(file, JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() } satisfies LockInfo));
+      removeDebris(dir);
       const beat = setInterval(() => {
         try {
           const now = new Date();

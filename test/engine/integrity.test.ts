@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { getOrRun, getRun, readMetrics, runDir, runId, loadRunWeights } from '../../src/runs/store';
 import { checkpointDir, listCheckpoints } from '../../src/train/checkpoint';
 import { tryLock } from '../../src/runs/lock';
@@ -178,6 +179,25 @@ test('messages: a lock file whose holder has not written it yet is not described
   assert.doesNotMatch(String(r), /pid -1|on \?/);
   assert.match(String(r), /taking the lock/);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('lock: a process killed at any point while taking a lock leaves nothing the next taker must wait out', () => {
+  // The child dies (SIGKILL, no cleanup) at the first call of one file operation inside tryLock.
+  const lockJs = path.join(__dirname, '../../src/runs/lock.js');
+  for (const op of ['writeFileSync', 'linkSync', 'openSync', 'writeSync', 'closeSync', 'rmSync']) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `midtrain-lock-kill-${op}-`));
+    const child = spawnSync(process.execPath, ['-e', `
+      const fs = require('fs');
+      const real = fs[${JSON.stringify(op)}];
+      fs[${JSON.stringify(op)}] = function (...a) { if (String(a[0]).startsWith(${JSON.stringify(dir)}) || typeof a[0] === 'number') process.kill(process.pid, 'SIGKILL'); return real.apply(this, a); };
+      const r = require(${JSON.stringify(lockJs)}).tryLock(${JSON.stringify(dir)});
+      process.exit(typeof r === 'string' ? 2 : 0);`], { encoding: 'utf8' });
+    const r = tryLock(dir);
+    assert.ok(typeof r !== 'string', `killed in ${op} (child ${child.signal ?? child.status}): the next taker is told "${r}"`);
+    r.release();
+    assert.deepEqual(fs.readdirSync(dir), [], `killed in ${op}: debris left`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('messages: a sweep that waited while another process trained its run does not count it as trained here', async () => {
