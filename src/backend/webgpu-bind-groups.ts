@@ -196,7 +196,7 @@ const COPY_DST = 0x0008, UNIFORM = 0x0040;
 // The same buffers for the same tensors every step. tfjs's pool keeps a stack of free buffers per size, so a
 // step's intermediates land in a different permutation of the pooled buffers each step and their bind groups
 // never recur. Here the n-th buffer a step takes of a given size and usage is, when it is free, the one the
-// n-th acquisition of that kind got in the previous step (moved to the top of tfjs's free stack, which then
+// n-th acquisition of that kind got in the previous step of the same shape (moved to the top of tfjs's free stack, which then
 // pops it as usual). A repeating graph then settles into one assignment, so its bind groups recur. Any free
 // buffer is as good as any other for correctness; this only chooses which. Steps are delimited by
 // markStepBoundary(), which the fused AdamW calls after each update's submit.
@@ -206,7 +206,8 @@ interface PoolManager {
   acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): object;
   __midtrainStablePool?: StablePool;
 }
-interface StablePool { previous: Map<string, object[]>; current: Map<string, object[]> }
+/** Per step shape (setStepShape), the buffers each kind's acquisitions got in the last step of that shape. */
+interface StablePool { byShape: Map<string, Map<string, object[]>>; current: Map<string, object[]>; shape: string }
 
 const pools: StablePool[] = [];
 
@@ -215,13 +216,13 @@ export function stabiliseBufferPool(backend: unknown): void {
   if (process.env.MIDTRAIN_WEBGPU_BIND_GROUP_CACHE === '0') return;
   const bm = (backend as { bufferManager: PoolManager }).bufferManager;
   if (bm.__midtrainStablePool) return;
-  const pool: StablePool = { previous: new Map(), current: new Map() };
+  const pool: StablePool = { byShape: new Map(), current: new Map(), shape: '' };
   const orig = bm.acquireBuffer;
   bm.acquireBuffer = function acquireBuffer(this: PoolManager, size: number, usage: number, mappedAtCreation = false, reuse = true): object {
     const key = `${size}_${usage}`; // tfjs's getBufferKey
     let taken = pool.current.get(key);
     if (!taken) pool.current.set(key, (taken = []));
-    const want = pool.previous.get(key)?.[taken.length];
+    const want = pool.byShape.get(pool.shape)?.get(key)?.[taken.length];
     const free = this.freeBuffers.get(key);
     if (want && reuse && free && free.length > 1) {
       const i = free.lastIndexOf(want);
@@ -236,10 +237,24 @@ export function stabiliseBufferPool(backend: unknown): void {
   if (pools.length > 4) pools.shift(); // backends of earlier sessions in this process
 }
 
-/** The end of one training step: the acquisitions since the last boundary become the next step's preference. */
+/**
+ * The end of one training step: the acquisitions since the last boundary become the preference of the next
+ * step of the same shape.
+ */
 export function markStepBoundary(): void {
   for (const p of pools) {
-    p.previous = p.current;
+    p.byShape.delete(p.shape); // most recent last
+    p.byShape.set(p.shape, p.current);
+    if (p.byShape.size > 32) p.byShape.delete(p.byShape.keys().next().value as string);
     p.current = new Map();
   }
+}
+
+/**
+ * The shape of the step about to run (any string; '' when not told). Steps of several shapes taken in turn
+ * (SFT's padded widths) then each get their own last assignment again: buffer sizes of different shapes
+ * coincide, so one history shared by all shapes would be reordered by every step of another shape.
+ */
+export function setStepShape(shape: string): void {
+  for (const p of pools) p.shape = shape;
 }

@@ -34,18 +34,23 @@
 //     only read the weights and allocate elsewhere, so they keep it.
 // replayStats(owner).lastFallback says why the last step was not replayed.
 //
-// Cost: the pinned intermediates (about one step's activations) stay allocated while a recording lives, so
+// Several shapes: an owner keeps one recording per key, up to replayKeep() of them (least recently replayed
+// given back first), so SFT, which pads each batch to one of a few widths when replay is on
+// (replayPaddedLength in train/sft.ts), replays each width. The buffer pool remembers each shape's last
+// assignment (setStepShape), so steps of other shapes in between do not reorder a shape's buffers.
+//
+// Cost: the pinned intermediates (about one step's activations, per recording) stay allocated while a recording lives, so
 // evaluation between steps takes GPU memory of its own instead of sharing tfjs's pool. releaseStepReplay(owner)
 // gives them back (AdamW.dispose calls it, and so does a step run with the flag off).
 import * as tf from '@tensorflow/tfjs';
 import { dawnGlobals, webgpuDevice } from './webgpu';
-import { bindGroupBuffers, wasDestroyed } from './webgpu-bind-groups';
+import { bindGroupBuffers, setStepShape, wasDestroyed } from './webgpu-bind-groups';
 
 /** One step as the caller describes it: what it depends on, its per-step inputs, and how to run it normally. */
 export interface ReplayableStep {
   /** Whatever besides the inputs below decides the step's commands (config, shapes, clip, flags). */
   key: string;
-  /** The object whose state the step updates (the optimizer): one recording per owner. */
+  /** The object whose state the step updates (the optimizer): its recordings, one per key, live with it. */
   owner: object;
   /** The host arrays uploaded afresh each step (each micro-batch's ids, targets, weights), in a fixed order. */
   inputs: ArrayBufferView[];
@@ -64,6 +69,22 @@ export interface ReplayableStep {
 /** True when steps should go through stepWithReplay (MIDTRAIN_WEBGPU_REPLAY=1 on the webgpu backend). */
 export function replayWanted(): boolean {
   return process.env.MIDTRAIN_WEBGPU_REPLAY === '1' && tf.getBackend() === 'webgpu' && webgpuDevice() !== undefined;
+}
+
+/**
+ * Runs `f` with tfjs's CPU forwarding off: tfjs computes ops whose inputs are all small host-resident tensors
+ * (under 1000 elements, e.g. a short SFT batch's loss mask) on the CPU and uploads the result every step, a
+ * write whose bytes a recording cannot know; on the device the mask is computed from the uploaded weights.
+ */
+export function onDeviceOnly<T>(f: () => T): T {
+  const env = tf.env();
+  const before = env.getBool('WEBGPU_CPU_FORWARD');
+  env.set('WEBGPU_CPU_FORWARD', false);
+  try {
+    return f();
+  } finally {
+    env.set('WEBGPU_CPU_FORWARD', before);
+  }
 }
 
 /** The env flags that change a step's graph or its buffers (part of every key). */
@@ -105,11 +126,27 @@ interface Adopted extends Recording {
   pinned: object[];
   /** Buffers not from tfjs's pool (the fused AdamW's own): checked for destruction before each replay. */
   external: object[];
+  /** Every buffer it watches (the external ones and those live tensors hold). */
+  shared: object[];
   /** Set when a buffer the recording shares was released or destroyed. */
   invalid?: string;
 }
 
-interface Replayer { candidate?: Recording; adopted?: Adopted; replays: number; recorded: number; lastFallback?: string }
+/**
+ * An owner's recordings, one per step key (SFT pads its batches to a few lengths, each its own key): the last
+ * normal step of each key (a candidate), and the adopted ones, least recently replayed first.
+ */
+interface Replayer { candidates: Map<string, Recording>; adopted: Map<string, Adopted>; replays: number; recorded: number; lastFallback?: string }
+
+/**
+ * How many adopted recordings an owner keeps (MIDTRAIN_WEBGPU_REPLAY_KEEP, default 6): each pins about one
+ * step's intermediates of its shape, so this bounds the GPU memory replay holds. Beyond it the least
+ * recently replayed is given back.
+ */
+export function replayKeep(): number {
+  const v = Number(process.env.MIDTRAIN_WEBGPU_REPLAY_KEEP ?? 6);
+  return Number.isInteger(v) && v >= 1 ? v : 6;
+}
 
 interface GpuBuffer { size: number; usage: number }
 interface BufferManager {
@@ -142,13 +179,14 @@ interface TfjsBackend {
 }
 
 const replayers = new WeakMap<object, Replayer>();
-/** Buffers an adopted recording uses but does not own: releasing or destroying one drops the recording. */
-const watched = new WeakMap<object, Adopted>();
+/** Buffers adopted recordings use but do not own: releasing or destroying one drops every recording using it. */
+const watched = new WeakMap<object, Set<Adopted>>();
 
 /** Replay counters for an owner (tests, benchmarks): steps replayed and steps recorded; why the last one was not replayed. */
-export function replayStats(owner: object): { replays: number; recorded: number; adopted: boolean; lastFallback?: string } {
+export function replayStats(owner: object): { replays: number; recorded: number; adopted: boolean; recordings: number; lastFallback?: string } {
   const r = replayers.get(owner);
-  return { replays: r?.replays ?? 0, recorded: r?.recorded ?? 0, adopted: !!r?.adopted && !r.adopted.invalid, lastFallback: r?.lastFallback };
+  const live = r ? [...r.adopted.values()].filter((a) => !a.invalid).length : 0;
+  return { replays: r?.replays ?? 0, recorded: r?.recorded ?? 0, adopted: live > 0, recordings: live, lastFallback: r?.lastFallback };
 }
 
 /**
@@ -158,45 +196,61 @@ export function replayStats(owner: object): { replays: number; recorded: number;
 export function stepWithReplay(s: ReplayableStep): tf.Tensor1D {
   const backend = tf.backend() as unknown as TfjsBackend;
   let r = replayers.get(s.owner);
-  if (!r) replayers.set(s.owner, (r = { replays: 0, recorded: 0 }));
+  if (!r) replayers.set(s.owner, (r = { candidates: new Map(), adopted: new Map(), replays: 0, recorded: 0 }));
   const measuring = backend.activeTimers != null || (tf.engine() as unknown as { state: { profiling: boolean } }).state.profiling;
   if (measuring) {
     r.lastFallback = 'tf.time()/tf.profile() is measuring';
     return s.run();
   }
-  const a = r.adopted;
+  // Recordings whose shared buffers went (the optimizer's state reloaded, …) give their buffers back now.
+  for (const [key, x] of r.adopted) {
+    if (key !== s.key && (x.invalid || x.backend !== backend)) { drop(x); r.adopted.delete(key); }
+  }
+  const a = r.adopted.get(s.key);
   if (a) {
-    const why = a.invalid ?? (a.key !== s.key ? 'the step changed (key)' : a.backend !== backend ? 'another backend' : staleExternal(a));
+    const why = a.invalid ?? (a.backend !== backend ? 'another backend' : staleExternal(a));
     if (!why) {
       const out = replay(a, s, backend);
       if (out) {
         r.replays++;
+        r.adopted.delete(s.key); // most recently replayed last
+        r.adopted.set(s.key, a);
         return out;
       }
       r.lastFallback = 'inputs differ in size from the recording';
     } else r.lastFallback = why;
     drop(a);
-    r.adopted = undefined;
-  }
+    r.adopted.delete(s.key);
+  } else if (r.adopted.size > 0) r.lastFallback = 'no recording of this step\'s shapes yet';
+  setStepShape(s.key);
   const { stats, recording } = record(s, backend);
   r.recorded++;
-  const prev = r.candidate;
-  r.candidate = recording;
-  if (!recording.unreplayable && prev && !prev.unreplayable && sameSteps(prev, recording)) {
+  const prev = r.candidates.get(s.key);
+  r.candidates.delete(s.key);
+  r.candidates.set(s.key, recording);
+  // Candidates hold no buffers, only their recorded bytes: a few more than the adopted recordings are kept.
+  while (r.candidates.size > 2 * replayKeep()) r.candidates.delete(r.candidates.keys().next().value as string);
+  const differs = recording.unreplayable ?? (!prev ? 'first step of its shapes' : prev.unreplayable ? 'the previous step of its shapes was not replayable' : stepDifference(prev, recording));
+  if (!differs) {
     const adopted = adopt(recording, backend);
     if (typeof adopted === 'string') r.lastFallback = adopted;
     else {
-      r.adopted = adopted;
-      r.candidate = undefined;
+      r.adopted.set(s.key, adopted);
+      r.candidates.delete(s.key);
+      while (r.adopted.size > replayKeep()) {
+        const [oldest, x] = r.adopted.entries().next().value as [string, Adopted];
+        drop(x);
+        r.adopted.delete(oldest);
+      }
     }
-  } else if (recording.unreplayable) r.lastFallback = recording.unreplayable;
+  } else r.lastFallback = differs === recording.unreplayable ? differs : `recorded, not yet adopted: ${differs}`;
   return stats;
 }
 
 /** Gives back the buffers the owner's recording holds and forgets it (call when the owner's state is disposed). */
 export function releaseStepReplay(owner: object): void {
   const r = replayers.get(owner);
-  if (r?.adopted) drop(r.adopted);
+  for (const a of r?.adopted.values() ?? []) drop(a);
   replayers.delete(owner);
 }
 
@@ -359,24 +413,27 @@ function statsCopy(backend: TfjsBackend, src: object | undefined, shape: number[
   return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor1D;
 }
 
-/** Whether two recordings are the same step: same queue operations on the same objects, same constant bytes. */
-function sameSteps(a: Recording, b: Recording): boolean {
-  if (a.key !== b.key || a.ops.length !== b.ops.length || a.stats.buffer !== b.stats.buffer || a.stats.shape.join() !== b.stats.shape.join()) return false;
+/** How two recordings of a step differ (undefined: the same queue operations on the same objects, same constant bytes). */
+function stepDifference(a: Recording, b: Recording): string | undefined {
+  if (a.key !== b.key) return 'another key';
+  if (a.ops.length !== b.ops.length) return `${b.ops.length} queue operations, ${a.ops.length} before`;
+  if (a.stats.buffer !== b.stats.buffer || a.stats.shape.join() !== b.stats.shape.join()) return 'the stats landed in another buffer';
   for (let i = 0; i < a.ops.length; i++) {
     const x = a.ops[i], y = b.ops[i];
+    const at = `queue operation ${i + 1} of ${a.ops.length}`;
     if (x.op === 'write' && y.op === 'write') {
-      if (x.buffer !== y.buffer || x.offset !== y.offset || x.bytes.length !== y.bytes.length || x.input !== y.input || x.adamw !== y.adamw) return false;
-      if (x.input === undefined && !x.adamw && !Buffer.from(x.bytes).equals(Buffer.from(y.bytes))) return false;
+      if (x.buffer !== y.buffer || x.offset !== y.offset || x.bytes.length !== y.bytes.length || x.input !== y.input || x.adamw !== y.adamw) return `${at}: a write to another place`;
+      if (x.input === undefined && !x.adamw && !Buffer.from(x.bytes).equals(Buffer.from(y.bytes))) return `${at}: a constant write with other bytes`;
     } else if (x.op === 'submit' && y.op === 'submit') {
-      if (x.buffers.length !== y.buffers.length) return false;
+      if (x.buffers.length !== y.buffers.length) return `${at}: another number of command buffers`;
       for (let j = 0; j < x.buffers.length; j++) {
         const p = x.buffers[j], q = y.buffers[j];
-        if (p.length !== q.length) return false;
-        for (let k = 0; k < p.length; k++) if (!sameCmd(p[k], q[k])) return false;
+        if (p.length !== q.length) return `${at}: another number of commands`;
+        for (let k = 0; k < p.length; k++) if (!sameCmd(p[k], q[k])) return `${at}: command ${k + 1} is ${q[k].op === 'bind' ? 'a bind group on other buffers' : `another ${q[k].op}`}`;
       }
-    } else return false;
+    } else return `${at}: a ${y.op} where there was a ${x.op}`;
   }
-  return true;
+  return undefined;
 }
 
 function sameCmd(p: Cmd, q: Cmd): boolean {
@@ -421,7 +478,7 @@ function adopt(rec: Recording, backend: TfjsBackend): Adopted | string {
   if (typeof all === 'string') return all;
   const bm = backend.bufferManager;
   watchReleases(bm);
-  const adopted: Adopted = { ...rec, backend, pinned: [], external: [] };
+  const adopted: Adopted = { ...rec, backend, pinned: [], external: [], shared: [] };
   for (const b of all) {
     const key = keyOf(b);
     const free = bm.freeBuffers.get(key);
@@ -437,13 +494,20 @@ function adopt(rec: Recording, backend: TfjsBackend): Adopted | string {
       bm.numBytesUsed += (b as GpuBuffer).size;
       adopted.pinned.push(b);
     } else if (bm.usedBuffers.get(key)?.includes(b)) {
-      watched.set(b, adopted);
+      watch(b, adopted);
     } else {
       adopted.external.push(b);
-      watched.set(b, adopted);
+      watch(b, adopted);
     }
   }
   return adopted;
+}
+
+function watch(b: object, a: Adopted): void {
+  let set = watched.get(b);
+  if (!set) watched.set(b, (set = new Set()));
+  set.add(a);
+  a.shared.push(b);
 }
 
 /** Makes tfjs's releaseBuffer drop any recording that uses the buffer being released (once per pool). */
@@ -451,8 +515,7 @@ function watchReleases(bm: BufferManager): void {
   if (bm.__midtrainReplayWatch) return;
   const orig = bm.releaseBuffer;
   bm.releaseBuffer = function releaseBuffer(this: BufferManager, b: object, reuse?: boolean): void {
-    const a = watched.get(b);
-    if (a && !a.invalid) a.invalid = 'a buffer the recorded step shares was released';
+    for (const a of watched.get(b) ?? []) a.invalid ??= 'a buffer the recorded step shares was released';
     return orig.call(this, b, reuse);
   };
   bm.__midtrainReplayWatch = true;
@@ -465,6 +528,8 @@ function staleExternal(a: Adopted): string | undefined {
 /** Forgets an adopted recording: its pinned buffers go back to tfjs's pool (if that pool is still the backend's). */
 function drop(a: Adopted): void {
   a.invalid ??= 'dropped';
+  for (const b of a.shared) watched.get(b)?.delete(a);
+  a.shared = [];
   const backend = tf.findBackend('webgpu') as unknown as TfjsBackend | null;
   if (backend !== a.backend) return; // the backend was reset: its buffers are gone anyway
   for (const b of a.pinned) {

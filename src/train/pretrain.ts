@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PretrainConfig, StepLog } from '../runs/types';
 import { deviceRunsAhead } from '../backend/caps';
-import { releaseStepReplay, replayFlags, replayWanted, stepWithReplay } from '../backend/webgpu-replay';
+import { onDeviceOnly, releaseStepReplay, replayFlags, replayWanted, stepWithReplay } from '../backend/webgpu-replay';
 import { adamwStepUniform, adamwStepUniformBuffer, fusedAdamWAvailable } from '../backend/webgpu-adamw';
 import { batchLoss, initParams, paramsFromArrays, paramsToArrays, disposeParams, type Params } from '../model/gpt';
 import { AdamW, clipByGlobalNorm, lrAt } from './optim';
@@ -122,7 +122,7 @@ export function optimizerStep(
     state: optimizer.stateTensors(),
     adamwUniform: () => adamwStepUniform(optimizer.nextStepConstants(lr)),
     adamwUniformBuffer: adamwStepUniformBuffer,
-    run: () => tfjsStep(params, cfg, optimizer, lr, gradClip, () => batches, nMicro),
+    run: () => onDeviceOnly(() => tfjsStep(params, cfg, optimizer, lr, gradClip, () => batches, nMicro)),
     replayed: () => optimizer.countReplayedStep(),
   });
 }

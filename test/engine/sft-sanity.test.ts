@@ -8,10 +8,10 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/choose';
-import { sft, sftTrainSubset, type SftResult } from '../../src/train/sft';
+import { replayPaddedLength, sft, sftBatch, sftTrainSubset, type SftResult } from '../../src/train/sft';
 import { generate, generateBatch } from '../../src/train/generate';
 import { continuationLogLik } from '../../src/train/loglik';
-import { forward, initParams, disposeParams, paramsFromArrays, paramsToArrays } from '../../src/model/gpt';
+import { batchLoss, forward, initParams, disposeParams, paramsFromArrays, paramsToArrays } from '../../src/model/gpt';
 import { MODEL_PRESETS } from '../../src/model/presets';
 import { choiceLetter, choiceResponse } from '../../src/data/sft/checkers';
 import type { SftExample, SftTask, Tokenizer } from '../../src/data/types';
@@ -208,4 +208,35 @@ test('the SFT training subset is drawn by the seed: deterministic, of the asked 
   assert.notDeepEqual(a, xs.slice(0, 32), 'not just the first examples');
   assert.equal(sftTrainSubset(xs, undefined, 3), xs);
   assert.equal(sftTrainSubset(xs, 500, 3), xs);
+});
+
+test('SFT padding for step replay: widths come in a few sizes, and the padded batch has the unpadded loss and gradients', () => {
+  const widths = new Set(Array.from({ length: 2048 }, (_, i) => replayPaddedLength(i + 1, 2048)));
+  assert.deepEqual([...widths], [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048]);
+  for (let t = 1; t <= 2048; t++) {
+    const w = replayPaddedLength(t, 2048);
+    assert.ok(w >= t && (t <= 16 || w < 1.5 * t), `T ${t} → ${w}: less than half again`);
+  }
+  assert.equal(replayPaddedLength(200, 160), 160, 'never beyond the context');
+  // Examples of different lengths, prompts masked: padding to 48 must not change what the model learns from them.
+  const cfg = { ...MICRO, vocabSize: tok.vocabSize, contextLength: 64 };
+  const rng = new Rng(4);
+  const examples = [9, 17, 30].map((n) => ({ ids: Array.from({ length: n }, () => rng.int(tok.vocabSize)), promptLen: Math.floor(n / 2) }));
+  const params = initParams(cfg, 3);
+  const lossAndGrads = (width: number) => tf.tidy(() => {
+    const b = sftBatch(examples, width);
+    const { value, grads } = tf.variableGrads(() => batchLoss(params, cfg, b));
+    return { T: b.T, loss: value.dataSync()[0], grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync() as Float32Array])) };
+  });
+  const plain = lossAndGrads(0), padded = lossAndGrads(replayPaddedLength(29, cfg.contextLength));
+  assert.equal(plain.T, 29);
+  assert.equal(padded.T, 32);
+  assert.ok(Math.abs(plain.loss - padded.loss) < 1e-6 * plain.loss, `loss ${plain.loss} unpadded vs ${padded.loss} padded`);
+  for (const [k, g] of Object.entries(plain.grads)) {
+    const p = padded.grads[k];
+    const scale = Math.max(...g.map(Math.abs));
+    const diff = Math.max(...g.map((x, i) => Math.abs(x - p[i])));
+    assert.ok(diff <= 1e-5 * scale + 1e-9, `${k}: gradients differ by ${diff} (largest ${scale})`);
+  }
+  disposeParams(params);
 });
