@@ -1,10 +1,10 @@
-// `npm run bench:data [-- --gb 1] [--workers 2] [--small-gb 0.25] [--reference-mb 64] [--dir D]`
+// `npm run bench:data [-- --gb 1] [--workers 2] [--small-gb 0.25] [--sizes 0.25,1,2] [--reference-mb 64] [--dir D]`
 // Writes a corpus of real text in the hub's formats (the built-in roles' own cleaned documents, reshuffled and
 // repeated: general as C4-style json.gz, code as StarCoder-style Parquet, math as jsonl.zst, the rest as
 // JSON Lines), builds shards from it through a data config (read, decompress, parse, tokenise, write) in a
 // child process, and prints end-to-end MB/s and tokens/s beside the `tokenizers` library's bare batch
 // encoding of the same text on the same number of threads (RAYON_NUM_THREADS), and the peak RSS of a build
-// of `--small-gb` and of `--gb` of input (the growth says whether memory stays flat). Not a test: numbers
+// of `--small-gb` and of `--gb` of input, or of each of `--sizes` (the growth says whether memory stays flat). Not a test: numbers
 // vary with the machine and its load.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -139,11 +139,13 @@ function referenceInChild(textFile: string, tokenizer: string, threads: number):
 }
 
 async function main(): Promise<void> {
-  const gb = Number(arg('gb', '1')), smallGb = Number(arg('small-gb', '0.25'));
+  const sizes = arg('sizes', `${arg('small-gb', '0.25')},${arg('gb', '1')}`).split(',').map(Number);
+  if (sizes.length < 2 || sizes.some((x) => !(x > 0))) throw new Error(`bench:data: --sizes expects two or more sizes in GB, e.g. 0.25,1,2`);
+  const gb = sizes[sizes.length - 1];
   const workers = Number(arg('workers', String(Math.min(8, os.cpus().length))));
   const refMB = Number(arg('reference-mb', '64'));
   const root = arg('dir', fs.mkdtempSync(path.join(os.tmpdir(), 'mt-bench-data-')));
-  console.log(`bench:data: ${gb} GB (and ${smallGb} GB) of real text in hub formats, ${workers} workers, ${os.cpus().length} CPUs (load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}) in ${root}`);
+  console.log(`bench:data: ${sizes.join(', ')} GB of real text in hub formats, ${workers} workers, ${os.cpus().length} CPUs (load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}) in ${root}`);
   const docs = await roleDocs();
   // A GPT-2-style byte-level BPE (~30k tokens) trained and saved by the library on the roles' text (the pretrained-tokenizer path).
   const tokDir = path.join(root, 'tokenizer');
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
   trainer.save(tokenizer);
   writeSftStubs();
   const results: Array<{ gb: number; r: ChildResult; textBytes: number; diskBytes: number }> = [];
-  for (const size of [smallGb, gb]) {
+  for (const size of sizes) {
     const dir = path.join(root, `corpus-${size}`);
     const t0 = Date.now();
     const { files, textBytes } = writeCorpus(dir, docs, size * 1e9, 32, 7);
@@ -184,7 +186,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`end to end (${big.gb} GB text, ${(big.diskBytes / 1e9).toFixed(2)} GB on disk, ${workers} workers): ${big.r.seconds.toFixed(1)} s, ${textMBs.toFixed(1)} MB/s of text (${mbs(big.r).toFixed(1)} MB/s on disk), ${(ours / 1e6).toFixed(2)}M tokens/s`);
   console.log(`tokenizers library, bare encodeBatch (${refMB} MB of the same documents, RAYON_NUM_THREADS=${workers}): ${(ref.bytes / 1e6 / ref.seconds).toFixed(1)} MB/s, ${(theirs / 1e6).toFixed(2)}M tokens/s`);
-  console.log(`peak RSS: ${small.r.peakRssMB.toFixed(0)} MB at ${small.gb} GB input, ${big.r.peakRssMB.toFixed(0)} MB at ${big.gb} GB (growth ${(big.r.peakRssMB - small.r.peakRssMB).toFixed(0)} MB)`);
+  console.log(`peak RSS: ${results.map((x) => `${x.r.peakRssMB.toFixed(0)} MB at ${x.gb} GB input`).join(', ')} (growth ${(big.r.peakRssMB - small.r.peakRssMB).toFixed(0)} MB from ${small.gb} to ${big.gb} GB)`);
+  console.log(`end to end per size: ${results.map((x) => `${x.gb} GB ${(x.r.tokens / x.r.seconds / 1e6).toFixed(2)}M tokens/s`).join(', ')}`);
   console.log(`ratio end-to-end / bare library tokens/s: ${(ours / theirs).toFixed(2)}`);
   if (!process.argv.includes('--keep')) fs.rmSync(root, { recursive: true, force: true });
 }
