@@ -69,6 +69,16 @@ async function run(steps: Batch[][], replay: boolean, lossScaling?: Partial<Loss
   }
 }
 
+/** Replay on must give the normal step's losses, gradient norms, final weights and Adam moments bit for bit. */
+function assertBitIdentical(got: Awaited<ReturnType<typeof run>>, ref: Awaited<ReturnType<typeof run>>, label: (i: number) => string): void {
+  got.stats.forEach((s, i) => {
+    assert.equal(s.loss, ref.stats[i].loss, `${label(i)}: loss ${s.loss} vs ${ref.stats[i].loss} without replay`);
+    assert.equal(s.gradNorm, ref.stats[i].gradNorm, `${label(i)}: grad norm ${s.gradNorm} vs ${ref.stats[i].gradNorm}`);
+  });
+  for (const [k, w] of Object.entries(got.weights)) assert.ok(Buffer.from(w.buffer).equals(Buffer.from(ref.weights[k].buffer)), `final ${k} differ`);
+  assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+}
+
 test('webgpu replay: bit-identical losses, gradient norms and weights to the normal step (lavapipe)', { skip, timeout: 300_000 }, async () => {
   const r = await tryWebgpuBackend({ lavapipe: true });
   assert.ok(r.ok, r.ok ? '' : r.reason);
@@ -94,15 +104,10 @@ test('webgpu replay: bit-identical losses, gradient norms and weights to the nor
     assert.equal(ref.replays, 0);
     console.log(`# ${got.replays} of ${steps.length} steps replayed${got.why ? ` (last fallback: ${got.why})` : ""}`);
     assert.ok(got.replays >= 4, `only ${got.replays} of ${steps.length} steps were replayed`);
-    got.stats.forEach((s, i) => {
-      assert.ok(Number.isFinite(s.loss) && s.loss > 0, `step ${i + 1}: loss ${s.loss}`);
-      assert.equal(s.loss, ref.stats[i].loss, `step ${i + 1}: loss ${s.loss} vs ${ref.stats[i].loss} without replay`);
-      assert.equal(s.gradNorm, ref.stats[i].gradNorm, `step ${i + 1}: grad norm ${s.gradNorm} vs ${ref.stats[i].gradNorm}`);
-    });
+    got.stats.forEach((s, i) => assert.ok(Number.isFinite(s.loss) && s.loss > 0, `step ${i + 1}: loss ${s.loss}`));
+    assertBitIdentical(got, ref, (i) => `step ${i + 1}`);
     // Different batches and rates give different numbers (a replay that reused the recorded ones would not).
     assert.equal(new Set(got.stats.map((s) => s.loss)).size, steps.length, 'every step has its own loss');
-    for (const [k, w] of Object.entries(got.weights)) assert.ok(Buffer.from(w.buffer).equals(Buffer.from(ref.weights[k].buffer)), `final ${k} differ`);
-    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
   } finally {
     releaseWebgpu();
   }
@@ -127,12 +132,7 @@ test('webgpu replay: steps of several lengths in turn (SFT\'s padded widths) eac
     // before they settle; after that every step replays.
     assert.equal(recordings, 3, 'one recording per width, kept side by side');
     assert.ok(replayed.slice(-6).every(Boolean), `the last 6 steps were not all replayed: ${replayed.map((x) => (x ? 'R' : '.')).join('')}`);
-    got.stats.forEach((s, i) => {
-      assert.equal(s.loss, ref.stats[i].loss, `step ${i + 1} (T ${widths[i]}): loss ${s.loss} vs ${ref.stats[i].loss} without replay`);
-      assert.equal(s.gradNorm, ref.stats[i].gradNorm, `step ${i + 1}: grad norm`);
-    });
-    for (const [k, w] of Object.entries(got.weights)) assert.ok(Buffer.from(w.buffer).equals(Buffer.from(ref.weights[k].buffer)), `final ${k} differ`);
-    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
+    assertBitIdentical(got, ref, (i) => `step ${i + 1} (T ${widths[i]})`);
   } finally {
     releaseWebgpu();
   }
@@ -158,24 +158,31 @@ test('webgpu replay: dynamic loss scaling, its state updated in place on the dev
   }
 });
 
-/** Micro pretraining (two micro-batches a step, warmup then cosine lr, evaluation and checkpoints between steps). */
-async function pretrainRun(replay: boolean): Promise<{ logs: StepLog[]; checkpoints: Checkpoint[]; kernels: number }> {
+/** Runs `body` with replay on or off, counting the tfjs kernels it runs (a replayed step runs none). */
+async function countingKernels<T extends object>(replay: boolean, body: () => Promise<T>): Promise<T & { kernels: number }> {
   const prev = process.env.MIDTRAIN_WEBGPU_REPLAY;
   process.env.MIDTRAIN_WEBGPU_REPLAY = replay ? '1' : '0';
   const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
   const orig = engine.runKernel;
   let kernels = 0;
   engine.runKernel = function (this: unknown, ...a: unknown[]) { kernels++; return orig.apply(this, a); };
-  const logs: StepLog[] = [], checkpoints: Checkpoint[] = [];
   try {
-    const cfg = microPretrain({ totalSteps: 12, evalEvery: 5 });
-    for await (const l of pretrain(cfg, { shards: microData().roles, checkpointAt: (s) => s % 4 === 0, onCheckpoint: (c) => checkpoints.push(c) })) logs.push(l);
+    return { ...(await body()), kernels };
   } finally {
     engine.runKernel = orig;
     if (prev === undefined) delete process.env.MIDTRAIN_WEBGPU_REPLAY;
     else process.env.MIDTRAIN_WEBGPU_REPLAY = prev;
   }
-  return { logs, checkpoints, kernels };
+}
+
+/** Micro pretraining (two micro-batches a step, warmup then cosine lr, evaluation and checkpoints between steps). */
+function pretrainRun(replay: boolean): Promise<{ logs: StepLog[]; checkpoints: Checkpoint[]; kernels: number }> {
+  return countingKernels(replay, async () => {
+    const logs: StepLog[] = [], checkpoints: Checkpoint[] = [];
+    const cfg = microPretrain({ totalSteps: 12, evalEvery: 5 });
+    for await (const l of pretrain(cfg, { shards: microData().roles, checkpointAt: (s) => s % 4 === 0, onCheckpoint: (c) => checkpoints.push(c) })) logs.push(l);
+    return { logs, checkpoints };
+  });
 }
 
 const sameFloats = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -263,15 +270,9 @@ function varyingCopyTask(): SftTask {
   return { name: 'gsm', description: 'copy digits of varying length', train: split('train', 160), val: split('val', 8), test: split('test', 8), check: (g, e) => g.trim() === e.answer, maxNewTokens: 10 };
 }
 
-async function sftRun(replay: boolean): Promise<{ logs: StepLog[]; kernels: number }> {
-  const prev = process.env.MIDTRAIN_WEBGPU_REPLAY;
-  process.env.MIDTRAIN_WEBGPU_REPLAY = replay ? '1' : '0';
-  const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
-  const orig = engine.runKernel;
-  let kernels = 0;
-  engine.runKernel = function (this: unknown, ...a: unknown[]) { kernels++; return orig.apply(this, a); };
-  const logs: StepLog[] = [];
-  try {
+function sftRun(replay: boolean): Promise<{ logs: StepLog[]; kernels: number }> {
+  return countingKernels(replay, async () => {
+    const logs: StepLog[] = [];
     const config: SftConfig = {
       kind: 'sft', name: 'replay/sft', preset: 'tiny', task: 'gsm', parent: { runId: 'none', atFraction: 1 }, optim: { ...OPT, warmupFraction: 0.1 },
       epochs: 1, batchSize: 4, maxExamples: 160, evalEvery: 100, evalTokens: 64, accuracyExamples: 0, seed: 5,
@@ -286,12 +287,8 @@ async function sftRun(replay: boolean): Promise<{ logs: StepLog[]; kernels: numb
       if (r.done) break;
       logs.push(r.value);
     }
-  } finally {
-    engine.runKernel = orig;
-    if (prev === undefined) delete process.env.MIDTRAIN_WEBGPU_REPLAY;
-    else process.env.MIDTRAIN_WEBGPU_REPLAY = prev;
-  }
-  return { logs, kernels };
+    return { logs };
+  });
 }
 
 test('webgpu replay: the SFT loop pads its batches to a few widths and replays them; losses as without replay (lavapipe)', { skip, timeout: 300_000 }, async () => {
