@@ -40,6 +40,7 @@ import { MODEL_PRESETS, countParams } from '../src/model/presets';
 import { initParams, disposeParams, type Batch } from '../src/model/gpt';
 import { AdamW } from '../src/train/optim';
 import { optimizerStep, readStepStats } from '../src/train/pretrain';
+import { assertStepFits } from '../src/backend/webgpu-fit';
 import { Rng } from '../src/rng';
 import type { ModelConfig, OptimConfig } from '../src/runs/types';
 import type { PresetName } from '../src/config';
@@ -262,6 +263,8 @@ async function main(): Promise<void> {
   console.log(`model d=${cfg.dModel} layers=${cfg.nLayers} heads=${cfg.nHeads} vocab=${cfg.vocabSize} T=${T} B=${B}: ${countParams(cfg).toLocaleString('en-US')} params`);
   const adapter = webgpuAdapter();
   if (adapter) console.log(`adapter: ${adapter.name}; features: ${adapter.features.join(', ') || 'none'} (no chromium-experimental-subgroup-matrix listed = no cooperative matrices through Dawn)`);
+  // A tensor beyond the device's largest binding would only be reported once, then read as zeros.
+  assertStepFits(cfg, B, T, '--batch');
   if (a['matmul-bench']) {
     if (report.name !== 'webgpu') throw new Error('webgpu-profile: --matmul-bench needs the webgpu backend');
     await matmulBench(cfg, B, T, int(a, 'reps', 5), a.torch === 'true');

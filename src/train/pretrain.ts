@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PretrainConfig, StepLog } from '../runs/types';
 import { deviceRunsAhead } from '../backend/caps';
+import { deviceMicroBatch } from '../backend/webgpu-fit';
 import { onDeviceOnly, releaseStepReplay, replayFlags, replayWanted, stepWithReplay } from '../backend/webgpu-replay';
 import { adamwStepUniform, adamwStepUniformBuffer, fusedAdamWAvailable } from '../backend/webgpu-adamw';
 import { batchLoss, initParams, paramsFromArrays, paramsToArrays, disposeParams, type Params } from '../model/gpt';
@@ -163,6 +164,12 @@ export async function readStepStats(stats: tf.Tensor1D, what: string, stepNumber
 /** A step's numbers as read back: the loss, the gradient norm (absent for a skipped step), and with loss scaling the scale used. */
 export interface StepStats { loss: number; gradNorm?: number; lossScale?: number; skipped?: boolean }
 
+/** Rows [from, from + n) of a batch, as a batch of its own (fresh arrays: the step uploads them as they are). */
+function rowsOf(b: import('../model/gpt').Batch, from: number, n: number): import('../model/gpt').Batch {
+  const cut = <A extends Int32Array | Float32Array>(a: A) => a.slice(from * b.T, (from + n) * b.T) as A;
+  return { inputs: cut(b.inputs), targets: cut(b.targets), ...(b.weights ? { weights: cut(b.weights) } : {}), B: n, T: b.T };
+}
+
 /** Let the event loop breathe (progress bars, signals, lock heartbeats) between steps. */
 export const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -173,8 +180,12 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
   const stop = Math.min(opts.stopAtStep ?? total, total);
   if (config.batchSize % config.microBatch !== 0) throw new Error(`batchSize: ${config.batchSize} is not a multiple of microBatch ${config.microBatch}`);
   const nMicro = config.batchSize / config.microBatch;
+  // A WebGPU device binds each tensor whole, up to a limit (Pythia-70M's logits at 16 × 2048 tokens are
+  // 6 GiB): a micro-batch too big for it is computed in equal pieces (gradients averaged, as over micro-batches).
+  const rows = deviceMicroBatch(cfg, config.microBatch, T, config.name);
+  const pieces = config.microBatch / rows;
   const sampler = new MixtureSampler(config.mixture, total, opts.shards, T, config.seed);
-  const val = opts.skipEval ? {} : roleValBatches(opts.shards, T, config.evalTokens, config.microBatch);
+  const val = opts.skipEval ? {} : roleValBatches(opts.shards, T, config.evalTokens, rows);
 
   const params = opts.start ? paramsFromArrays(cfg, opts.start.params) : initParams(cfg, config.seed);
   const optimizer = new AdamW(params, config.optim);
@@ -206,8 +217,12 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
       const lr = lrAt(step, total, config.optim);
       const s = step;
       const stats = optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, function* () {
-        for (let m = 0; m < nMicro; m++) yield sampler.batch(s, m, config.microBatch);
-      }, nMicro);
+        for (let m = 0; m < nMicro; m++) {
+          const b = sampler.batch(s, m, config.microBatch);
+          if (pieces === 1) yield b;
+          else for (let p = 0; p < pieces; p++) yield rowsOf(b, p * rows, rows);
+        }
+      }, nMicro * pieces);
       step += 1;
       const current: Recorded = { step, lr, stats: readStepStats(stats, 'training', step) };
       current.stats.catch(() => { /* awaited below; this only keeps an early failure from being "unhandled" */ });

@@ -14,6 +14,7 @@ import { choiceLetter, choiceResponse } from '../data/sft/checkers';
 import { sftExampleFits } from '../data/sft/fit';
 import { optimizerStep, readStepStats, yieldToEventLoop, type TrainHooks } from './pretrain';
 import { replayWanted } from '../backend/webgpu-replay';
+import { assertStepFits } from '../backend/webgpu-fit';
 import type { Checkpoint } from './checkpoint';
 
 /** One tokenised example: ids = prompt + response + eos; `promptLen` ids are masked out of the loss. */
@@ -193,6 +194,9 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
   const val = encodeFitting(opts.task.val.slice(0, config.valExamples ?? opts.task.val.length), opts.tokenizer, cfg.contextLength).encoded;
   for (let i = 0; i < val.length; i += config.batchSize) valBatches.push(sftBatch(val.slice(i, i + config.batchSize)));
   const generalBatches = valWindows(opts.generalVal, cfg.contextLength, config.evalTokens, config.batchSize);
+  // The widest batch a step or an evaluation binds: the longest example (padded as replay pads it), or the general val windows.
+  const widest = Math.max(...[...train, ...val].map((e) => e.ids.length - 1));
+  assertStepFits(cfg, config.batchSize, Math.max(replayWanted() ? replayPaddedLength(widest, cfg.contextLength) : widest, generalBatches[0]?.T ?? 0), config.name);
   const total = config.epochs * sftStepsPerEpoch(train.length, config.batchSize);
   const stop = Math.min(opts.stopAtStep ?? total, total);
 

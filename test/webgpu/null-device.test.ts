@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { releaseWebgpu, tryWebgpuBackend } from '../../src/backend/webgpu';
+import { releaseWebgpu, tryWebgpuBackend, webgpuDevice } from '../../src/backend/webgpu';
+import { assertStepFits, largestStepBuffers } from '../../src/backend/webgpu-fit';
 import { countWebgpuCalls, perStep } from '../../src/backend/webgpu-stats';
 import { MODEL_PRESETS } from '../../src/model/presets';
 import { initParams, disposeParams } from '../../src/model/gpt';
@@ -58,6 +59,28 @@ test('webgpu step on the null device: no buffers created, one readback, a bounde
     assert.equal(tf.memory().numTensors, before, 'no tensors leak per step');
     opt.dispose();
     disposeParams(params);
+  } finally {
+    releaseWebgpu();
+  }
+});
+
+test('a step whose tensors exceed the device\'s largest binding is refused before it runs, naming the tensor and the micro-batch that fits', async (t) => {
+  // Pythia-70M's logits at 16 × 512 tokens are 1.54 GiB; the WebGPU default binding limit is 128 MiB.
+  const cfg = MODEL_PRESETS['pythia-70m'];
+  assert.deepEqual(largestStepBuffers(cfg, 16, 512).map((b) => b.bytes), [4 * 16 * 512 * 50304, 4 * 16 * 8 * 512 * 512, 4 * 16 * 512 * 2048]);
+  assert.throws(() => assertStepFits(cfg, 16, 512, 'pythia-70m/baseline', 2 ** 27),
+    /^Error: pythia-70m\/baseline: a micro-batch of 16 × 512 tokens needs the logits \[16·512, 50304\] in one buffer of 1\.54 GiB, beyond the 128 MiB that .* can bind; use a micro-batch of at most 1$/);
+  assert.doesNotThrow(() => assertStepFits(cfg, 1, 512, 'x', 2 ** 27), 'one row of 512 tokens fits 128 MiB');
+  assert.doesNotThrow(() => assertStepFits(cfg, 16, 512, 'x', 2 ** 31), 'a 2 GiB binding holds it all');
+  assert.throws(() => assertStepFits({ ...cfg, contextLength: 8192 }, 1, 8192, 'long', 2 ** 27), /no micro-batch fits: shorten the context$/);
+  // The device's own limit is used when none is given; the null device keeps the adapter's.
+  const r = await tryWebgpuBackend({ nullDevice: true });
+  if (!r.ok) return t.skip(`no Dawn null device: ${r.reason}`);
+  try {
+    const limit = webgpuDevice()!.limits.maxStorageBufferBindingSize;
+    assert.ok(limit >= 2 ** 27, `limit ${limit}`);
+    const B = Math.floor(limit / (4 * 512 * 50304)) + 1;
+    assert.throws(() => assertStepFits(cfg, B, 512, 'null'), new RegExp(`use a micro-batch of at most ${B - 1}$`));
   } finally {
     releaseWebgpu();
   }
