@@ -1,7 +1,9 @@
 // A pretraining micro-batch whose logits exceed the device's largest storage binding (lavapipe: 128 MiB) is
 // computed in pieces that fit: without that, WebGPU reports one validation error and the kernels read zeros.
 // Known answer: the first step's loss is the mean of the rows' losses at the initial weights, each computed
-// alone. Breaking the split (one piece of 2 rows) makes Dawn report the oversized binding.
+// alone. Breaking the split (one piece of 2 rows) makes Dawn report the oversized binding. The check against
+// the null device's own limit is in null-device.test.ts (a process that started the null device cannot start
+// lavapipe afterwards).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
