@@ -27,7 +27,7 @@ import * as os from 'os';
 import * as inspector from 'inspector';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, releaseBackend } from '../src/backend/choose';
-import { webgpuAdapter, webgpuErrorCount } from '../src/backend/webgpu';
+import { webgpuAdapter, webgpuDevice, webgpuErrorCount } from '../src/backend/webgpu';
 import { runMatmul, tfjsBatchMatMul, webgpuMatmulF16 } from '../src/backend/webgpu-matmul';
 import { stepMatmuls, type MatmulCase } from './matmul-shapes';
 import { spawnSync } from 'child_process';
@@ -263,6 +263,8 @@ async function main(): Promise<void> {
   console.log(`model d=${cfg.dModel} layers=${cfg.nLayers} heads=${cfg.nHeads} vocab=${cfg.vocabSize} T=${T} B=${B}: ${countParams(cfg).toLocaleString('en-US')} params`);
   const adapter = webgpuAdapter();
   if (adapter) console.log(`adapter: ${adapter.name}; features: ${adapter.features.join(', ') || 'none'} (no chromium-experimental-subgroup-matrix listed = no cooperative matrices through Dawn)`);
+  const limits = webgpuDevice()?.limits;
+  if (limits) console.log(`device limits: largest storage binding ${limits.maxStorageBufferBindingSize.toLocaleString('en-US')} B, largest buffer ${limits.maxBufferSize.toLocaleString('en-US')} B`);
   // A tensor beyond the device's largest binding would only be reported once, then read as zeros.
   assertStepFits(cfg, B, T, '--batch');
   if (a['matmul-bench']) {
