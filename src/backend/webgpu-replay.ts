@@ -221,7 +221,7 @@ export function stepWithReplay(s: ReplayableStep): tf.Tensor1D {
     } else r.lastFallback = why;
     drop(a);
     r.adopted.delete(s.key);
-  } else if (r.adopted.size > 0) r.lastFallback = 'no recording of this step\'s shapes yet';
+  }
   setStepShape(s.key);
   const { stats, recording } = record(s, backend);
   r.recorded++;
