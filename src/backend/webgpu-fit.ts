@@ -1,7 +1,8 @@
 // Whether a training step's largest buffers fit the WebGPU device. A binding beyond the device's
 // maxStorageBufferBindingSize is reported once, as an uncaptured error, after which the kernels read zeros:
-// a run would train on garbage or stall. So the step's biggest float32 tensors are checked against the limit
-// before the first step, and the error names the tensor and the micro-batch that would fit.
+// a run would train on garbage or stall. So the step's biggest float32 tensors are checked against the limit:
+// training computes a batch that does not fit in pieces that do (batchPieces in train/pretrain.ts), and where
+// not even one row fits, or a tool cannot split, one line names the tensor and the micro-batch that would fit.
 import type { ModelConfig } from '../runs/types';
 import { webgpuAdapter, webgpuDevice } from './webgpu';
 

@@ -172,6 +172,12 @@ export interface Batch {
   targets: Int32Array;
   /** 1 where the target counts (SFT: response tokens), 0 elsewhere; absent = every token counts. */
   weights?: Float32Array;
+  /**
+   * What this micro-batch's mean loss counts for in its step, relative to an equal share (absent: 1). A batch
+   * split into pieces whose counted tokens differ gives each piece n_piece · pieces / n_batch, so that the
+   * step's mean over pieces is the whole batch's token-weighted mean.
+   */
+  share?: number;
   B: number;
   T: number;
 }

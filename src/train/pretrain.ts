@@ -55,7 +55,10 @@ export function accumulateGrads(
   let lossSum: tf.Scalar | undefined;
   for (const b of micros()) {
     // With a loss scale the gradients are the scaled loss's (the optimizer unscales); the loss kept is not scaled.
-    const { value, grads } = tf.variableGrads(() => (lossScale ? tf.mul(batchLoss(params, cfg, b), lossScale) as tf.Scalar : batchLoss(params, cfg, b)), vars);
+    const { value, grads } = tf.variableGrads(() => {
+      const loss = b.share === undefined ? batchLoss(params, cfg, b) : tf.mul(batchLoss(params, cfg, b), b.share) as tf.Scalar;
+      return lossScale ? tf.mul(loss, lossScale) as tf.Scalar : loss;
+    }, vars);
     if (!lossSum) lossSum = value;
     else {
       const sum = tf.add(lossSum, value) as tf.Scalar;
@@ -164,10 +167,27 @@ export async function readStepStats(stats: tf.Tensor1D, what: string, stepNumber
 /** A step's numbers as read back: the loss, the gradient norm (absent for a skipped step), and with loss scaling the scale used. */
 export interface StepStats { loss: number; gradNorm?: number; lossScale?: number; skipped?: boolean }
 
-/** Rows [from, from + n) of a batch, as a batch of its own (fresh arrays: the step uploads them as they are). */
-function rowsOf(b: import('../model/gpt').Batch, from: number, n: number): import('../model/gpt').Batch {
-  const cut = <A extends Int32Array | Float32Array>(a: A) => a.slice(from * b.T, (from + n) * b.T) as A;
-  return { inputs: cut(b.inputs), targets: cut(b.targets), ...(b.weights ? { weights: cut(b.weights) } : {}), B: n, T: b.T };
+/**
+ * A batch as pieces of at most `rows` rows (fresh arrays: the step uploads them as they are), for a device
+ * that cannot bind the whole batch's tensors. With loss weights each piece carries its share of the batch's
+ * counted tokens, so the mean over pieces is the whole batch's token-weighted loss; without, pieces of equal
+ * rows count equally, as the whole batch's mean does.
+ */
+export function batchPieces(b: import('../model/gpt').Batch, rows: number): import('../model/gpt').Batch[] {
+  const pieces: import('../model/gpt').Batch[] = [];
+  for (let from = 0; from < b.B; from += rows) {
+    const n = Math.min(rows, b.B - from);
+    const cut = <A extends Int32Array | Float32Array>(a: A) => a.slice(from * b.T, (from + n) * b.T) as A;
+    pieces.push({ inputs: cut(b.inputs), targets: cut(b.targets), ...(b.weights ? { weights: cut(b.weights) } : {}), B: n, T: b.T });
+  }
+  if (pieces.length === 1) return pieces;
+  const counted = (x: import('../model/gpt').Batch) => (x.weights ? x.weights.reduce((s, w) => s + w, 0) : x.B * x.T);
+  const total = counted(b);
+  if (total === 0) return pieces; // no counted token anywhere (never in SFT data): nothing to weigh
+  // A piece with no counted token has no mean (its loss would be 0/0); leaving it out changes nothing.
+  const kept = pieces.filter((p) => counted(p) > 0);
+  if (b.weights || b.B % rows !== 0) for (const p of kept) p.share = (counted(p) * kept.length) / total;
+  return kept;
 }
 
 /** Let the event loop breathe (progress bars, signals, lock heartbeats) between steps. */
@@ -220,7 +240,7 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
         for (let m = 0; m < nMicro; m++) {
           const b = sampler.batch(s, m, config.microBatch);
           if (pieces === 1) yield b;
-          else for (let p = 0; p < pieces; p++) yield rowsOf(b, p * rows, rows);
+          else yield* batchPieces(b, rows);
         }
       }, nMicro * pieces);
       step += 1;

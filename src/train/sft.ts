@@ -12,9 +12,9 @@ import { generateBatch } from './generate';
 import { scoreChoices } from './loglik';
 import { choiceLetter, choiceResponse } from '../data/sft/checkers';
 import { sftExampleFits } from '../data/sft/fit';
-import { optimizerStep, readStepStats, yieldToEventLoop, type TrainHooks } from './pretrain';
+import { batchPieces, optimizerStep, readStepStats, yieldToEventLoop, type TrainHooks } from './pretrain';
 import { replayWanted } from '../backend/webgpu-replay';
-import { assertStepFits } from '../backend/webgpu-fit';
+import { deviceMicroBatch } from '../backend/webgpu-fit';
 import type { Checkpoint } from './checkpoint';
 
 /** One tokenised example: ids = prompt + response + eos; `promptLen` ids are masked out of the loss. */
@@ -190,13 +190,15 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
   // Examples that do not fit the context are left out (the data build already drops them for the preset's context).
   const train = sftTrainSubset(encodeFitting(opts.task.train, opts.tokenizer, cfg.contextLength).encoded, config.maxExamples, config.seed);
   if (train.length === 0) throw new Error(`sft: task ${config.task} has no training examples that fit the context of ${cfg.contextLength}`);
+  // A WebGPU device binds each tensor whole, up to a limit: evaluations run in batches of at most `evalRows`
+  // rows of the context (losses are token-weighted means, so the grouping does not change them), and a training
+  // batch too big for the device is computed in pieces (batchPieces: the same token-weighted loss).
+  const evalRows = deviceMicroBatch(cfg, config.batchSize, cfg.contextLength, config.name);
+  const decodeRows = deviceMicroBatch(cfg, DECODE_BATCH, cfg.contextLength, config.name);
   const valBatches: Batch[] = [];
   const val = encodeFitting(opts.task.val.slice(0, config.valExamples ?? opts.task.val.length), opts.tokenizer, cfg.contextLength).encoded;
-  for (let i = 0; i < val.length; i += config.batchSize) valBatches.push(sftBatch(val.slice(i, i + config.batchSize)));
-  const generalBatches = valWindows(opts.generalVal, cfg.contextLength, config.evalTokens, config.batchSize);
-  // The widest batch a step or an evaluation binds: the longest example (padded as replay pads it), or the general val windows.
-  const widest = Math.max(...[...train, ...val].map((e) => e.ids.length - 1));
-  assertStepFits(cfg, config.batchSize, Math.max(replayWanted() ? replayPaddedLength(widest, cfg.contextLength) : widest, generalBatches[0]?.T ?? 0), config.name);
+  for (let i = 0; i < val.length; i += evalRows) valBatches.push(sftBatch(val.slice(i, i + evalRows)));
+  const generalBatches = valWindows(opts.generalVal, cfg.contextLength, config.evalTokens, evalRows);
   const total = config.epochs * sftStepsPerEpoch(train.length, config.batchSize);
   const stop = Math.min(opts.stopAtStep ?? total, total);
 
@@ -216,7 +218,9 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
       const examples = sftStepExamples(train.length, config.batchSize, config.seed, step).map((i) => train[i]);
       const longest = Math.max(...examples.map((e) => e.ids.length - 1));
       const batch = sftBatch(examples, replayWanted() ? replayPaddedLength(longest, cfg.contextLength) : 0);
-      const { loss, ...scaled } = await readStepStats(optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => [batch], 1), 'SFT', step + 1);
+      const rows = deviceMicroBatch(cfg, batch.B, batch.T, config.name);
+      const micros = rows < batch.B ? batchPieces(batch, rows) : [batch];
+      const { loss, ...scaled } = await readStepStats(optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => micros, micros.length), 'SFT', step + 1);
       step += 1;
       tokens += batch.B * longest; // the batch's own padding, not the replay's: the same count either way
       const log: StepLog = {
@@ -238,8 +242,8 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
     }
     if (step < total) return { accuracy: NaN, counts: { correct: 0, n: 0, dropped: 0, method: 'generate' }, samples: [] };
     return {
-      ...taskAccuracy(params, cfg, opts.task, opts.tokenizer, config.accuracyExamples),
-      test: testLoss(params, cfg, opts.task, opts.tokenizer, config.batchSize, config.testExamples),
+      ...taskAccuracy(params, cfg, opts.task, opts.tokenizer, config.accuracyExamples, decodeRows),
+      test: testLoss(params, cfg, opts.task, opts.tokenizer, evalRows, config.testExamples),
     };
   } finally {
     optimizer.dispose();

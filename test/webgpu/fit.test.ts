@@ -11,9 +11,12 @@ import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount, webgpu
 import { deviceMicroBatch, largestStepBuffers } from '../../src/backend/webgpu-fit';
 import { batchLoss, initParams, disposeParams } from '../../src/model/gpt';
 import { pretrain } from '../../src/train/pretrain';
+import { encodeExample, sft, sftBatch } from '../../src/train/sft';
+import { Rng } from '../../src/rng';
+import type { SftExample, SftTask, Tokenizer } from '../../src/data/types';
 import { MixtureSampler } from '../../src/train/sampler';
-import type { ModelConfig, StepLog } from '../../src/runs/types';
-import { microData, microPretrain } from '../engine/fixtures';
+import type { ModelConfig, SftConfig, StepLog } from '../../src/runs/types';
+import { memoryShard, microData, microPretrain } from '../engine/fixtures';
 
 const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
 
@@ -50,6 +53,51 @@ test('pretraining on lavapipe: a micro-batch too big for one binding is computed
     assert.equal(logs.length, 2);
     assert.ok(Math.abs(logs[0].trainLoss - expected) <= 1e-5 * expected, `step 1 loss ${logs[0].trainLoss}, rows alone ${expected}`);
     assert.ok(Number.isFinite(logs[1].val?.general) && logs[1].val!.general! > 0, `validation ran in pieces: ${JSON.stringify(logs[1].val)}`);
+  } finally {
+    releaseWebgpu();
+  }
+});
+
+test('SFT on lavapipe: a batch too big for one binding is computed in pieces weighted by their response tokens (lavapipe)', { skip, timeout: 300_000 }, async () => {
+  const r = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  try {
+    const model: ModelConfig = { vocabSize: 70_000, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 256, rotaryPct: 0.25, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5 };
+    const chars = '0123456789 copy=';
+    const tok: Tokenizer = { vocabSize: model.vocabSize, hash: 'fit-chars', eosId: chars.length, encode: (s) => [...s].map((c) => chars.indexOf(c)), decode: (ids) => Array.from(ids).map((i) => chars[i] ?? '').join('') };
+    // Two examples whose responses differ in length (41 and 181 tokens): a plain average of the two pieces'
+    // means would weigh the short one's tokens 3× as much as the whole batch's mean does.
+    const rng = new Rng(2);
+    const digits = (n: number) => Array.from({ length: n }, () => String(rng.int(10))).join('');
+    const ex = (id: string, n: number, m: number): SftExample => { const w = digits(n); return { id, prompt: `copy ${w} =`, response: ` ${digits(m)}`, answer: '' }; };
+    const train = [ex('a', 150, 40), ex('b', 60, 180)];
+    const task: SftTask = { name: 'gsm', description: 'long copies', train, val: [train[0]], test: [train[1]], check: () => false, maxNewTokens: 1 };
+    const config: SftConfig = {
+      kind: 'sft', name: 'fit/sft', preset: 'tiny', task: 'gsm', parent: { runId: 'none', atFraction: 1 }, optim: { lr: 1e-3, minLr: 1e-4, warmupFraction: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 },
+      epochs: 1, batchSize: 2, evalEvery: 100, evalTokens: 256, accuracyExamples: 0, seed: 1,
+    };
+    const init = initParams(model, 5);
+    const start = { step: 0, params: Object.fromEntries(Object.entries(init).map(([k, p]) => [k, p.dataSync() as Float32Array])), sampler: { seed: 1, step: 0 } };
+    // Each example alone at the initial weights: its mean loss over its response tokens, and their number.
+    const encoded = train.map((e) => encodeExample(e, tok, model.contextLength)!);
+    const alone = encoded.map((e) => {
+      const b = sftBatch([e]);
+      return { loss: tf.tidy(() => batchLoss(init, model, b).dataSync()[0]), n: b.weights!.reduce((s, w) => s + w, 0) };
+    });
+    disposeParams(init);
+    assert.ok(largestStepBuffers(model, 2, sftBatch(encoded).T)[0].bytes > webgpuDevice()!.limits.maxStorageBufferBindingSize, 'the batch of two does not fit one binding');
+    const weighted = (alone[0].loss * alone[0].n + alone[1].loss * alone[1].n) / (alone[0].n + alone[1].n);
+    const plain = (alone[0].loss + alone[1].loss) / 2;
+    const generalVal = memoryShard('general/val', Uint16Array.from({ length: 600 }, (_, i) => i % 11));
+    const gen = sft(config, { model, task, tokenizer: tok, generalVal, start, resume: false });
+    const logs: StepLog[] = [];
+    for (let x = await gen.next(); !x.done; x = await gen.next()) logs.push(x.value);
+    assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors (a binding beyond the limit?)');
+    assert.equal(logs.length, 1);
+    // At initial weights every token's loss is near ln V, so the two means differ little: 10× the tolerance below.
+    assert.ok(Math.abs(weighted - plain) > 1e-4 * weighted, `the test needs the weighting to matter: ${weighted} vs ${plain}`);
+    assert.ok(Math.abs(logs[0].trainLoss - weighted) <= 1e-5 * weighted, `step 1 loss ${logs[0].trainLoss}; token-weighted ${weighted}, plain mean ${plain}`);
+    assert.ok(Number.isFinite(logs[0].val?.sft) && Number.isFinite(logs[0].val?.general), `evaluation ran in pieces: ${JSON.stringify(logs[0].val)}`);
   } finally {
     releaseWebgpu();
   }
