@@ -225,7 +225,7 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
       tokens += batch.B * longest; // the batch's own padding, not the replay's: the same count either way
       const log: StepLog = {
         step, tokens, lr, trainLoss: loss, ...scaled,
-        tokensPerSec: (batch.B * batch.T) / Math.max(1e-3, (Date.now() - t0) / 1000),
+        tokensPerSec: (batch.B * longest) / Math.max(1e-3, (Date.now() - t0) / 1000),
       };
       // Also after the first step, so a val-loss curve starts where fine-tuning starts.
       if (step % config.evalEvery === 0 || step === total || step === 1) {
