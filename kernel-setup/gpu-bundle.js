@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the self-contained GPU check bundle that kernel-setup/gpu-check.sh runs on a machine with an
-// NVIDIA GPU and no Node (the device machine of issue 9: x86-64, no network, python3 with CUDA PyTorch).
+// NVIDIA GPU and no Node (a lent device machine: x86-64, no network, python3 with CUDA PyTorch).
 //
 // What goes in (default folder .cache/gpu-bundle, ignored by git; carry it to the GPU machine: ~45 MiB of the
 // device's 64 MiB carry). The layout mirrors the repo, so the bench finds its project root (package.json), the
@@ -12,6 +12,7 @@
 //   bench/study-dag.js           esbuild bundle of bench/study-dag.ts (a preset's whole run DAG on generated data, timed)
 //   bench/worker-main.js         the study's worker process (src/experiments/worker-main.ts), beside the bench that spawns it
 //   data/shapes/*.json           the real data's shapes the study's data is generated with
+//   data/configs/*.json          the built-in data configs (a preset's sizes and vocabulary come from them)
 //   bench/torch_bench.py, bench/torch_matmul.py, test/reference/gpt_ref.py   the PyTorch side, unchanged
 //   package.json                 {"name": "midtrain"}: marks the root for projectRoot()
 //   debs/*.deb                   the Vulkan loader (libvulkan1) for machines without one (dpkg -x there)
@@ -45,7 +46,8 @@ const ENTRIES = [
   ['src/experiments/worker-main.ts', 'bench/worker-main.js', { minify: true }],
 ];
 /** Files copied as they are (the PyTorch side of the bench; the data shapes of the study-shaped workload). */
-const COPIES = ['bench/torch_bench.py', 'bench/torch_matmul.py', 'test/reference/gpt_ref.py', 'data/shapes/tiny.json', 'data/shapes/small.json'];
+const COPIES = ['bench/torch_bench.py', 'bench/torch_matmul.py', 'test/reference/gpt_ref.py',
+  ...['data/shapes', 'data/configs'].flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith('.json')).map((f) => `${d}/${f}`))];
 const NODE_VERSION = process.versions.node;
 
 const say = (m) => console.log(`[gpu-bundle] ${m}`);
