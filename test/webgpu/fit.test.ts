@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount, webgpuDevice } from '../../src/backend/webgpu';
+import { lavapipeInfo, webgpuErrorCount, webgpuDevice } from '../../src/backend/webgpu';
 import { deviceMicroBatch, largestStepBuffers } from '../../src/backend/webgpu-fit';
 import { batchLoss, initParams, disposeParams } from '../../src/model/gpt';
 import { pretrain } from '../../src/train/pretrain';
@@ -17,6 +17,7 @@ import type { SftExample, SftTask, Tokenizer } from '../../src/data/types';
 import { MixtureSampler } from '../../src/train/sampler';
 import type { ModelConfig, SftConfig, StepLog } from '../../src/runs/types';
 import { memoryShard, microData, microPretrain } from '../engine/fixtures';
+import { onLavapipe } from './helpers';
 
 const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
 
@@ -31,9 +32,7 @@ test('deviceMicroBatch: the micro-batch when it fits, else its largest divisor t
 });
 
 test('pretraining on lavapipe: a micro-batch too big for one binding is computed in pieces, with the unsplit loss (lavapipe)', { skip, timeout: 300_000 }, async () => {
-  const r = await tryWebgpuBackend({ lavapipe: true });
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  try {
+  await onLavapipe(async () => {
     const limit = webgpuDevice()!.limits.maxStorageBufferBindingSize;
     // Two rows of 256 tokens over 65,600 logits need 4 · 2 · 256 · 65,600 B > 128 MiB; one row fits.
     const model: ModelConfig = { vocabSize: 65_600, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 256, rotaryPct: 0.25, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5 };
@@ -53,15 +52,11 @@ test('pretraining on lavapipe: a micro-batch too big for one binding is computed
     assert.equal(logs.length, 2);
     assert.ok(Math.abs(logs[0].trainLoss - expected) <= 1e-5 * expected, `step 1 loss ${logs[0].trainLoss}, rows alone ${expected}`);
     assert.ok(Number.isFinite(logs[1].val?.general) && logs[1].val!.general! > 0, `validation ran in pieces: ${JSON.stringify(logs[1].val)}`);
-  } finally {
-    releaseWebgpu();
-  }
+  });
 });
 
 test('SFT on lavapipe: a batch too big for one binding is computed in pieces weighted by their response tokens (lavapipe)', { skip, timeout: 300_000 }, async () => {
-  const r = await tryWebgpuBackend({ lavapipe: true });
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  try {
+  await onLavapipe(async () => {
     const model: ModelConfig = { vocabSize: 70_000, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 256, rotaryPct: 0.25, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5 };
     const chars = '0123456789 copy=';
     const tok: Tokenizer = { vocabSize: model.vocabSize, hash: 'fit-chars', eosId: chars.length, encode: (s) => [...s].map((c) => chars.indexOf(c)), decode: (ids) => Array.from(ids).map((i) => chars[i] ?? '').join('') };
@@ -98,7 +93,5 @@ test('SFT on lavapipe: a batch too big for one binding is computed in pieces wei
     assert.ok(Math.abs(weighted - plain) > 1e-4 * weighted, `the test needs the weighting to matter: ${weighted} vs ${plain}`);
     assert.ok(Math.abs(logs[0].trainLoss - weighted) <= 1e-5 * weighted, `step 1 loss ${logs[0].trainLoss}; token-weighted ${weighted}, plain mean ${plain}`);
     assert.ok(Number.isFinite(logs[0].val?.sft) && Number.isFinite(logs[0].val?.general), `evaluation ran in pieces: ${JSON.stringify(logs[0].val)}`);
-  } finally {
-    releaseWebgpu();
-  }
+  });
 });

@@ -1,7 +1,9 @@
 // Shared by the GPU-path tests: a small GPT, fixed batches, and a few AdamW steps of the engine's own
 // training step (optimizerStep: gradients → clipping → AdamW, read by readStepStats), so backends can be
 // compared loss for loss and gradient norm for gradient norm.
+import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { releaseWebgpu, tryWebgpuBackend } from '../../src/backend/webgpu';
 import { initParams, disposeParams, type Batch } from '../../src/model/gpt';
 import { AdamW } from '../../src/train/optim';
 import { optimizerStep, readStepStats } from '../../src/train/pretrain';
@@ -44,4 +46,15 @@ export async function train(data: Batch[]): Promise<{ losses: number[]; gradNorm
   opt.dispose();
   disposeParams(params);
   return { losses, gradNorms, tensors, lossScales, skipped };
+}
+
+/** Runs `body` on lavapipe's WebGPU device (the test's skip says when lavapipe is missing) and releases it after. */
+export async function onLavapipe(body: () => Promise<void>): Promise<void> {
+  const r = await tryWebgpuBackend({ lavapipe: true });
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  try {
+    await body();
+  } finally {
+    releaseWebgpu();
+  }
 }

@@ -23,7 +23,7 @@ import type { StepLog } from '../../src/runs/types';
 import { memoryShard, microData, microPretrain } from '../engine/fixtures';
 import type { ModelConfig, SftConfig } from '../../src/runs/types';
 import { Rng } from '../../src/rng';
-import { CFG, OPT } from './helpers';
+import { CFG, OPT, onLavapipe } from './helpers';
 
 const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
 // The embedding's gradient (tf.scatterND) adds the rows of repeated ids with float atomics, so on lavapipe's
@@ -80,9 +80,7 @@ function assertBitIdentical(got: Awaited<ReturnType<typeof run>>, ref: Awaited<R
 }
 
 test('webgpu replay: bit-identical losses, gradient norms and weights to the normal step (lavapipe)', { skip, timeout: 300_000 }, async () => {
-  const r = await tryWebgpuBackend({ lavapipe: true });
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  try {
+  await onLavapipe(async () => {
     const rng = new Rng(5);
     const B = 2, T = CFG.contextLength;
     // 7 steps of one micro-batch (recorded twice, then replayed), one of two micro-batches (another key: falls
@@ -108,15 +106,11 @@ test('webgpu replay: bit-identical losses, gradient norms and weights to the nor
     assertBitIdentical(got, ref, (i) => `step ${i + 1}`);
     // Different batches and rates give different numbers (a replay that reused the recorded ones would not).
     assert.equal(new Set(got.stats.map((s) => s.loss)).size, steps.length, 'every step has its own loss');
-  } finally {
-    releaseWebgpu();
-  }
+  });
 });
 
 test('webgpu replay: steps of several lengths in turn (SFT\'s padded widths) each replay their own recording, bit-identical (lavapipe)', { skip, timeout: 300_000 }, async () => {
-  const r = await tryWebgpuBackend({ lavapipe: true });
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  try {
+  await onLavapipe(async () => {
     const rng = new Rng(9);
     // Widths as replayPaddedLength gives them, interleaved the way SFT's shuffled batches come.
     const widths = [16, 24, 16, 24, 32, 16, 24, 32, 16, 24, 32, 16, 32, 24, 16, 32, 24, 24, 16, 32, 16, 24, 32, 16];
@@ -133,15 +127,11 @@ test('webgpu replay: steps of several lengths in turn (SFT\'s padded widths) eac
     assert.equal(recordings, 3, 'one recording per width, kept side by side');
     assert.ok(replayed.slice(-6).every(Boolean), `the last 6 steps were not all replayed: ${replayed.map((x) => (x ? 'R' : '.')).join('')}`);
     assertBitIdentical(got, ref, (i) => `step ${i + 1} (T ${widths[i]})`);
-  } finally {
-    releaseWebgpu();
-  }
+  });
 });
 
 test('webgpu replay: dynamic loss scaling, its state updated in place on the device, replays exactly (lavapipe)', { skip, timeout: 300_000 }, async () => {
-  const r = await tryWebgpuBackend({ lavapipe: true });
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  try {
+  await onLavapipe(async () => {
     const rng = new Rng(8);
     const steps = Array.from({ length: 7 }, () => [randomBatch(rng, CFG, 2, CFG.contextLength)]);
     // The scale doubles every 2 clean steps, so replayed steps must carry the device's state forward.
@@ -153,9 +143,7 @@ test('webgpu replay: dynamic loss scaling, its state updated in place on the dev
     assert.deepEqual(got.stats, ref.stats, 'losses, gradient norms, scales and skips');
     assert.ok(new Set(got.stats.map((s) => s.lossScale)).size >= 3, 'the scale grew during the run');
     for (const [k, w] of Object.entries(got.weights)) assert.ok(Buffer.from(w.buffer).equals(Buffer.from(ref.weights[k].buffer)), `final ${k} differ`);
-  } finally {
-    releaseWebgpu();
-  }
+  });
 });
 
 /** Runs `body` with replay on or off, counting the tfjs kernels it runs (a replayed step runs none). */
@@ -188,9 +176,7 @@ function pretrainRun(replay: boolean): Promise<{ logs: StepLog[]; checkpoints: C
 const sameFloats = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 test('webgpu replay: the pretraining loop logs, evaluates and checkpoints exactly as without it (lavapipe)', { skip, timeout: 300_000 }, async () => {
-  const r = await tryWebgpuBackend({ lavapipe: true });
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  try {
+  await onLavapipe(async () => {
     const ref = await pretrainRun(false);
     const got = await pretrainRun(true);
     assert.equal(got.logs.length, 12);
@@ -212,9 +198,7 @@ test('webgpu replay: the pretraining loop logs, evaluates and checkpoints exactl
     // Replayed steps run no tfjs kernel: what is left is the recorded steps, evaluation and the checkpoints' reads.
     assert.ok(got.kernels < 0.6 * ref.kernels, `kernels with replay ${got.kernels}, without ${ref.kernels}: steps were not replayed`);
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
-  } finally {
-    releaseWebgpu();
-  }
+  });
 });
 
 test('webgpu replay on the null device: a replayed step runs no tfjs kernel and the normal step\'s dispatches', { timeout: 120_000 }, async (t) => {
@@ -292,9 +276,7 @@ function sftRun(replay: boolean): Promise<{ logs: StepLog[]; kernels: number }> 
 }
 
 test('webgpu replay: the SFT loop pads its batches to a few widths and replays them; losses as without replay (lavapipe)', { skip, timeout: 300_000 }, async () => {
-  const r = await tryWebgpuBackend({ lavapipe: true });
-  assert.ok(r.ok, r.ok ? '' : r.reason);
-  try {
+  await onLavapipe(async () => {
     const ref = await sftRun(false);
     const got = await sftRun(true);
     assert.equal(got.logs.length, 40);
@@ -310,7 +292,5 @@ test('webgpu replay: the SFT loop pads its batches to a few widths and replays t
     // (measured: 0.31 of the kernels; unpadded, the widths that happen to recur replay too: 0.55).
     assert.ok(got.kernels < 0.4 * ref.kernels, `kernels with replay ${got.kernels}, without ${ref.kernels}: SFT steps were not replayed`);
     assert.equal(webgpuErrorCount(), 0, 'Dawn reported WebGPU errors');
-  } finally {
-    releaseWebgpu();
-  }
+  });
 });
