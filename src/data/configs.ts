@@ -5,7 +5,7 @@
 // shell); with none chosen, a model preset loads its default built-in config (DEFAULT_DATA_CONFIG).
 import * as fs from 'fs';
 import * as path from 'path';
-import { dataConfigDir } from './presets';
+import { dataConfigDir, isDataConfigName } from './presets';
 
 export type DataConfigKind = 'builtin' | 'local';
 
@@ -30,7 +30,7 @@ export function listDataConfigs(): { name: string; file: string; kind: DataConfi
 export function resolveDataConfig(ref: string): DataConfigRef {
   const isPath = ref.includes('/') || ref.includes(path.sep) || ref.endsWith('.json');
   const file = isPath ? path.resolve(ref) : path.join(dataConfigDir(), `${ref}.json`);
-  if (!isPath && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(ref)) throw new Error(`data config "${ref}": not a name (letters, digits, '-', '_', '.') nor a path`);
+  if (!isPath && !isDataConfigName(ref)) throw new Error(`data config "${ref}": not a name (letters, digits, '-', '_', '.') nor a path`);
   if (!fs.existsSync(file)) {
     const names = fs.existsSync(dataConfigDir()) ? fs.readdirSync(dataConfigDir()).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
     throw new Error(isPath ? `data config ${file} does not exist` : `data config "${ref}": no ${file} (named configs: ${names.join(', ') || 'none'}; or give a path)`);

@@ -6,6 +6,14 @@ import * as path from 'path';
 import { PRESETS, projectRoot, type PresetName } from '../config';
 import { MODEL_PRESETS } from '../model/presets';
 
+/**
+ * Whether `s` can name a data config in data/configs/ (and the cache folder of a built-in one): letters,
+ * digits, '-', '_' and '.', starting with a letter or digit, so that no name is '..' or hidden.
+ */
+export function isDataConfigName(s: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(s);
+}
+
 export interface DataPreset {
   /** The model preset this data is loaded for. Not part of the data's identity: presets sharing a data config share its build. */
   preset: PresetName;
@@ -56,7 +64,7 @@ export function validateBuiltinConfig(raw: Record<string, unknown>, file: string
   const str = (k: string): string => (typeof raw[k] === 'string' && (raw[k] as string).length > 0 ? raw[k] as string : fail(k, `must be a non-empty string, got ${JSON.stringify(raw[k])}`));
   const posInt = (v: unknown, k: string): number => (Number.isInteger(v) && (v as number) > 0 ? v as number : fail(k, `must be a positive integer, got ${JSON.stringify(v)}`));
   const name = str('name');
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) fail('name', `must start with a letter or digit and use letters, digits, '-', '_' or '.' (it names a folder), got ${JSON.stringify(name)}`);
+  if (!isDataConfigName(name)) fail('name', `must start with a letter or digit and use letters, digits, '-', '_' or '.' (it names a folder), got ${JSON.stringify(name)}`);
   if (!Array.isArray(raw.presets) || raw.presets.length === 0) fail('presets', 'must be a non-empty array of model presets');
   const presets = (raw.presets as unknown[]).map((p, i) => ((PRESETS as readonly unknown[]).includes(p) ? p as PresetName : fail(`presets[${i}]`, `must be one of ${PRESETS.join(', ')}, got ${JSON.stringify(p)}`)));
   const vocabSize = posInt(raw.vocabSize, 'vocabSize');

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import { PRESETS, ROLES, SFT_TASKS, type PresetName, type Role, type SftTaskName } from '../../config';
+import { isDataConfigName } from '../presets';
 
 export const FORMATS = ['jsonl', 'jsonl.gz', 'jsonl.zst', 'parquet', 'text'] as const;
 export type SourceFormat = (typeof FORMATS)[number];
@@ -153,7 +154,7 @@ export function validateDataConfig(raw: unknown, file: string): DataConfig {
         known(o, sf, ['builtin', 'from']);
         const b = (ROLES as readonly unknown[]).includes(o.builtin) ? o.builtin as Role : fail(`${sf}.builtin`, `must be a role (${ROLES.join(', ')}), got ${JSON.stringify(o.builtin)}`);
         const from = str(o.from, `${sf}.from`);
-        if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(from)) fail(`${sf}.from`, `must name a built-in data config in data/configs/, got ${JSON.stringify(from)}`);
+        if (!isDataConfigName(from)) fail(`${sf}.from`, `must name a built-in data config in data/configs/, got ${JSON.stringify(from)}`);
         return { builtin: b, from };
       }
       known(o, sf, ['glob', 'format', 'text', 'template', 'builtin', 'from']);
