@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import { initBackend, parseBackendName, formatBackendReport } from '../src/backend/choose';
 import { MODEL_PRESETS, countParams } from '../src/model/presets';
 import { pretrain } from '../src/train/pretrain';
-import { deviceMicroBatch } from '../src/backend/webgpu-fit';
+import { rowsThatFit } from '../src/backend/webgpu-fit';
 import { projectRoot } from '../src/config';
 import type { ModelConfig, OptimConfig, PretrainConfig } from '../src/runs/types';
 import type { TokenShard } from '../src/data/types';
@@ -85,7 +85,7 @@ async function benchTfjs(b: BenchConfig): Promise<{ tokensPerSec: number; second
   };
   let t0 = 0;
   let lastLoss = NaN;
-  const rows = deviceMicroBatch(b.model, b.microBatch, b.model.contextLength, 'bench');
+  const rows = rowsThatFit(b.model, b.microBatch, b.model.contextLength, 'bench');
   if (rows < b.microBatch) console.log(`[bench] micro-batch ${b.microBatch} × ${b.model.contextLength} is computed in pieces of ${rows} rows: its logits exceed what this device can bind in one buffer`);
   // syncAt: the warmup's last step is finished (not just recorded) when its log starts the clock.
   for await (const log of pretrain(config, { shards: { general: { train: shard, val: shard } }, skipEval: true, syncAt: (s) => s === b.warmup })) {

@@ -34,15 +34,15 @@ export function assertStepFits(cfg: ModelConfig, B: number, T: number, what: str
 }
 
 /**
- * The rows a pretraining micro-batch is computed in on this device: `microBatch` when its step fits, else the
- * largest divisor of it that does (the micro-batch is then split into equal pieces whose gradients are
- * averaged: the same gradient in exact arithmetic, so the run and its id are unchanged). Throws when not even
- * one row fits.
+ * How many of a batch's `batchRows` rows of T tokens this device computes at once: all when they fit, else the
+ * largest divisor of `batchRows` that does (training then splits the batch into equal pieces, batchPieces in
+ * train/pretrain.ts, with the same loss and gradient; evaluations and decoding take that many rows a batch).
+ * Throws when not even one row fits.
  */
-export function deviceMicroBatch(cfg: ModelConfig, microBatch: number, T: number, what: string, limit = webgpuDevice()?.limits.maxStorageBufferBindingSize): number {
-  if (!limit) return microBatch;
-  for (let rows = microBatch; rows >= 1; rows--) {
-    if (microBatch % rows === 0 && largestStepBuffers(cfg, rows, T).every((b) => b.bytes <= limit)) return rows;
+export function rowsThatFit(cfg: ModelConfig, batchRows: number, T: number, what: string, limit = webgpuDevice()?.limits.maxStorageBufferBindingSize): number {
+  if (!limit) return batchRows;
+  for (let rows = batchRows; rows >= 1; rows--) {
+    if (batchRows % rows === 0 && largestStepBuffers(cfg, rows, T).every((b) => b.bytes <= limit)) return rows;
   }
   assertStepFits(cfg, 1, T, what, limit);
   return 1;

@@ -4,10 +4,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PretrainConfig, StepLog } from '../runs/types';
 import { deviceRunsAhead } from '../backend/caps';
-import { deviceMicroBatch } from '../backend/webgpu-fit';
+import { rowsThatFit } from '../backend/webgpu-fit';
 import { onDeviceOnly, releaseStepReplay, replayFlags, replayWanted, stepWithReplay } from '../backend/webgpu-replay';
 import { adamwStepUniform, adamwStepUniformBuffer, fusedAdamWAvailable } from '../backend/webgpu-adamw';
-import { batchLoss, initParams, paramsFromArrays, paramsToArrays, disposeParams, type Params } from '../model/gpt';
+import { batchLoss, initParams, paramsFromArrays, paramsToArrays, disposeParams, type Batch, type Params } from '../model/gpt';
 import { AdamW, clipByGlobalNorm, lrAt } from './optim';
 import { MixtureSampler, weightsAt, type RoleShards } from './sampler';
 import { evaluateRoles, roleValBatches } from './evaluate';
@@ -46,7 +46,7 @@ export class NonFiniteLossError extends Error {}
  * device scalar (summed on the device, never read here): every read waits for the device (GPU) to drain.
  */
 export function accumulateGrads(
-  params: Params, cfg: PretrainConfig['model'], micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
+  params: Params, cfg: PretrainConfig['model'], micros: () => Iterable<Batch>, nMicro: number,
   lossScale?: tf.Scalar,
 ): { loss: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const names = Object.keys(params);
@@ -108,7 +108,7 @@ export function disposeGrads(grads: Record<string, tf.Tensor>): void {
  */
 export function optimizerStep(
   params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
-  micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
+  micros: () => Iterable<Batch>, nMicro: number,
 ): tf.Tensor1D {
   if (!replayWanted() || !fusedAdamWAvailable()) {
     releaseStepReplay(optimizer); // replay turned off: the buffers a recording holds go back to the pool
@@ -134,7 +134,7 @@ export function optimizerStep(
 /** optimizerStep through tfjs's kernels. */
 function tfjsStep(
   params: Params, cfg: PretrainConfig['model'], optimizer: AdamW, lr: number, gradClip: number,
-  micros: () => Iterable<import('../model/gpt').Batch>, nMicro: number,
+  micros: () => Iterable<Batch>, nMicro: number,
 ): tf.Tensor1D {
   // The scale this step uses, copied now: the optimizer updates the scaler's state in place.
   const scale = optimizer.lossScaler?.scale();
@@ -169,19 +169,19 @@ export interface StepStats { loss: number; gradNorm?: number; lossScale?: number
 
 /**
  * A batch as pieces of at most `rows` rows (fresh arrays: the step uploads them as they are), for a device
- * that cannot bind the whole batch's tensors. With loss weights each piece carries its share of the batch's
+ * that cannot bind the whole batch's tensors; the batch itself when it has no more rows than that. With loss weights each piece carries its share of the batch's
  * counted tokens, so the mean over pieces is the whole batch's token-weighted loss; without, pieces of equal
  * rows count equally, as the whole batch's mean does.
  */
-export function batchPieces(b: import('../model/gpt').Batch, rows: number): import('../model/gpt').Batch[] {
-  const pieces: import('../model/gpt').Batch[] = [];
+export function batchPieces(b: Batch, rows: number): Batch[] {
+  if (rows >= b.B) return [b];
+  const pieces: Batch[] = [];
   for (let from = 0; from < b.B; from += rows) {
     const n = Math.min(rows, b.B - from);
     const cut = <A extends Int32Array | Float32Array>(a: A) => a.slice(from * b.T, (from + n) * b.T) as A;
     pieces.push({ inputs: cut(b.inputs), targets: cut(b.targets), ...(b.weights ? { weights: cut(b.weights) } : {}), B: n, T: b.T });
   }
-  if (pieces.length === 1) return pieces;
-  const counted = (x: import('../model/gpt').Batch) => (x.weights ? x.weights.reduce((s, w) => s + w, 0) : x.B * x.T);
+  const counted = (x: Batch) => (x.weights ? x.weights.reduce((s, w) => s + w, 0) : x.B * x.T);
   const total = counted(b);
   if (total === 0) return pieces; // no counted token anywhere (never in SFT data): nothing to weigh
   // A piece with no counted token has no mean (its loss would be 0/0); leaving it out changes nothing.
@@ -202,7 +202,7 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
   const nMicro = config.batchSize / config.microBatch;
   // A WebGPU device binds each tensor whole, up to a limit (Pythia-70M's logits at 16 × 2048 tokens are
   // 6 GiB): a micro-batch too big for it is computed in equal pieces (gradients averaged, as over micro-batches).
-  const rows = deviceMicroBatch(cfg, config.microBatch, T, config.name);
+  const rows = rowsThatFit(cfg, config.microBatch, T, config.name);
   const pieces = config.microBatch / rows;
   const sampler = new MixtureSampler(config.mixture, total, opts.shards, T, config.seed);
   const val = opts.skipEval ? {} : roleValBatches(opts.shards, T, config.evalTokens, rows);
@@ -238,9 +238,7 @@ export async function* pretrain(config: PretrainConfig, opts: PretrainOptions): 
       const s = step;
       const stats = optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, function* () {
         for (let m = 0; m < nMicro; m++) {
-          const b = sampler.batch(s, m, config.microBatch);
-          if (pieces === 1) yield b;
-          else yield* batchPieces(b, rows);
+          yield* batchPieces(sampler.batch(s, m, config.microBatch), rows);
         }
       }, nMicro * pieces);
       step += 1;

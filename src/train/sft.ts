@@ -14,7 +14,7 @@ import { choiceLetter, choiceResponse } from '../data/sft/checkers';
 import { sftExampleFits } from '../data/sft/fit';
 import { batchPieces, optimizerStep, readStepStats, yieldToEventLoop, type TrainHooks } from './pretrain';
 import { replayWanted } from '../backend/webgpu-replay';
-import { deviceMicroBatch } from '../backend/webgpu-fit';
+import { rowsThatFit } from '../backend/webgpu-fit';
 import type { Checkpoint } from './checkpoint';
 
 /** One tokenised example: ids = prompt + response + eos; `promptLen` ids are masked out of the loss. */
@@ -193,8 +193,8 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
   // A WebGPU device binds each tensor whole, up to a limit: evaluations run in batches of at most `evalRows`
   // rows of the context (losses are token-weighted means, so the grouping does not change them), and a training
   // batch too big for the device is computed in pieces (batchPieces: the same token-weighted loss).
-  const evalRows = deviceMicroBatch(cfg, config.batchSize, cfg.contextLength, config.name);
-  const decodeRows = deviceMicroBatch(cfg, DECODE_BATCH, cfg.contextLength, config.name);
+  const evalRows = rowsThatFit(cfg, config.batchSize, cfg.contextLength, config.name);
+  const decodeRows = rowsThatFit(cfg, DECODE_BATCH, cfg.contextLength, config.name);
   const valBatches: Batch[] = [];
   const val = encodeFitting(opts.task.val.slice(0, config.valExamples ?? opts.task.val.length), opts.tokenizer, cfg.contextLength).encoded;
   for (let i = 0; i < val.length; i += evalRows) valBatches.push(sftBatch(val.slice(i, i + evalRows)));
@@ -218,8 +218,7 @@ export async function* sft(config: SftConfig, opts: SftOptions): AsyncGenerator<
       const examples = sftStepExamples(train.length, config.batchSize, config.seed, step).map((i) => train[i]);
       const longest = Math.max(...examples.map((e) => e.ids.length - 1));
       const batch = sftBatch(examples, replayWanted() ? replayPaddedLength(longest, cfg.contextLength) : 0);
-      const rows = deviceMicroBatch(cfg, batch.B, batch.T, config.name);
-      const micros = rows < batch.B ? batchPieces(batch, rows) : [batch];
+      const micros = batchPieces(batch, rowsThatFit(cfg, batch.B, batch.T, config.name));
       const { loss, ...scaled } = await readStepStats(optimizerStep(params, cfg, optimizer, lr, config.optim.gradClip, () => micros, micros.length), 'SFT', step + 1);
       step += 1;
       tokens += batch.B * longest; // the batch's own padding, not the replay's: the same count either way

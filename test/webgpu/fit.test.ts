@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { lavapipeInfo, webgpuErrorCount, webgpuDevice } from '../../src/backend/webgpu';
-import { deviceMicroBatch, largestStepBuffers } from '../../src/backend/webgpu-fit';
+import { rowsThatFit, largestStepBuffers } from '../../src/backend/webgpu-fit';
 import { batchLoss, initParams, disposeParams } from '../../src/model/gpt';
 import { pretrain } from '../../src/train/pretrain';
 import { encodeExample, sft, sftBatch } from '../../src/train/sft';
@@ -21,14 +21,14 @@ import { onLavapipe } from './helpers';
 
 const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
 
-test('deviceMicroBatch: the micro-batch when it fits, else its largest divisor that does', () => {
+test('rowsThatFit: the micro-batch when it fits, else its largest divisor that does', () => {
   const cfg: ModelConfig = { vocabSize: 50304, dModel: 512, nLayers: 6, nHeads: 8, contextLength: 2048, rotaryPct: 0.25, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5 };
   // Logits of one 2048-token row: 4 · 2048 · 50304 bytes = 393 MiB.
-  assert.equal(deviceMicroBatch(cfg, 16, 2048, 'x', 2 ** 32 - 4), 8, '4 GiB holds 10 rows: 8 is the largest divisor of 16 that fits');
-  assert.equal(deviceMicroBatch(cfg, 12, 2048, 'x', 2 ** 31), 4, '2 GiB holds 5 rows: 4 divides 12');
-  assert.equal(deviceMicroBatch(cfg, 16, 512, 'x', 2 ** 31), 16, 'a micro-batch that fits is kept');
-  assert.equal(deviceMicroBatch(cfg, 16, 512, 'x', undefined), 16, 'no device limit (another backend): kept');
-  assert.throws(() => deviceMicroBatch(cfg, 16, 2048, 'pythia', 2 ** 27), /^Error: pythia: a micro-batch of 1 × 2048 tokens needs the logits .* no micro-batch fits: shorten the context$/);
+  assert.equal(rowsThatFit(cfg, 16, 2048, 'x', 2 ** 32 - 4), 8, '4 GiB holds 10 rows: 8 is the largest divisor of 16 that fits');
+  assert.equal(rowsThatFit(cfg, 12, 2048, 'x', 2 ** 31), 4, '2 GiB holds 5 rows: 4 divides 12');
+  assert.equal(rowsThatFit(cfg, 16, 512, 'x', 2 ** 31), 16, 'a micro-batch that fits is kept');
+  assert.equal(rowsThatFit(cfg, 16, 512, 'x', undefined), 16, 'no device limit (another backend): kept');
+  assert.throws(() => rowsThatFit(cfg, 16, 2048, 'pythia', 2 ** 27), /^Error: pythia: a micro-batch of 1 × 2048 tokens needs the logits .* no micro-batch fits: shorten the context$/);
 });
 
 test('pretraining on lavapipe: a micro-batch too big for one binding is computed in pieces, with the unsplit loss (lavapipe)', { skip, timeout: 300_000 }, async () => {
@@ -38,7 +38,7 @@ test('pretraining on lavapipe: a micro-batch too big for one binding is computed
     const model: ModelConfig = { vocabSize: 65_600, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 256, rotaryPct: 0.25, rotaryBase: 10000, mlpRatio: 4, layerNormEps: 1e-5 };
     assert.ok(largestStepBuffers(model, 2, 256)[0].bytes > limit && largestStepBuffers(model, 1, 256)[0].bytes <= limit, `lavapipe's limit is ${limit}`);
     const config = microPretrain({ model, totalSteps: 2, batchSize: 2, microBatch: 2, evalEvery: 2, evalTokens: 512 });
-    assert.equal(deviceMicroBatch(model, 2, 256, config.name), 1);
+    assert.equal(rowsThatFit(model, 2, 256, config.name), 1);
     const { roles } = microData();
     // The first step's rows, and their losses alone at the initial weights.
     const b = new MixtureSampler(config.mixture, config.totalSteps, roles, 256, config.seed).batch(0, 0, 2);
