@@ -11,7 +11,8 @@
 //            --cpu-profile FILE: V8 CPU profile of the timed steps (open in Chrome DevTools) + top self times
 //            --kernel-times: one more step with every GPU dispatch timed (WebGPU timestamp queries, each
 //              dispatch in its own pass): GPU ms per kernel kind, and their total = the GPU's busy time;
-//              then the matmuls by shape with the GFLOP/s each reached
+//              then, where subgroups are used, the reducing kernels' GPU time with them and with the
+//              workgroup tree (one more timed step); then the matmuls by shape with the GFLOP/s each reached
 //            --matmul-bench: only the step's matmul shapes (bench/matmul-shapes.ts), GPU time and GFLOP/s of
 //              our WGSL matmul against tfjs's own kernel at each, timed with timestamp queries; then exits.
 //              --torch adds PyTorch's (CUDA; MIDTRAIN_PYTHON) at the same shapes in fp32, TF32, bf16 and fp16
@@ -35,6 +36,7 @@ import * as path from 'path';
 import { projectRoot } from '../src/config';
 import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
 import { replayStats } from '../src/backend/webgpu-replay';
+import { setSubgroupReductions, subgroupReductions, subgroupReductionsAvailable } from '../src/backend/webgpu-subgroups';
 import { deviceRunsAhead } from '../src/backend/caps';
 import { MODEL_PRESETS, countParams } from '../src/model/presets';
 import { initParams, disposeParams, type Batch } from '../src/model/gpt';
@@ -98,7 +100,8 @@ function topSelfTime(p: CpuProfile, n: number): string[] {
  * Runs one step under tf.time(): every dispatch, tfjs's and this project's (webgpu-dispatch.ts), in its own
  * timed pass. Prints GPU milliseconds by kernel kind, largest first, and the step's total GPU time.
  */
-async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void> {
+/** One step with every dispatch timed (timestamp queries): the GPU's busy time and GPU ms by kernel name. */
+async function timedStep(step: () => tf.Tensor): Promise<{ total: number; byName: Map<string, { n: number; ms: number }> }> {
   let stats: tf.Tensor | undefined;
   const t = await tf.time(() => { stats = step(); });
   stats?.dispose();
@@ -110,10 +113,32 @@ async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void>
     const e = byName.get(name) ?? { n: 0, ms: 0 };
     byName.set(name, { n: e.n + 1, ms: e.ms + ms });
   }
-  const total = t.kernelMs as number;
+  return { total: t.kernelMs as number, byName };
+}
+
+/** Our kernels that reduce across a workgroup (src/backend/webgpu-subgroups.ts), by the name they are timed under. */
+const REDUCING_KERNELS = ['midtrain-ln-fwd', 'midtrain-ln-bwd-dx', 'midtrain-ce-rows', 'midtrain-ce-mean', 'midtrain-att-softmax', 'midtrain-att-ds', 'midtrain-grad-sumsq', 'midtrain-grad-norm'];
+
+async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void> {
+  const { total, byName } = await timedStep(step);
   const rows = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms);
   console.log(`GPU time of one step: ${total.toFixed(1)} ms in ${rows.reduce((n, r) => n + r[1].n, 0)} timed dispatches (the timed steps took ${wallMs.toFixed(1)} ms/step wall)`);
   for (const [name, e] of rows.slice(0, 15)) console.log(`  ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.ms.toFixed(2).padStart(9)} ms  ${String(e.n).padStart(4)}×  ${name}`);
+
+  // The reducing kernels with subgroup operations against the workgroup tree, one timed step each way.
+  if (subgroupReductionsAvailable()) {
+    const reducing = (m: Map<string, { n: number; ms: number }>) => new Map(REDUCING_KERNELS.map((k) => [k, (m.get(k)?.ms ?? 0) + (m.get(`${k}-sg`)?.ms ?? 0)]));
+    const chosen = subgroupReductions().used;
+    const mine = reducing(byName);
+    setSubgroupReductions(!chosen);
+    step().dispose(); // compiles the other mode's pipelines outside the timed step
+    const other = reducing((await timedStep(step)).byName);
+    setSubgroupReductions(chosen);
+    const [sg, tree] = chosen ? [mine, other] : [other, mine];
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
+    console.log(`reducing kernels, GPU ms per step: subgroups ${sum(sg).toFixed(2)} vs workgroup tree ${sum(tree).toFixed(2)} (ratio ${(sum(sg) / sum(tree)).toFixed(2)}; training uses ${chosen ? 'subgroups' : 'the tree'}: ${subgroupReductions().why}); by kernel:`);
+    for (const k of REDUCING_KERNELS) if (tree.get(k)) console.log(`  ${k}: ${sg.get(k)!.toFixed(2)} vs ${tree.get(k)!.toFixed(2)} ms`);
+  }
 
   // The matmuls by shape, from tf.profile (which sees tfjs kernels with their shapes): where tfjs's WGSL
   // matmul reaches what throughput. K = |a| / (batch·M), since a holds batch·M·K values either way round.
@@ -263,6 +288,7 @@ async function main(): Promise<void> {
   console.log(`model d=${cfg.dModel} layers=${cfg.nLayers} heads=${cfg.nHeads} vocab=${cfg.vocabSize} T=${T} B=${B}: ${countParams(cfg).toLocaleString('en-US')} params`);
   const adapter = webgpuAdapter();
   if (adapter) console.log(`adapter: ${adapter.name}; features: ${adapter.features.join(', ') || 'none'} (no chromium-experimental-subgroup-matrix listed = no cooperative matrices through Dawn)`);
+  if (adapter?.subgroups) console.log(`subgroup reductions: ${adapter.subgroups.used ? 'used' : 'not used'} (${adapter.subgroups.why})`);
   const limits = webgpuDevice()?.limits;
   if (limits) console.log(`device limits: largest storage binding ${limits.maxStorageBufferBindingSize.toLocaleString('en-US')} B, largest buffer ${limits.maxBufferSize.toLocaleString('en-US')} B`);
   // A tensor beyond the device's largest binding would only be reported once, then read as zeros.

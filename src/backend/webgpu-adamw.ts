@@ -24,10 +24,11 @@
 // S off; after enough clean steps it grows S. All of it on the device, in the same two dispatches.
 import * as tf from '@tensorflow/tfjs';
 import { webgpuDevice } from './webgpu';
-import { recordDispatch } from './webgpu-dispatch';
+import { pipeline, recordDispatch } from './webgpu-dispatch';
 import { markStepBoundary } from './webgpu-bind-groups';
+import { REDUCE_WG, REDUCTIONS, reductionKernel } from './webgpu-subgroups';
 
-const WORKGROUP = 256;
+const WORKGROUP = REDUCE_WG;
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension: larger parameters use a 2-D grid. */
 const MAX_GROUPS = 65535;
 
@@ -61,21 +62,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 /** Workgroups per gradient for the sum of squares (each loops over its share): partial sums per gradient. */
 const NORM_GROUPS = 128;
 
-/** WGSL: the workgroup's per-thread values `s` summed into acc[0] (a tree over workgroup memory `acc`). */
-const WORKGROUP_SUM = /* wgsl */ `
-  acc[lid.x] = s;
-  workgroupBarrier();
-  for (var w = ${WORKGROUP / 2}u; w > 0u; w = w / 2u) {
-    if (lid.x < w) { acc[lid.x] = acc[lid.x] + acc[lid.x + w]; }
-    workgroupBarrier();
-  }`;
-
 const SUMSQ_SHADER = /* wgsl */ `
 struct Part { n: u32, slot: u32, pad0: u32, pad1: u32 };
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read_write> partial: array<f32>;
 @group(0) @binding(2) var<uniform> q: Part;
-var<workgroup> acc: array<f32, ${WORKGROUP}>;
+${REDUCTIONS}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   var s = 0.0;
@@ -87,8 +79,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     s = s + x * x;
     i = i + stride;
   }
-${WORKGROUP_SUM}
-  if (lid.x == 0u) { partial[q.slot + wid.x] = acc[0]; }
+  let total = wgSum(s, lid.x);
+  if (lid.x == 0u) { partial[q.slot + wid.x] = total; }
 }`;
 
 const NORM_SHADER = /* wgsl */ `
@@ -98,16 +90,16 @@ struct Fin { total: u32, maxNorm: f32, scaling: u32, interval: u32, growth: f32,
 @group(0) @binding(2) var<uniform> q: Fin;
 // [loss scale, clean steps]: read and updated when q.scaling == 1 (a dummy otherwise).
 @group(0) @binding(3) var<storage, read_write> ls: array<f32>;
-var<workgroup> acc: array<f32, ${WORKGROUP}>;
+${REDUCTIONS}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   var s = 0.0;
   for (var i = lid.x; i < q.total; i = i + ${WORKGROUP}u) { s = s + partial[i]; }
-${WORKGROUP_SUM}
+  let total = wgSum(s, lid.x);
   if (lid.x == 0u) {
     var inv = 1.0;
     if (q.scaling == 1u) { inv = 1.0 / ls[0]; }
-    let norm = sqrt(acc[0]) * inv;
+    let norm = sqrt(total) * inv;
     // inf and NaN have all exponent bits set (a comparison like norm != norm may be folded away).
     let finite = (bitcast<u32>(norm) & 0x7f800000u) != 0x7f800000u;
     var coef = 1.0;
@@ -155,8 +147,6 @@ interface Gpu {
     createBuffer(d: object): GpuBuffer; createBindGroup(d: object): unknown;
   };
   pipeline: { getBindGroupLayout(i: number): unknown };
-  sumsqPipeline: { getBindGroupLayout(i: number): unknown };
-  normPipeline: { getBindGroupLayout(i: number): unknown };
   stepUniform: GpuBuffer;
   normUniform: GpuBuffer;
   /** [0, 1, 0]: the clip binding when not clipping. */
@@ -201,7 +191,7 @@ function setup(): Gpu {
   const noScale = device.createBuffer({ size: 8, usage: STORAGE | COPY_DST });
   backend.queue.writeBuffer(noScale, 0, Float32Array.from([1, 0]));
   gpu = {
-    device, pipeline: compile(SHADER), sumsqPipeline: compile(SUMSQ_SHADER), normPipeline: compile(NORM_SHADER),
+    device, pipeline: compile(SHADER),
     stepUniform: device.createBuffer({ size: 32, usage: UNIFORM | COPY_DST }),
     normUniform: device.createBuffer({ size: 32, usage: UNIFORM | COPY_DST }),
     noClip, noScale, partials: undefined, paramUniforms: new WeakMap(), sumsqUniforms: new WeakMap(),
@@ -239,7 +229,10 @@ function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable
     g.partials = { buf: g.device.createBuffer({ size: 4 * slots, usage: STORAGE }), slots };
   }
   const partials = g.partials.buf;
-  const layout = g.sumsqPipeline.getBindGroupLayout(0);
+  // Compiled once per device and reduction mode (subgroups or the workgroup tree).
+  const sumsq = pipeline(g.device as never, ...reductionKernel('midtrain-grad-sumsq', SUMSQ_SHADER));
+  const norm = pipeline(g.device as never, ...reductionKernel('midtrain-grad-norm', NORM_SHADER));
+  const layout = sumsq.getBindGroupLayout(0);
   let slot = 0;
   for (const name of names) {
     const grad = grads[name];
@@ -254,7 +247,7 @@ function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable
       g.sumsqUniforms.set(params[name], u);
     }
     backend.commandQueueOwnedIds.add(grad.dataId);
-    recordDispatch('midtrain-grad-sumsq', g.sumsqPipeline, g.device.createBindGroup({
+    recordDispatch('midtrain-grad-sumsq', sumsq, g.device.createBindGroup({
       layout,
       entries: [{ binding: 0, resource: { buffer: bufferOf(backend, grad) } }, { binding: 1, resource: { buffer: partials } }, { binding: 2, resource: { buffer: u.buf } }],
     }), [groups, 1]);
@@ -275,8 +268,8 @@ function globalNorm(g: Gpu, backend: Backend, params: Record<string, tf.Variable
   }
   backend.queue.writeBuffer(g.normUniform, 0, new Uint8Array(fin));
   backend.commandQueueOwnedIds.add(out.dataId);
-  recordDispatch('midtrain-grad-norm', g.normPipeline, g.device.createBindGroup({
-    layout: g.normPipeline.getBindGroupLayout(0),
+  recordDispatch('midtrain-grad-norm', norm, g.device.createBindGroup({
+    layout: norm.getBindGroupLayout(0),
     entries: [
       { binding: 0, resource: { buffer: partials } }, { binding: 1, resource: { buffer: bufferOf(backend, out) } }, { binding: 2, resource: { buffer: g.normUniform } },
       { binding: 3, resource: { buffer: lossScale ? bufferOf(backend, lossScale.state) : g.noScale } },

@@ -31,6 +31,7 @@ import * as tf from '@tensorflow/tfjs';
 import { NATIVE_FUSED_KERNELS } from './caps';
 import { FUSED_GRAD_KERNELS, registerFusedGradients } from './fused-gradients';
 import { grid, runWgsl as run, uniforms } from './webgpu-dispatch';
+import { REDUCE_WG as WG, REDUCTIONS, reductionKernel } from './webgpu-subgroups';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -40,25 +41,10 @@ const CE_GRAD = FUSED_GRAD_KERNELS.crossEntropy;
 const ATT_GRAD = FUSED_GRAD_KERNELS.attention;
 const GELU_GRAD = FUSED_GRAD_KERNELS.gelu;
 const ROT_GRAD = FUSED_GRAD_KERNELS.rotary;
-const WG = 256;
 /** Rows per workgroup in the dγ/dβ partial sums (the final pass sums rows/LN_BLOCK partials per column). */
 const LN_BLOCK = 128;
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-// A workgroup-wide sum of `v` (all WG threads call it; the result is valid in every thread).
-const REDUCE = /* wgsl */ `
-var<workgroup> red: array<f32, ${WG}>;
-fn wgSum(v: f32, li: u32) -> f32 {
-  workgroupBarrier();
-  red[li] = v;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k >> 1u) {
-    if (li < k) { red[li] = red[li] + red[li + k]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}`;
 
 const LN_FWD = /* wgsl */ `
 struct U { rows: u32, C: u32, nx: u32, eps: f32 };
@@ -69,7 +55,7 @@ struct U { rows: u32, C: u32, nx: u32, eps: f32 };
 @group(0) @binding(4) var<storage, read_write> mean: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
 @group(0) @binding(6) var<uniform> u: U;
-${REDUCE}
+${REDUCTIONS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * u.nx;
@@ -96,7 +82,7 @@ struct U { rows: u32, C: u32, nx: u32, pad: u32 };
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<uniform> u: U;
-${REDUCE}
+${REDUCTIONS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * u.nx;
@@ -175,8 +161,7 @@ struct U { N: u32, V: u32, nx: u32, pad: u32 };
 @group(0) @binding(2) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rowLoss: array<f32>;
 @group(0) @binding(4) var<uniform> u: U;
-var<workgroup> redMax: array<f32, ${WG}>;
-${REDUCE}
+${REDUCTIONS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * u.nx;
@@ -184,13 +169,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let base = row * u.V;
   var m = -3.4e38;
   for (var i = li; i < u.V; i = i + ${WG}u) { m = max(m, z[base + i]); }
-  redMax[li] = m;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k >> 1u) {
-    if (li < k) { redMax[li] = max(redMax[li], redMax[li + k]); }
-    workgroupBarrier();
-  }
-  let rowMax = redMax[0];
+  let rowMax = wgMax(m, li);
   var s = 0.0;
   for (var i = li; i < u.V; i = i + ${WG}u) { s = s + exp(z[base + i] - rowMax); }
   let l = rowMax + log(wgSum(s, li));
@@ -209,7 +188,7 @@ struct U { N: u32, pad0: u32, pad1: u32, pad2: u32 };
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> invCount: array<f32>;
 @group(0) @binding(4) var<uniform> u: U;
-${REDUCE}
+${REDUCTIONS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) li: u32) {
   var s = 0.0;
@@ -256,8 +235,8 @@ function crossEntropyForward({ inputs }: KernelArgs): TensorInfo[] {
   const V = logits.shape[logits.shape.length - 1], N = size(logits.shape) / V;
   if (size(labels.shape) !== N) throw new Error(`fusedCrossEntropy (webgpu): labels [${labels.shape}] must have one entry per row of logits [${logits.shape}]`);
   const g = grid(N);
-  const [lse, rowLoss] = run('midtrain-ce-rows', CE_ROWS, [logits, labels], [[N], [N]], uniforms([N, V, g[0], 0]), g);
-  const [loss, invCount] = run('midtrain-ce-mean', CE_MEAN, [rowLoss, labels], [[], []], uniforms([N, 0, 0, 0]), [1, 1]);
+  const [lse, rowLoss] = run(...reductionKernel('midtrain-ce-rows', CE_ROWS), [logits, labels], [[N], [N]], uniforms([N, V, g[0], 0]), g);
+  const [loss, invCount] = run(...reductionKernel('midtrain-ce-mean', CE_MEAN), [rowLoss, labels], [[], []], uniforms([N, 0, 0, 0]), [1, 1]);
   (tf.backend() as unknown as { disposeData(id: object): void }).disposeData(rowLoss.dataId);
   return [loss, lse, invCount];
 }
@@ -279,8 +258,7 @@ struct U { R: u32, T: u32, nx: u32, scale: f32 };
 @group(0) @binding(1) var<storage, read_write> P: array<f32>;
 @group(0) @binding(2) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(3) var<uniform> u: U;
-var<workgroup> redMax: array<f32, ${WG}>;
-${REDUCE}
+${REDUCTIONS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * u.nx;
@@ -289,13 +267,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let base = row * u.T;
   var m = -3.4e38;
   for (var j = li; j <= q; j = j + ${WG}u) { m = max(m, S[base + j] * u.scale); }
-  redMax[li] = m;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k >> 1u) {
-    if (li < k) { redMax[li] = max(redMax[li], redMax[li + k]); }
-    workgroupBarrier();
-  }
-  let rowMax = redMax[0];
+  let rowMax = wgMax(m, li);
   var s = 0.0;
   for (var j = li; j <= q; j = j + ${WG}u) { s = s + exp(S[base + j] * u.scale - rowMax); }
   let l = rowMax + log(wgSum(s, li));
@@ -326,7 +298,7 @@ struct U { R: u32, T: u32, nx: u32, scale: f32 };
 @group(0) @binding(1) var<storage, read> dP: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dS: array<f32>;
 @group(0) @binding(3) var<uniform> u: U;
-${REDUCE}
+${REDUCTIONS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * u.nx;
@@ -368,7 +340,7 @@ function attentionForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   const scale = Number((attrs as { scale: number }).scale);
   const S = matmul(q, k, false, true);
   const g = grid(R);
-  const [P, lse] = run('midtrain-att-softmax', ATT_SOFTMAX, [S], [S.shape, q.shape.slice(0, -1)], uniforms([R, T, g[0]], [scale]), g);
+  const [P, lse] = run(...reductionKernel('midtrain-att-softmax', ATT_SOFTMAX), [S], [S.shape, q.shape.slice(0, -1)], uniforms([R, T, g[0]], [scale]), g);
   const out = matmul(P, v, false, false);
   dispose(S, P);
   return [out, lse];
@@ -385,7 +357,7 @@ function attentionBackward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   const dv = matmul(P, dy, true, false);
   const dP = matmul(dy, v, false, true);
   const g = grid(R);
-  const [dS] = run('midtrain-att-ds', ATT_DS, [P, dP], [S.shape], uniforms([R, T, g[0]], [scale]), g);
+  const [dS] = run(...reductionKernel('midtrain-att-ds', ATT_DS), [P, dP], [S.shape], uniforms([R, T, g[0]], [scale]), g);
   const dq = matmul(dS, k, false, false);
   const dk = matmul(dS, q, true, false);
   dispose(S, P, dP, dS);
@@ -483,14 +455,14 @@ function layerNormForward({ inputs, attrs }: KernelArgs): TensorInfo[] {
   const rows = size(x.shape) / C;
   const g = grid(rows);
   const eps = Number((attrs as { eps: number }).eps);
-  return run('midtrain-ln-fwd', LN_FWD, [x, gamma, beta], [x.shape, x.shape.slice(0, -1), x.shape.slice(0, -1)], uniforms([rows, C, g[0]], [eps]), g);
+  return run(...reductionKernel('midtrain-ln-fwd', LN_FWD), [x, gamma, beta], [x.shape, x.shape.slice(0, -1), x.shape.slice(0, -1)], uniforms([rows, C, g[0]], [eps]), g);
 }
 
 function layerNormBackward({ inputs }: KernelArgs): TensorInfo[] {
   const { x, gamma, mean, rstd, dy } = inputs as Record<string, TensorInfo>;
   const C = x.shape[x.shape.length - 1], rows = size(x.shape) / C;
   const g = grid(rows);
-  const [dx] = run('midtrain-ln-bwd-dx', LN_BWD_DX, [x, gamma, mean, rstd, dy], [x.shape], uniforms([rows, C, g[0], 0]), g);
+  const [dx] = run(...reductionKernel('midtrain-ln-bwd-dx', LN_BWD_DX), [x, gamma, mean, rstd, dy], [x.shape], uniforms([rows, C, g[0], 0]), g);
   const blocks = Math.ceil(rows / LN_BLOCK), colGroups = Math.ceil(C / WG);
   const [partial] = run('midtrain-ln-bwd-partial', LN_BWD_PARTIAL, [x, mean, rstd, dy], [[blocks, 2 * C]], uniforms([rows, C, colGroups, 0]), grid(blocks * colGroups));
   const [dgamma, dbeta] = run('midtrain-ln-bwd-final', LN_BWD_FINAL, [partial], [gamma.shape, gamma.shape], uniforms([blocks, C, 0, 0]), [Math.ceil(C / WG), 1]);

@@ -45,6 +45,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { dawnGlobals, webgpuDevice } from './webgpu';
 import { bindGroupBuffers, setStepShape, wasDestroyed } from './webgpu-bind-groups';
+import { subgroupReductions } from './webgpu-subgroups';
 
 /** One step as the caller describes it: what it depends on, its per-step inputs, and how to run it normally. */
 export interface ReplayableStep {
@@ -87,11 +88,12 @@ export function onDeviceOnly<T>(f: () => T): T {
   }
 }
 
-/** The env flags that change a step's graph or its buffers (part of every key). */
+/** The env flags and settings that change a step's graph, pipelines or buffers (part of every key). */
 export function replayFlags(): string {
   return ['MIDTRAIN_WEBGPU_FUSED_ADAMW', 'MIDTRAIN_WEBGPU_FUSED', 'MIDTRAIN_WEBGPU_FAST_UPLOAD', 'MIDTRAIN_WEBGPU_MATMUL',
     'MIDTRAIN_WEBGPU_FAST_CLONE', 'MIDTRAIN_WEBGPU_BIND_GROUP_CACHE', 'MIDTRAIN_WEBGPU_F16']
-    .map((k) => process.env[k] ?? '').join(',') + `|batch ${tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')}`;
+    .map((k) => process.env[k] ?? '').join(',') + `|batch ${tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')}`
+    + `|subgroups ${subgroupReductions().used}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

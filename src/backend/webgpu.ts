@@ -18,6 +18,7 @@ import { cacheRoot } from '../config';
 import { registerWebgpuKernelFixes } from './webgpu-kernels';
 import { registerWebgpuFusedKernels } from './webgpu-fused';
 import { registerWebgpuMatmul } from './webgpu-matmul';
+import { probeSubgroupReductions } from './webgpu-subgroups';
 import { installFastClone } from './webgpu-saved-tensors';
 import { cacheBindGroups, shareTfjsUniforms, stabiliseBufferPool } from './webgpu-bind-groups';
 
@@ -80,6 +81,8 @@ export interface WebgpuAdapterSummary {
   /** Dawn's null backend (WebgpuOptions.nullDevice): nothing runs. */
   nullDevice?: boolean;
   features: string[];
+  /** Whether the reduction kernels use subgroup operations, and why (src/backend/webgpu-subgroups.ts). */
+  subgroups?: { used: boolean; size?: number; why: string };
 }
 
 export type WebgpuResult = { ok: true; detail: string; adapter: WebgpuAdapterSummary } | { ok: false; reason: string };
@@ -180,6 +183,8 @@ function dropNavigatorGpu(): void {
 export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<WebgpuResult> {
   if (state?.device && tf.getBackend() === 'webgpu') return { ok: true, detail: describe(state.summary), adapter: state.summary };
   // A forced webgpu on a machine with no Vulkan loader falls back to the cached lavapipe, if fetched.
+  const subgroupMode = process.env.MIDTRAIN_WEBGPU_SUBGROUPS ?? '';
+  if (!['', '0', '1'].includes(subgroupMode)) return { ok: false, reason: `MIDTRAIN_WEBGPU_SUBGROUPS must be 0 or 1, got '${subgroupMode}'` };
   const nullDevice = opts.nullDevice ?? (process.env.MIDTRAIN_WEBGPU_NULL === '1' && opts.allowSoftware === true);
   const wantLavapipe = !nullDevice && (opts.lavapipe ?? (process.env.MIDTRAIN_WEBGPU_LAVAPIPE === '1'
     || (opts.allowSoftware === true && process.platform === 'linux' && !hasVulkanLoader() && lavapipeInfo() !== undefined)));
@@ -221,7 +226,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   tf.registerBackend('webgpu', async () => {
     const limits = adapter.limits;
     const device = await adapter.requestDevice({
-      requiredFeatures: features.filter((f) => f === 'timestamp-query' || f === 'shader-f16'),
+      requiredFeatures: features.filter((f) => f === 'timestamp-query' || f === 'shader-f16' || f === 'subgroups'),
       requiredLimits: {
         maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
         maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
@@ -266,6 +271,12 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   stabiliseBufferPool(tf.backend());
   if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
+  const sg = await probeSubgroupReductions({ offered: features.includes('subgroups'), nullDevice, software, mode: subgroupMode });
+  if (sg.refuse) {
+    releaseWebgpu();
+    return { ok: false, reason: sg.refuse };
+  }
+  summary.subgroups = { used: sg.used, ...(sg.size ? { size: sg.size } : {}), why: sg.why };
   return { ok: true, detail: describe(summary), adapter: summary };
 }
 

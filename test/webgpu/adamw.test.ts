@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { fusedAdamW, fusedAdamWAvailable } from '../../src/backend/webgpu-adamw';
 import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
+import { setSubgroupReductions, subgroupReductions } from '../../src/backend/webgpu-subgroups';
 import { AdamW } from '../../src/train/optim';
 import { decays } from '../../src/model/gpt';
 import type { OptimConfig } from '../../src/runs/types';
@@ -130,12 +131,19 @@ test('clipping on the GPU (AdamW.clipAndStep on webgpu) equals clipByGlobalNorm 
       const ref = await runClip(maxNorm);
       delete process.env.MIDTRAIN_WEBGPU_FUSED_ADAMW;
       assert.ok(fusedAdamWAvailable());
-      const got = await runClip(maxNorm);
-      got.norms.forEach((n, i) => assert.ok(Math.abs(n - ref.norms[i]) <= 1e-5 * ref.norms[i], `max ${maxNorm} step ${i}: norm ${n} vs host ${ref.norms[i]}`));
-      for (const k of Object.keys(shapes)) {
-        const d = maxRelDiff(ref.out[k], got.out[k]);
-        assert.ok(d < 1e-4, `${k} (max norm ${maxNorm}): max relative difference ${d}`);
+      // The norm's sums with subgroup operations (lavapipe has them) and with the workgroup tree.
+      const chosen = subgroupReductions().used;
+      for (const sg of [true, false]) {
+        setSubgroupReductions(sg);
+        const got = await runClip(maxNorm);
+        const mode = sg ? 'subgroups' : 'workgroup tree';
+        got.norms.forEach((n, i) => assert.ok(Math.abs(n - ref.norms[i]) <= 1e-5 * ref.norms[i], `max ${maxNorm} step ${i} (${mode}): norm ${n} vs host ${ref.norms[i]}`));
+        for (const k of Object.keys(shapes)) {
+          const d = maxRelDiff(ref.out[k], got.out[k]);
+          assert.ok(d < 1e-4, `${k} (max norm ${maxNorm}, ${mode}): max relative difference ${d}`);
+        }
       }
+      setSubgroupReductions(chosen);
     }
     // One fused step: a sum-of-squares dispatch per gradient, one for the norm, one AdamW per parameter; no readback.
     const names = Object.keys(shapes);

@@ -1,6 +1,7 @@
-// The fused webgpu kernels (src/backend/webgpu-fused.ts: layer norm, cross-entropy, attention, GELU, rotary) against the model's own tf-op formulation on
-// wasm: same values and same gradients through src/model/ops.ts, which routes to them by itself
-// (caps.hasFusedLayerNorm()). Skips, saying why, without lavapipe.
+// The fused webgpu kernels (src/backend/webgpu-fused.ts: layer norm, cross-entropy, attention, GELU, rotary) against
+// the model's own tf-op formulation on wasm: same values and same gradients through src/model/ops.ts, which routes to
+// them by itself (caps.hasFusedLayerNorm()); the row reductions both with subgroup operations and with the workgroup
+// tree (src/backend/webgpu-subgroups.ts). Skips, saying why, without lavapipe.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -9,6 +10,7 @@ import { hasFusedAttention, hasFusedCrossEntropy, hasFusedGelu, hasFusedLayerNor
 import { fusedGelu, fusedRotary } from '../../src/backend/native-fused';
 import { lavapipeInfo, releaseWebgpu, tryWebgpuBackend, webgpuErrorCount } from '../../src/backend/webgpu';
 import { countWebgpuCalls } from '../../src/backend/webgpu-stats';
+import { setSubgroupReductions, subgroupReductions } from '../../src/backend/webgpu-subgroups';
 import { causalAttention, crossEntropy, gelu, layerNorm } from '../../src/model/ops';
 import { Rng } from '../../src/rng';
 
@@ -38,6 +40,22 @@ function assertClose(got: Float32Array, want: Float32Array, what: string, tol = 
   assert.ok(worst < tol, `${what}: worst difference ${worst}`);
 }
 
+/**
+ * Runs the caller's loop body once per reduction mode: subgroups (lavapipe has them, and the probe must pass
+ * there) and the workgroup tree; then leaves the mode as the backend chose it. Yields the mode's name.
+ */
+function* reductionModes(): Generator<string> {
+  const chosen = subgroupReductions().used;
+  try {
+    for (const sg of [true, false]) {
+      setSubgroupReductions(sg); // throws, saying why, where the probe failed
+      yield sg ? 'subgroup reductions' : 'workgroup-tree reductions';
+    }
+  } finally {
+    setSubgroupReductions(chosen);
+  }
+}
+
 const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
 
 test('webgpu fused layer norm: same y, dx, dγ, dβ as the tf-op layer norm on wasm, in 4 dispatches', { skip, timeout: 240_000 }, async () => {
@@ -51,9 +69,11 @@ test('webgpu fused layer norm: same y, dx, dγ, dβ as the tf-op layer norm on w
   assert.ok(w.ok, w.ok ? '' : w.reason);
   try {
     assert.ok(hasFusedLayerNorm(), 'the fused layer norm must be registered for webgpu');
-    for (let k = 0; k < SHAPES.length; k++) {
-      const got = await layerNormCase(...SHAPES[k]);
-      ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => assertClose(got[i], ref[k][i], `${name} ${SHAPES[k]}`));
+    for (const mode of reductionModes()) {
+      for (let k = 0; k < SHAPES.length; k++) {
+        const got = await layerNormCase(...SHAPES[k]);
+        ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => assertClose(got[i], ref[k][i], `${name} ${SHAPES[k]} (${mode})`));
+      }
     }
     // Forward + backward of one layer norm: 1 + 3 dispatches (tf ops: ~20).
     const x = tf.randomNormal([64, 32]), g = tf.ones([32]), b = tf.zeros([32]);
@@ -94,10 +114,12 @@ test('webgpu fused cross-entropy: same loss and dlogits as the tf-op one on wasm
   assert.ok(w.ok, w.ok ? '' : w.reason);
   try {
     assert.ok(hasFusedCrossEntropy(), 'the fused cross-entropy must be registered for webgpu');
-    for (let k = 0; k < CE.length; k++) {
-      const got = await crossEntropyCase(...CE[k]);
-      assertClose(got[0], ref[k][0], `loss ${CE[k]}`);
-      assertClose(got[1], ref[k][1], `dlogits ${CE[k]}`, 1e-5);
+    for (const mode of reductionModes()) {
+      for (let k = 0; k < CE.length; k++) {
+        const got = await crossEntropyCase(...CE[k]);
+        assertClose(got[0], ref[k][0], `loss ${CE[k]} (${mode})`);
+        assertClose(got[1], ref[k][1], `dlogits ${CE[k]} (${mode})`, 1e-5);
+      }
     }
     const z = tf.randomNormal([8, 50]), t = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8], 'int32');
     const { counts } = await countWebgpuCalls(() => tf.tidy(() => tf.grad((zi: tf.Tensor) => crossEntropy(zi, t))(z)));
@@ -136,9 +158,11 @@ test('webgpu fused causal attention: same output and dq, dk, dv as the tf-op att
   assert.ok(w.ok, w.ok ? '' : w.reason);
   try {
     assert.ok(hasFusedAttention(), 'the fused attention must be registered for webgpu');
-    for (let c = 0; c < ATT.length; c++) {
-      const got = await attentionCase(ATT[c]);
-      ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(got[i], ref[c][i], `${name} [${ATT[c]}]`, 1e-4));
+    for (const mode of reductionModes()) {
+      for (let c = 0; c < ATT.length; c++) {
+        const got = await attentionCase(ATT[c]);
+        ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(got[i], ref[c][i], `${name} [${ATT[c]}] (${mode})`, 1e-4));
+      }
     }
     const x = tf.randomNormal([1, 2, 16, 8]) as tf.Tensor4D;
     const { counts } = await countWebgpuCalls(() => tf.tidy(() => tf.grads((a: tf.Tensor) => causalAttention(a as tf.Tensor4D, x, x))([x])));
