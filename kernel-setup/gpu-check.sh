@@ -181,5 +181,5 @@ say "summary: ${RATIO:-no ratio line (see above)} (strict fp32); $(grep -ao 'rat
 say "summary: $(grep -ao 'matmul total: ours .*' "$LOG" | head -n1); $(grep -ao 'loss check: .*' "$LOG" | head -n1); log: $LOG"
 say "summary: replay: $(grep -ao 'host CPU per step (median of.*' "$LOG" | head -n1); with replay: $(grep -ao 'tokens/s ratio (tfjs/pytorch): [0-9.eE+-]*' "$LOG" | sed -n 2p) (the second bench)"
 say "summary: study: $(grep -aoE '\[study-dag\] (done|stopped at the budget): .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //'); $(grep -ao '\[study-dag\] CPU reference .*' "$LOG" | head -n1 | sed 's/^\[study-dag\] //')"
-say "summary: $(grep -ao 'subgroup reductions: .*' "$LOG" | head -n1); $(grep -ao 'reducing kernels, GPU ms per step: [^(]*([^;]*' "$LOG" | head -n1)"
+say "summary: $(grep -ao 'subgroup reductions: .*' "$LOG" | head -n1); $(grep -ao 'reducing kernels, GPU ms per step: subgroups [0-9.]* vs workgroup tree [0-9.]* (ratio [0-9.]*' "$LOG" | head -n1 | sed 's/$/)/')"
 exit $RC
