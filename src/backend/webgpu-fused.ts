@@ -27,6 +27,9 @@
 // for backward), the probabilities from that logsumexp and the softmax gradient backward (2 instead of ~8).
 // The gradient is registered here too when the native backend has not registered it (it only does when
 // it starts, and a GPU machine picks webgpu first).
+//
+// The row kernels reduce with wgSum / wgMax (src/backend/webgpu-subgroups.ts: subgroup operations where the
+// device's probe passed, else a tree in workgroup memory); reductionKernel() names each pipeline by its mode.
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_FUSED_KERNELS } from './caps';
 import { FUSED_GRAD_KERNELS, registerFusedGradients } from './fused-gradients';
