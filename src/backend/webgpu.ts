@@ -171,6 +171,20 @@ function installGlobals(gpu: DawnGpu, globals: Record<string, unknown>): void {
   Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
 }
 
+/**
+ * One Dawn instance per set of flags for the life of the process (its devices are still destroyed on release).
+ * With a new instance per start, a process that started and released webgpu a few times crashed inside Dawn or
+ * hung (segfaults, "The futex facility returned an unexpected error code", mutex assertions; lavapipe twice,
+ * then the null device: 4 crashes in 5 runs); test/webgpu/restart.test.ts.
+ */
+const instances = new Map<string, DawnGpu>();
+function dawnInstance(mod: DawnModule, flags: string[]): DawnGpu {
+  const key = JSON.stringify(flags);
+  let gpu = instances.get(key);
+  if (!gpu) instances.set(key, (gpu = mod.create(flags)));
+  return gpu;
+}
+
 function dropNavigatorGpu(): void {
   const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
   if (nav && 'gpu' in nav) delete nav.gpu;
@@ -203,7 +217,7 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   } catch (e) {
     return { ok: false, reason: `dawn.node failed to load: ${String((e as Error).message).split('\n')[0]}` };
   }
-  const gpu = mod.create([...(nullDevice ? ['backend=null'] : []), ...(opts.dawnFlags ?? [])]);
+  const gpu = dawnInstance(mod, [...(nullDevice ? ['backend=null'] : []), ...(opts.dawnFlags ?? [])]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return { ok: false, reason: nullDevice ? 'this dawn.node has no null backend' : 'Dawn found no adapter (no Vulkan driver for a GPU)' };
   const info = adapter.info ?? {};

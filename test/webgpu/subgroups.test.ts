@@ -84,7 +84,6 @@ test('the reduction mode: off when asked, not offered, or the probe fails; not o
 
 const skip = lavapipeInfo() ? false : 'lavapipe not fetched (run kernel-setup/lavapipe.sh)';
 
-// One device start per file: Dawn crashes now and then when one process starts and releases several devices.
 test('on lavapipe the probe passes (8 lanes), subgroups stay off by default, and a training step agrees with either reduction', { skip, timeout: 240_000 }, async () => {
   const prev = process.env.MIDTRAIN_WEBGPU_SUBGROUPS;
   delete process.env.MIDTRAIN_WEBGPU_SUBGROUPS;
