@@ -36,7 +36,7 @@ import * as path from 'path';
 import { projectRoot } from '../src/config';
 import { countWebgpuCalls, perStep } from '../src/backend/webgpu-stats';
 import { replayStats } from '../src/backend/webgpu-replay';
-import { setSubgroupReductions, subgroupReductions, subgroupReductionsAvailable } from '../src/backend/webgpu-subgroups';
+import { reductionKernelNames, setSubgroupReductions, subgroupReductions, subgroupReductionsAvailable } from '../src/backend/webgpu-subgroups';
 import { deviceRunsAhead } from '../src/backend/caps';
 import { MODEL_PRESETS, countParams } from '../src/model/presets';
 import { initParams, disposeParams, type Batch } from '../src/model/gpt';
@@ -116,9 +116,6 @@ async function timedStep(step: () => tf.Tensor): Promise<{ total: number; byName
   return { total: t.kernelMs as number, byName };
 }
 
-/** Our kernels that reduce across a workgroup (src/backend/webgpu-subgroups.ts), by the name they are timed under. */
-const REDUCING_KERNELS = ['midtrain-ln-fwd', 'midtrain-ln-bwd-dx', 'midtrain-ce-rows', 'midtrain-ce-mean', 'midtrain-att-softmax', 'midtrain-att-ds', 'midtrain-grad-sumsq', 'midtrain-grad-norm'];
-
 async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void> {
   const { total, byName } = await timedStep(step);
   const rows = [...byName.entries()].sort((x, y) => y[1].ms - x[1].ms);
@@ -127,7 +124,9 @@ async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void>
 
   // The reducing kernels with subgroup operations against the workgroup tree, one timed step each way.
   if (subgroupReductionsAvailable()) {
-    const reducing = (m: Map<string, { n: number; ms: number }>) => new Map(REDUCING_KERNELS.map((k) => [k, (m.get(k)?.ms ?? 0) + (m.get(`${k}-sg`)?.ms ?? 0)]));
+    // The kernels built on webgpu-subgroups.ts' reductions (the start-up probe too: it is not in a step, so it times 0).
+    const names = reductionKernelNames();
+    const reducing = (m: Map<string, { n: number; ms: number }>) => new Map(names.map((k) => [k, (m.get(k)?.ms ?? 0) + (m.get(`${k}-sg`)?.ms ?? 0)]));
     const chosen = subgroupReductions().used;
     const mine = reducing(byName);
     setSubgroupReductions(!chosen);
@@ -137,7 +136,7 @@ async function kernelTimes(step: () => tf.Tensor, wallMs: number): Promise<void>
     const [sg, tree] = chosen ? [mine, other] : [other, mine];
     const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
     console.log(`reducing kernels, GPU ms per step: subgroups ${sum(sg).toFixed(2)} vs workgroup tree ${sum(tree).toFixed(2)} (ratio ${(sum(sg) / sum(tree)).toFixed(2)}; training uses ${chosen ? 'subgroups' : 'the tree'}: ${subgroupReductions().why}); by kernel:`);
-    for (const k of REDUCING_KERNELS) if (tree.get(k)) console.log(`  ${k}: ${sg.get(k)!.toFixed(2)} vs ${tree.get(k)!.toFixed(2)} ms`);
+    for (const k of names) if (tree.get(k)) console.log(`  ${k}: ${sg.get(k)!.toFixed(2)} vs ${tree.get(k)!.toFixed(2)} ms`);
   }
 
   // The matmuls by shape, from tf.profile (which sees tfjs kernels with their shapes): where tfjs's WGSL

@@ -73,20 +73,38 @@ fn ${name}(v: f32, li: u32) -> f32 {
 }
 
 const kernels = new Map<string, [string, string]>();
+/** The names of the kernels built here, as they are timed (tf.time() reports ours by pipeline name). */
+const reducingNames = new Set<string>();
 
 /**
  * [pipeline name, WGSL] of a kernel whose code has the REDUCTIONS marker, in the reduction mode now in use
- * (the name says which, so each mode has its own pipeline). For runWgsl(...reductionKernel(name, code), …).
+ * unless `subgroups` says which (the name says which, so each mode has its own pipeline). For
+ * runWgsl(...reductionKernel(name, code), …).
  */
-export function reductionKernel(name: string, code: string): [string, string] {
-  const key = `${name}${on ? '-sg' : ''}`;
+export function reductionKernel(name: string, code: string, subgroups = on): [string, string] {
+  const key = `${name}${subgroups ? '-sg' : ''}`;
   let k = kernels.get(key);
   if (!k) {
     if (!code.includes(REDUCTIONS)) throw new Error(`reductionKernel: ${name} has no ${REDUCTIONS} marker`);
-    k = [key, (on ? 'enable subgroups;\n' : '') + code.replace(REDUCTIONS, reductionWgsl(on))];
+    k = [key, (subgroups ? 'enable subgroups;\n' : '') + code.replace(REDUCTIONS, reductionWgsl(subgroups))];
     kernels.set(key, k);
   }
+  reducingNames.add(name);
   return k;
+}
+
+/** The kernels that have reduced through wgSum/wgMax in this process (their names without the '-sg' of the subgroup mode). */
+export function reductionKernelNames(): string[] {
+  return [...reducingNames];
+}
+
+/**
+ * MIDTRAIN_WEBGPU_SUBGROUPS as a mode: '0' keeps the tree, '1' insists on subgroups, '' (unset) is the
+ * default. Anything else throws, naming the variable.
+ */
+export function parseSubgroupMode(v: string | undefined): '' | '0' | '1' {
+  if (v === undefined || v === '' || v === '0' || v === '1') return v ?? '';
+  throw new Error(`MIDTRAIN_WEBGPU_SUBGROUPS must be 0 or 1, got '${v}'`);
 }
 
 /** Whether the reduction kernels use subgroup operations now, the subgroup size seen and why. */
@@ -168,8 +186,7 @@ export interface SubgroupSituation {
  * MIDTRAIN_WEBGPU_SUBGROUPS=1 cannot be honoured (the backend must not start).
  */
 export function decideSubgroups(s: SubgroupSituation, verdict?: ReturnType<typeof judgeSubgroupProbe>): SubgroupReport & { available: boolean; refuse?: string } {
-  const mode = s.mode ?? '';
-  if (!['', '0', '1'].includes(mode)) throw new Error(`MIDTRAIN_WEBGPU_SUBGROUPS must be 0 or 1, got '${mode}'`);
+  const mode = parseSubgroupMode(s.mode);
   const no = (why: string) => ({ used: false, available: false, why, ...(mode === '1' ? { refuse: `subgroup reductions asked for (MIDTRAIN_WEBGPU_SUBGROUPS=1) but ${why}` } : {}) });
   if (mode === '0') return { used: false, available: false, why: 'off (MIDTRAIN_WEBGPU_SUBGROUPS=0)' };
   if (!s.offered) return no('the adapter has no subgroups');
@@ -189,20 +206,16 @@ export function decideSubgroups(s: SubgroupSituation, verdict?: ReturnType<typeo
  */
 export async function probeSubgroupReductions(s: SubgroupSituation): Promise<SubgroupReport & { refuse?: string }> {
   available = on = false;
-  kernels.clear();
   let verdict: ReturnType<typeof judgeSubgroupProbe> | undefined;
   if (s.offered && !s.nullDevice && s.mode !== '0') {
-    on = true; // the probe runs the reductions in subgroup mode
-    const [name, code] = reductionKernel('midtrain-subgroup-probe', PROBE);
-    on = false;
-    const [out] = runWgsl(name, code, [], [[REDUCE_WG * PROBE_FIELDS]], uniforms([], [1]), [1, 1]);
+    const [out] = runWgsl(...reductionKernel('midtrain-subgroup-probe', PROBE, true), [], [[REDUCE_WG * PROBE_FIELDS]], uniforms([], [1]), [1, 1]);
     const t = tf.engine().makeTensorFromTensorInfo(out);
     verdict = judgeSubgroupProbe(await t.data());
     t.dispose();
   }
-  const { available: ok, ...r } = decideSubgroups(s, verdict);
+  const { available: ok, refuse, ...r } = decideSubgroups(s, verdict);
   available = ok;
   on = r.used;
-  report = { used: r.used, ...(r.size ? { size: r.size } : {}), why: r.why };
-  return r;
+  report = r;
+  return { ...r, ...(refuse ? { refuse } : {}) };
 }

@@ -18,7 +18,7 @@ import { cacheRoot } from '../config';
 import { registerWebgpuKernelFixes } from './webgpu-kernels';
 import { registerWebgpuFusedKernels } from './webgpu-fused';
 import { registerWebgpuMatmul } from './webgpu-matmul';
-import { probeSubgroupReductions } from './webgpu-subgroups';
+import { parseSubgroupMode, probeSubgroupReductions } from './webgpu-subgroups';
 import { installFastClone } from './webgpu-saved-tensors';
 import { cacheBindGroups, shareTfjsUniforms, stabiliseBufferPool } from './webgpu-bind-groups';
 
@@ -197,8 +197,12 @@ function dropNavigatorGpu(): void {
 export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<WebgpuResult> {
   if (state?.device && tf.getBackend() === 'webgpu') return { ok: true, detail: describe(state.summary), adapter: state.summary };
   // A forced webgpu on a machine with no Vulkan loader falls back to the cached lavapipe, if fetched.
-  const subgroupMode = process.env.MIDTRAIN_WEBGPU_SUBGROUPS ?? '';
-  if (!['', '0', '1'].includes(subgroupMode)) return { ok: false, reason: `MIDTRAIN_WEBGPU_SUBGROUPS must be 0 or 1, got '${subgroupMode}'` };
+  let subgroupMode: string;
+  try {
+    subgroupMode = parseSubgroupMode(process.env.MIDTRAIN_WEBGPU_SUBGROUPS);
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
   const nullDevice = opts.nullDevice ?? (process.env.MIDTRAIN_WEBGPU_NULL === '1' && opts.allowSoftware === true);
   const wantLavapipe = !nullDevice && (opts.lavapipe ?? (process.env.MIDTRAIN_WEBGPU_LAVAPIPE === '1'
     || (opts.allowSoftware === true && process.platform === 'linux' && !hasVulkanLoader() && lavapipeInfo() !== undefined)));
@@ -285,12 +289,12 @@ export async function tryWebgpuBackend(opts: WebgpuOptions = {}): Promise<Webgpu
   stabiliseBufferPool(tf.backend());
   if (opts.fastUpload ?? process.env.MIDTRAIN_WEBGPU_FAST_UPLOAD !== '0') patchUploads(tf.backend());
   patchReadSync(tf.backend());
-  const sg = await probeSubgroupReductions({ offered: features.includes('subgroups'), nullDevice, software, mode: subgroupMode });
-  if (sg.refuse) {
+  const { refuse, ...subgroups } = await probeSubgroupReductions({ offered: features.includes('subgroups'), nullDevice, software, mode: subgroupMode });
+  if (refuse) {
     releaseWebgpu();
-    return { ok: false, reason: sg.refuse };
+    return { ok: false, reason: refuse };
   }
-  summary.subgroups = { used: sg.used, ...(sg.size ? { size: sg.size } : {}), why: sg.why };
+  summary.subgroups = subgroups;
   return { ok: true, detail: describe(summary), adapter: summary };
 }
 
